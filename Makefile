@@ -1,0 +1,36 @@
+# The two commands a newcomer needs: `make run` and `make test`. Both install into .venv first.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+# Local development defaults for run/serve; a real deployment sets these in its environment.
+# Without a USDA key, lookups use the offline sample data set, so `make run` needs no network.
+DEV_ENV := DJANGO_DEBUG=$${DJANGO_DEBUG:-true} \
+	NUTRITION_PROVIDER=$${NUTRITION_PROVIDER:-$(if $(USDA_API_KEY),usda,sample)}
+
+.PHONY: install run serve test migrate contract bench bench-quick clean
+
+install: $(STAMP)
+
+$(STAMP): requirements.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.txt
+	touch $(STAMP)
+
+migrate: install
+	$(DEV_ENV) $(BIN)/python manage.py migrate --no-input -v 0
+
+run: migrate
+	@$(DEV_ENV) $(BIN)/python manage.py chat
+
+serve: migrate
+	$(DEV_ENV) $(BIN)/gunicorn healthagent.wsgi --bind 0.0.0.0:8000 --workers 2 --access-logfile -
+
+test: install
+	DJANGO_DEBUG=false DJANGO_SECRET_KEY=$${DJANGO_SECRET_KEY:-test-only-secret-key} \
+	TELEGRAM_WEBHOOK_SECRET=$${TELEGRAM_WEBHOOK_SECRET:-test-secret_123} \
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+clean:
+	rm -rf $(VENV) db.sqlite3 staticfiles .pytest_cache

@@ -1,0 +1,50 @@
+from django.db import models
+from django.utils import timezone
+
+
+class Message(models.Model):
+    class Role(models.TextChoices):
+        USER = "user"
+        ASSISTANT = "assistant"
+
+    # No separate FK index: message_user_recent leads with user.
+    user = models.ForeignKey(
+        "memory.Profile", on_delete=models.CASCADE, related_name="messages", db_index=False
+    )
+    role = models.CharField(max_length=10, choices=Role.choices)
+    content = models.TextField()
+    created_at = models.DateTimeField(default=timezone.now)
+    telegram_message_id = models.BigIntegerField(null=True, blank=True)
+    # False for replies where the bot did not understand; those are kept out of the history it reads.
+    helpful = models.BooleanField(default=True)
+
+    class Meta:
+        indexes = [
+            # "Latest N for a user". INCLUDE makes it covering for role/helpful on PostgreSQL (other
+            # databases ignore it). content is deliberately not included: a B-tree entry is capped
+            # at 2704 bytes and Telegram texts reach 4096 characters, so a covering index on
+            # content would reject long messages.
+            models.Index(
+                fields=["user", "-created_at"], include=["role", "helpful"], name="message_user_recent"
+            ),
+        ]
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.role}: {self.content[:50]}"
+
+
+class ProcessedUpdate(models.Model):
+    """A Telegram update_id already handled: the database is the source of truth for exactly-once.
+
+    The reply is kept so a redelivery (Telegram resends when it did not get our answer) gets the
+    same reply instead of a second run of the command.
+    """
+
+    update_id = models.BigIntegerField(primary_key=True)
+    user_id = models.BigIntegerField(null=True, blank=True, db_index=True)
+    response = models.JSONField(default=dict, blank=True)
+    processed_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return str(self.update_id)

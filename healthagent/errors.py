@@ -1,0 +1,13 @@
+"""The one application error type.
+
+Raised anywhere a request cannot be served for a reason the user can act on (bad input, an upstream
+that refused us). It carries the message the user sees; the bot turns it into a reply and views into
+an HTTP status, each in one place. Real bugs are other exceptions and are never swallowed.
+"""
+
+
+class ApplicationError(Exception):
+    def __init__(self, message: str, *, status: int = 400) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status

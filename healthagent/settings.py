@@ -1,0 +1,244 @@
+"""Settings for healthagent, read once from the environment (see .env.example).
+
+Every variable is optional: with none set the service runs on the embedded default — a SQLite file
+and an in-process Redis (fakeredis) — so a newcomer can talk to the bot with no servers. Bad values
+fail here, at start-up, with ImproperlyConfigured naming the variable to fix.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+def env_bool(name: str, default: bool) -> bool:
+    raw = os.environ.get(name)
+    if raw is None:
+        return default
+    value = raw.strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise ImproperlyConfigured(f"{name} must be true or false, not {raw!r}")
+
+
+def env_int(name: str, default: int, *, minimum: int = 0) -> int:
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be a whole number, not {raw!r}") from None
+    if value < minimum:
+        raise ImproperlyConfigured(f"{name} must be at least {minimum}, not {value}")
+    return value
+
+
+def env_float(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be a number of seconds, not {raw!r}") from None
+    if not value > 0:
+        raise ImproperlyConfigured(f"{name} must be greater than 0, not {raw!r}")
+    return value
+
+
+# --- Django core ---------------------------------------------------------------------------------
+DEBUG = env_bool("DJANGO_DEBUG", False)
+_DEV_SECRET_KEY = "dev-only-insecure-key-do-not-use-in-production"
+SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "").strip() or _DEV_SECRET_KEY
+if not DEBUG and SECRET_KEY == _DEV_SECRET_KEY:
+    raise ImproperlyConfigured(
+        "DJANGO_SECRET_KEY is not set. Set it to a long random string in production, "
+        "or set DJANGO_DEBUG=true for local development."
+    )
+ALLOWED_HOSTS = [h.strip() for h in os.environ.get("DJANGO_ALLOWED_HOSTS", "").split(",") if h.strip()]
+if DEBUG and not ALLOWED_HOSTS:
+    ALLOWED_HOSTS = ["localhost", "127.0.0.1", "[::1]", "testserver"]
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "caching",
+    "memory",
+    "conversations",
+    "nutrition",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "healthagent.urls"
+WSGI_APPLICATION = "healthagent.wsgi.application"
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = os.environ.get("TIME_ZONE", "UTC")
+USE_I18N = True
+USE_TZ = True
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+
+# The webhook body limit (DESIGN §4: over 256 KiB → 413) is enforced by the view, which reads the
+# body itself; Django's own limit must not be lower or it would answer 400 first.
+DATA_UPLOAD_MAX_MEMORY_SIZE = 256 * 1024
+TELEGRAM_MAX_BODY_BYTES = 256 * 1024
+
+# --- Database ------------------------------------------------------------------------------------
+DATABASE_URL = os.environ.get("DATABASE_URL", "").strip()
+if DATABASE_URL:
+    try:
+        _db = dj_database_url.parse(DATABASE_URL)
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"DATABASE_URL cannot be parsed: {exc}") from None
+    if _db["ENGINE"] == "django.db.backends.postgresql":
+        # Django's own psycopg 3 pool (needs CONN_MAX_AGE = 0). 2 × cores + 5 is the classic
+        # PostgreSQL sizing rule the original plan used.
+        _pool_max = env_int("DATABASE_POOL_MAX_SIZE", 2 * (os.cpu_count() or 1) + 5, minimum=1)
+        _db["CONN_MAX_AGE"] = 0
+        _db.setdefault("OPTIONS", {})["pool"] = {
+            "min_size": min(2, _pool_max),
+            "max_size": _pool_max,
+            "timeout": env_float("DATABASE_POOL_TIMEOUT", 5.0),
+        }
+        _db["OPTIONS"].setdefault("connect_timeout", 5)
+        _db["TEST"] = {"NAME": os.environ.get("DATABASE_TEST_NAME") or None}
+else:
+    _db = {"ENGINE": "django.db.backends.sqlite3", "NAME": BASE_DIR / "db.sqlite3"}
+    # Telegram retries are cheap but a locked SQLite file is not: wait for the writer instead.
+    _db["OPTIONS"] = {"timeout": 20, "transaction_mode": "IMMEDIATE"}
+DATABASES = {"default": _db}
+
+# --- Cache ---------------------------------------------------------------------------------------
+ENABLE_CACHE = env_bool("ENABLE_CACHE", True)
+REDIS_URL = os.environ.get("REDIS_URL", "").strip()
+REDIS_EMBEDDED = not REDIS_URL
+EMBEDDED_REDIS_URL = "redis://embedded-fakeredis:6379/0"
+if REDIS_URL:
+    _scheme = urlsplit(REDIS_URL).scheme
+    if _scheme not in {"redis", "rediss", "unix"}:
+        raise ImproperlyConfigured(
+            f"REDIS_URL must start with redis://, rediss:// or unix://, not {_scheme or 'nothing'}:// "
+            "(unset it to use the embedded in-process Redis)"
+        )
+    try:
+        from redis.connection import parse_url
+
+        parse_url(REDIS_URL)
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"REDIS_URL cannot be parsed: {exc}") from None
+
+CACHE_TTL_USER_MEMORY = env_int("CACHE_TTL_USER_MEMORY", 3600, minimum=1)
+CACHE_TTL_NUTRITION = env_int("CACHE_TTL_NUTRITION", 86400, minimum=1)
+CACHE_TTL_CONVERSATION = env_int("CACHE_TTL_CONVERSATION", 1800, minimum=1)
+CACHE_TTL_NUTRITION_EMPTY = min(3600, CACHE_TTL_NUTRITION)
+
+_redis_options: dict = {
+    "CLIENT_CLASS": "django_redis.client.DefaultClient",
+    "SOCKET_CONNECT_TIMEOUT": env_float("REDIS_CONNECT_TIMEOUT", 0.25),
+    "SOCKET_TIMEOUT": env_float("REDIS_SOCKET_TIMEOUT", 0.25),
+    "CONNECTION_POOL_KWARGS": {"max_connections": env_int("REDIS_POOL_MAX_SIZE", 10, minimum=1)},
+}
+if REDIS_EMBEDDED:
+    from fakeredis import FakeRedisConnection
+
+    # Every connection to this URL reaches one in-process FakeServer (keyed by host:port), so the
+    # whole Redis command set — Lua included — behaves as on a real server, for this process only.
+    _redis_options["CONNECTION_POOL_KWARGS"]["connection_class"] = FakeRedisConnection
+
+if ENABLE_CACHE:
+    CACHES = {
+        "default": {
+            "BACKEND": "django_redis.cache.RedisCache",
+            "LOCATION": REDIS_URL or EMBEDDED_REDIS_URL,
+            "KEY_PREFIX": "ha",
+            "VERSION": 1,
+            "OPTIONS": _redis_options,
+        }
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.dummy.DummyCache"}}
+
+# --- Nutrition (USDA FoodData Central) -----------------------------------------------------------
+USDA_API_KEY = os.environ.get("USDA_API_KEY", "").strip() or "DEMO_KEY"
+USDA_API_URL = (os.environ.get("USDA_API_URL", "").strip() or "https://api.nal.usda.gov/fdc").rstrip("/")
+if urlsplit(USDA_API_URL).scheme not in {"http", "https"}:
+    raise ImproperlyConfigured(f"USDA_API_URL must be an http(s) URL, not {USDA_API_URL!r}")
+NUTRITION_PROVIDER = os.environ.get("NUTRITION_PROVIDER", "usda").strip().lower() or "usda"
+if NUTRITION_PROVIDER not in {"usda", "sample"}:
+    raise ImproperlyConfigured(f"NUTRITION_PROVIDER must be 'usda' or 'sample', not {NUTRITION_PROVIDER!r}")
+USDA_CONNECT_TIMEOUT = env_float("USDA_CONNECT_TIMEOUT", 3.05)
+USDA_READ_TIMEOUT = env_float("USDA_READ_TIMEOUT", 10.0)
+USDA_RETRIES = env_int("USDA_RETRIES", 2)
+# A bot turn must not hang on a long Retry-After: longer waits are not retried but reported.
+USDA_MAX_RETRY_AFTER = env_float("USDA_MAX_RETRY_AFTER", 5.0)
+
+# --- Telegram ------------------------------------------------------------------------------------
+TELEGRAM_WEBHOOK_SECRET = os.environ.get("TELEGRAM_WEBHOOK_SECRET", "").strip()
+TELEGRAM_BOT_TOKEN = os.environ.get("TELEGRAM_BOT_TOKEN", "").strip()
+if TELEGRAM_WEBHOOK_SECRET:
+    import re
+
+    if not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", TELEGRAM_WEBHOOK_SECRET):
+        raise ImproperlyConfigured(
+            "TELEGRAM_WEBHOOK_SECRET must be 1-256 characters of A-Z, a-z, 0-9, _ and - (Telegram's rule)"
+        )
+elif not DEBUG:
+    raise ImproperlyConfigured(
+        "TELEGRAM_WEBHOOK_SECRET is not set. Set it (and pass it as secret_token to setWebhook), "
+        "or set DJANGO_DEBUG=true for local development."
+    )
+
+# --- Logging -------------------------------------------------------------------------------------
+LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO").strip().upper() or "INFO"
+if LOG_LEVEL not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+    raise ImproperlyConfigured(f"LOG_LEVEL must be DEBUG, INFO, WARNING, ERROR or CRITICAL, not {LOG_LEVEL!r}")
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {"django.db.backends": {"level": "WARNING"}},
+}

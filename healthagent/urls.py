@@ -1,0 +1,9 @@
+from django.contrib import admin
+from django.urls import path
+
+from conversations.views import telegram_webhook
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("telegram/webhook/", telegram_webhook, name="telegram-webhook"),
+]

@@ -1,0 +1,63 @@
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+
+
+class Profile(models.Model):
+    """A Telegram user's profile: the "user memory" the bot reads every turn."""
+
+    class Sex(models.TextChoices):
+        MALE = "male"
+        FEMALE = "female"
+        OTHER = "other"
+
+    class Activity(models.TextChoices):
+        SEDENTARY = "sedentary"
+        LIGHT = "light"
+        MODERATE = "moderate"
+        ACTIVE = "active"
+        VERY_ACTIVE = "very_active"
+
+    class Goal(models.TextChoices):
+        LOSE = "lose"
+        MAINTAIN = "maintain"
+        GAIN = "gain"
+
+    telegram_id = models.BigIntegerField(primary_key=True, verbose_name="Telegram user id")
+    name = models.CharField(max_length=100, blank=True)
+    username = models.CharField(max_length=64, blank=True)
+    age = models.PositiveSmallIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(13), MaxValueValidator(120)]
+    )
+    sex = models.CharField(max_length=10, choices=Sex.choices, blank=True)
+    height_cm = models.DecimalField(
+        max_digits=4, decimal_places=1, null=True, blank=True,
+        validators=[MinValueValidator(50), MaxValueValidator(272)],
+    )
+    weight_kg = models.DecimalField(
+        max_digits=4, decimal_places=1, null=True, blank=True,
+        validators=[MinValueValidator(20), MaxValueValidator(400)],
+    )
+    activity = models.CharField(max_length=12, choices=Activity.choices, blank=True)
+    goal = models.CharField(max_length=10, choices=Goal.choices, blank=True)
+    kcal_target = models.PositiveIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(800), MaxValueValidator(10000)]
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.name or self.username or 'user'} ({self.telegram_id})"
+
+
+class Preference(models.Model):
+    user = models.ForeignKey(Profile, on_delete=models.CASCADE, related_name="preferences")
+    key = models.CharField(max_length=32)
+    value = models.CharField(max_length=200)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "key"], name="preference_unique_per_user")]
+        ordering = ["key"]
+
+    def __str__(self) -> str:
+        return f"{self.key}={self.value}"
