@@ -1,0 +1,207 @@
+"""The deployment files agree with the code: docker-compose.yml, Dockerfile, the entry point, .env.example."""
+
+from __future__ import annotations
+
+import ast
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+SETTINGS = ROOT / "healthagent" / "settings.py"
+ENV_EXAMPLE = ROOT / ".env.example"
+ENV_HELPERS = {"env_bool", "env_int", "env_float"}
+
+
+def _is_os_environ(node: ast.expr) -> bool:
+    return isinstance(node, ast.Attribute) and node.attr == "environ" and getattr(node.value, "id", None) == "os"
+
+
+def settings_env_names() -> set[str]:
+    """Names settings.py reads: os.environ.get("X"), os.environ["X"], os.getenv("X"), env_*("X")."""
+    names = set()
+    for node in ast.walk(ast.parse(SETTINGS.read_text())):
+        arg = None
+        if isinstance(node, ast.Call) and node.args:
+            func = node.func
+            if (
+                (isinstance(func, ast.Name) and func.id in ENV_HELPERS)
+                or (isinstance(func, ast.Attribute) and func.attr == "get" and _is_os_environ(func.value))
+                or (isinstance(func, ast.Attribute) and func.attr == "getenv" and getattr(func.value, "id", None) == "os")
+            ):
+                arg = node.args[0]
+        elif isinstance(node, ast.Subscript) and _is_os_environ(node.value):
+            arg = node.slice
+        if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
+            names.add(arg.value)
+    return names
+
+
+def env_example() -> dict[str, str]:
+    pairs = re.findall(r"^([A-Z][A-Z0-9_]*)=(.*)$", ENV_EXAMPLE.read_text(), flags=re.MULTILINE)
+    names = [name for name, _ in pairs]
+    assert len(names) == len(set(names)), f"listed twice in .env.example: {sorted({n for n in names if names.count(n) > 1})}"
+    return dict(pairs)
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict:
+    return yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+
+
+@pytest.fixture(scope="module")
+def dockerfile() -> str:
+    return (ROOT / "Dockerfile").read_text()
+
+
+# --- .env.example --------------------------------------------------------------------------------
+def test_env_example_lists_every_variable_settings_reads():
+    read = settings_env_names()
+    # Guards the parser itself: a regression that finds nothing would make the next assert vacuous.
+    assert {"DATABASE_URL", "REDIS_URL", "DJANGO_DEBUG", "CACHE_TTL_NUTRITION", "USDA_RETRIES"} <= read
+    missing = sorted(read - env_example().keys())
+    assert missing == [], f"settings.py reads these but .env.example does not list them: {missing}"
+
+
+def _settings_repr(env: dict[str, str]) -> dict[str, str]:
+    """repr() of every public setting, loaded in a fresh interpreter with exactly `env` (plus secrets)."""
+    script = (
+        "import json, healthagent.settings as s; "
+        "print(json.dumps({k: repr(getattr(s, k)) for k in dir(s) if k.isupper() and not k.startswith('_')}))"
+    )
+    base = {
+        "PATH": os.environ.get("PATH", ""),
+        "PYTHONHASHSEED": "0",
+        "DJANGO_SECRET_KEY": "x",
+        "TELEGRAM_WEBHOOK_SECRET": "s",
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, env={**env, **base}, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+def test_env_example_values_are_the_defaults():
+    """Exporting .env.example as it stands (secrets aside) changes no setting: its values are the defaults."""
+    listed = {k: v for k, v in env_example().items() if k not in {"DJANGO_SECRET_KEY", "TELEGRAM_WEBHOOK_SECRET"}}
+    assert _settings_repr(listed) == _settings_repr({})
+
+
+# --- docker-compose.yml --------------------------------------------------------------------------
+def test_redis_service_is_a_bounded_persistent_lru_cache(compose):
+    redis = compose["services"]["redis"]
+    assert redis["image"].startswith("redis:7")
+    command = " ".join(redis["command"]) if isinstance(redis["command"], list) else redis["command"]
+    for flag in ("--appendonly yes", "--maxmemory 256mb", "--maxmemory-policy allkeys-lru"):
+        assert flag in command
+    assert "redis-cli ping" in " ".join(redis["healthcheck"]["test"])
+
+
+def test_db_service_has_a_readiness_check(compose):
+    db = compose["services"]["db"]
+    assert re.match(r"postgres:1[6-9]", db["image"])
+    assert {"POSTGRES_DB", "POSTGRES_USER", "POSTGRES_PASSWORD"} <= db["environment"].keys()
+    assert "pg_isready" in " ".join(db["healthcheck"]["test"])
+
+
+def test_named_volumes_are_declared_and_used(compose):
+    declared = set(compose["volumes"])
+    for service, path in (("redis", "/data"), ("db", "/var/lib/postgresql/data")):
+        source_by_target = {v.split(":")[1]: v.split(":")[0] for v in compose["services"][service]["volumes"]}
+        assert source_by_target.get(path) in declared, f"{service} keeps {path} outside a named volume"
+
+
+def test_web_waits_for_healthy_backends_and_checks_itself(compose):
+    web = compose["services"]["web"]
+    assert web["depends_on"] == {
+        "redis": {"condition": "service_healthy"},
+        "db": {"condition": "service_healthy"},
+    }
+    assert "/healthz" in " ".join(web["healthcheck"]["test"])
+    assert "8000:8000" in web["ports"]
+    assert web["restart"] == "unless-stopped"
+
+
+def test_web_environment_points_at_the_compose_backends(compose):
+    env = compose["services"]["web"]["environment"]
+    assert re.fullmatch(r"postgres://[^@]+@db:5432/\w+", env["DATABASE_URL"])
+    assert env["REDIS_URL"] == "redis://redis:6379/0"
+    # ${VAR:?message}: compose refuses to start rather than run with an empty secret.
+    assert env["DJANGO_SECRET_KEY"].startswith("${DJANGO_SECRET_KEY:?")
+    assert env["TELEGRAM_WEBHOOK_SECRET"].startswith("${TELEGRAM_WEBHOOK_SECRET:?")
+    assert env["USDA_API_KEY"] == "${USDA_API_KEY:-DEMO_KEY}"
+    # The health check requests http://127.0.0.1:8000, so that host must pass ALLOWED_HOSTS.
+    assert env["DJANGO_ALLOWED_HOSTS"].endswith(",127.0.0.1")
+
+
+# --- Dockerfile and entry point ------------------------------------------------------------------
+def test_dockerfile_builds_a_slim_non_root_image(dockerfile):
+    assert re.search(r"^FROM python:3\.\d+-slim\b", dockerfile, flags=re.MULTILINE)
+    assert re.search(r"pip install --no-cache-dir -r requirements\.txt", dockerfile)
+    assert "collectstatic --no-input" in dockerfile
+    users = re.findall(r"^USER\s+(\S+)", dockerfile, flags=re.MULTILINE)
+    assert users and users[-1] not in {"root", "0", "0:0"}
+    assert re.search(r"^EXPOSE 8000$", dockerfile, flags=re.MULTILINE)
+
+
+def test_dockerignore_keeps_local_state_out():
+    ignored = set((ROOT / ".dockerignore").read_text().split())
+    assert {".venv", ".git", ".env", "db.sqlite3", "staticfiles", "bench/results"} <= ignored
+
+
+@pytest.fixture
+def entrypoint(dockerfile, tmp_path):
+    """Runs the image's entry point with fake python and gunicorn that log their arguments."""
+    target = re.search(r'^ENTRYPOINT \["(/app/[^"]+)"\]', dockerfile, flags=re.MULTILINE).group(1)
+    script = ROOT / target.removeprefix("/app/")
+    log = tmp_path / "calls.log"
+    for name in ("python", "gunicorn"):
+        fake = tmp_path / name
+        fake.write_text(f'#!/bin/sh\necho "{name} $*" >> "{log}"\nexit "${{FAKE_{name.upper()}_EXIT:-0}}"\n')
+        fake.chmod(0o755)
+
+    def run(*args: str, **env: str) -> tuple[int, list[str]]:
+        path = f"{tmp_path}:/usr/bin:/bin"
+        done = subprocess.run(["sh", str(script), *args], env={"PATH": path, **env}, timeout=30)
+        return done.returncode, log.read_text().splitlines() if log.exists() else []
+
+    return run
+
+
+def test_entrypoint_migrates_then_serves(entrypoint):
+    code, calls = entrypoint(WEB_CONCURRENCY="3")
+    assert code == 0
+    assert calls == [
+        "python manage.py migrate --no-input",
+        "gunicorn healthagent.wsgi --bind 0.0.0.0:8000 --workers 3 --worker-tmp-dir /dev/shm --no-control-socket"
+        " --access-logfile - --error-logfile -",
+    ]
+
+
+def test_entrypoint_does_not_serve_when_migrations_fail(entrypoint):
+    code, calls = entrypoint(FAKE_PYTHON_EXIT="1")
+    assert code != 0
+    assert calls == ["python manage.py migrate --no-input"]
+
+
+def test_entrypoint_runs_a_given_command_instead(entrypoint):
+    code, calls = entrypoint("python", "manage.py", "cache_stats")
+    assert code == 0
+    assert calls == ["python manage.py cache_stats"]
+
+
+# --- .ci/run -------------------------------------------------------------------------------------
+def test_ci_script_is_executable_strict_bash():
+    script = ROOT / ".ci" / "run"
+    assert os.access(script, os.X_OK)
+    text = script.read_text()
+    assert text.startswith("#!/usr/bin/env bash\n")
+    assert re.search(r"^set -E?euo pipefail$", text, flags=re.MULTILINE)
+    assert subprocess.run(["bash", "-n", str(script)], capture_output=True).returncode == 0
