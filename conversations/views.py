@@ -1,5 +1,61 @@
-from django.http import JsonResponse
+"""Telegram webhook: DESIGN §4's HTTP contract. The turn itself is telegram.handle_update."""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+
+from django.conf import settings
+from django.db import InterfaceError, OperationalError
+from django.http import HttpRequest, HttpResponseNotAllowed, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+
+from .telegram import BadUpdate, handle_update
+
+logger = logging.getLogger(__name__)
+SECRET_HEADER = "HTTP_X_TELEGRAM_BOT_API_SECRET_TOKEN"
 
 
-def telegram_webhook(request):  # placeholder replaced below in this change
-    return JsonResponse({})
+def _error(status: int, message: str) -> JsonResponse:
+    return JsonResponse({"ok": False, "error": message}, status=status)
+
+
+def _secret_ok(request: HttpRequest) -> bool:
+    expected = settings.TELEGRAM_WEBHOOK_SECRET
+    if not expected:  # only possible with DJANGO_DEBUG=true (settings refuse otherwise)
+        return True
+    given = request.META.get(SECRET_HEADER, "")
+    return hmac.compare_digest(given.encode("utf-8", "replace"), expected.encode())
+
+
+@csrf_exempt
+def telegram_webhook(request: HttpRequest) -> JsonResponse | HttpResponseNotAllowed:
+    if request.method != "POST":
+        return HttpResponseNotAllowed(["POST"])
+    if not _secret_ok(request):
+        logger.warning("webhook call with a missing or wrong secret token")
+        return _error(403, "forbidden")
+    limit = settings.TELEGRAM_MAX_BODY_BYTES
+    try:
+        declared = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return _error(400, "bad Content-Length")
+    if declared > limit:
+        return _error(413, f"body over {limit // 1024} KiB")
+    body = request.body
+    if len(body) > limit:
+        return _error(413, f"body over {limit // 1024} KiB")
+    try:
+        update = json.loads(body)
+    except ValueError:  # JSONDecodeError and UnicodeDecodeError
+        return _error(400, "the body is not JSON")
+    try:
+        answer = handle_update(update)
+    except BadUpdate as exc:
+        return _error(400, f"not a Telegram update: {exc}")
+    except (OperationalError, InterfaceError):
+        # Telegram retries non-2xx deliveries, and nothing was committed: the update is not lost.
+        logger.exception("database unavailable while handling an update")
+        return _error(503, "database unavailable, retry later")
+    return JsonResponse(answer)

@@ -1,0 +1,67 @@
+"""What the bot answers, and how it is made safe for Telegram's HTML parse mode."""
+
+from __future__ import annotations
+
+import html
+import re
+from dataclasses import dataclass
+
+# Telegram's limit for one message's text.
+MAX_REPLY_CHARS = 4096
+ECHO_CHARS = 200
+_TAG = re.compile(r"<[^>]+>")
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A reply in Telegram HTML. `helpful=False` marks "did not understand" replies, which the
+    history the bot reads back leaves out. `store=False` keeps the turn out of the database
+    (after /forget there is nothing left to attach it to)."""
+
+    lines: tuple[str, ...]
+    helpful: bool = True
+    store: bool = True
+
+    @property
+    def text(self) -> str:
+        return fit("\n".join(self.lines))
+
+
+def reply(*lines: str, helpful: bool = True, store: bool = True) -> Reply:
+    return Reply(lines=tuple(lines), helpful=helpful, store=store)
+
+
+def esc(text: object, limit: int = ECHO_CHARS) -> str:
+    """User-supplied text, shortened and escaped for HTML parse mode."""
+    value = str(text)
+    if len(value) > limit:
+        value = value[: limit - 1] + "…"
+    return html.escape(value, quote=False)
+
+
+def fit(text: str) -> str:
+    """Keep a reply within Telegram's limit without cutting through a tag or an entity:
+    whole lines are dropped from the end."""
+    if len(text) <= MAX_REPLY_CHARS:
+        return text
+    kept: list[str] = []
+    size = 0
+    for line in text.split("\n"):
+        if size + len(line) + 1 > MAX_REPLY_CHARS - 2:
+            break
+        kept.append(line)
+        size += len(line) + 1
+    if not kept:  # one enormous line: fall back to plain text
+        return html.escape(to_plain(text)[: MAX_REPLY_CHARS - 200], quote=False) + "…"
+    return "\n".join(kept) + "\n…"
+
+
+def to_plain(text: str) -> str:
+    """Telegram HTML → terminal text (for `manage.py chat` and /history)."""
+    return html.unescape(_TAG.sub("", text))
+
+
+def fmt_number(value: object, digits: int = 0) -> str:
+    if value is None:
+        return "?"
+    return f"{float(value):.{digits}f}"

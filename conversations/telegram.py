@@ -1,0 +1,87 @@
+"""The webhook's code path, shared by the HTTP view and `manage.py chat`.
+
+Exactly-once: the update_id row is inserted first, in the same transaction as everything the turn
+writes. A redelivery (Telegram resends whenever it did not get our answer) collides on the primary
+key — on PostgreSQL it waits for the first delivery to commit — and gets the stored reply back.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from django.db import IntegrityError, transaction
+
+from memory.selectors import load_user_memory
+from memory.services import profile_ensure
+
+from . import bot
+from .commands import Turn
+from .models import Message, ProcessedUpdate
+from .services import message_save
+
+logger = logging.getLogger(__name__)
+
+
+class BadUpdate(ValueError):
+    """The body is not a Telegram Update (→ 400)."""
+
+
+def _int(value: object) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def text_message(update: object) -> dict | None:
+    """The message this bot handles, or None for updates it ignores (edits, callbacks, stickers).
+
+    Raises BadUpdate when the body is not an Update at all."""
+    if not isinstance(update, dict):
+        raise BadUpdate("the body must be a JSON object")
+    if _int(update.get("update_id")) is None:
+        raise BadUpdate("update_id must be an integer")
+    message = update.get("message")
+    if not isinstance(message, dict) or not isinstance(message.get("text"), str):
+        return None
+    sender, chat = message.get("from"), message.get("chat")
+    if not isinstance(sender, dict) or not isinstance(chat, dict):
+        return None
+    if _int(sender.get("id")) is None or _int(chat.get("id")) is None or sender.get("is_bot") is True:
+        return None
+    return message
+
+
+def _claim(update_id: int, user_id: int) -> bool:
+    try:
+        with transaction.atomic():
+            ProcessedUpdate.objects.create(update_id=update_id, user_id=user_id)
+    except IntegrityError:
+        return False
+    return True
+
+
+def handle_update(update: object) -> dict:
+    """Process one Update; the JSON body to answer Telegram with ({} when there is nothing to say)."""
+    message = text_message(update)
+    if message is None:
+        return {}
+    update_id, user_id, chat_id = update["update_id"], message["from"]["id"], message["chat"]["id"]
+    with transaction.atomic():
+        if not _claim(update_id, user_id):
+            logger.info("update %s already processed; answering with the stored reply", update_id)
+            return ProcessedUpdate.objects.only("response").get(pk=update_id).response
+        memory = load_user_memory(user_id=user_id)
+        first_name = str(message["from"].get("first_name") or "")
+        profile_ensure(user_id=user_id, name=first_name, username=str(message["from"].get("username") or ""),
+                       known=memory["profile"] if memory else None)
+        if memory is None:
+            memory = load_user_memory(user_id=user_id) or {}
+        stored = message_save(user_id=user_id, role=Message.Role.USER, content=message["text"],
+                              telegram_message_id=_int(message.get("message_id")))
+        turn = Turn(user_id=user_id, first_name=first_name, memory=memory, message_id=stored.pk)
+        answer = bot.respond(turn=turn, text=stored.content)
+        text = answer.text
+        if answer.store:
+            message_save(user_id=user_id, role=Message.Role.ASSISTANT, content=text, helpful=answer.helpful)
+        body = {"method": "sendMessage", "chat_id": chat_id, "text": text, "parse_mode": "HTML"}
+        ProcessedUpdate.objects.filter(pk=update_id).update(response=body if answer.store else {})
+    logger.info("update %s handled for user %s", update_id, user_id)
+    return body

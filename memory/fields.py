@@ -1,0 +1,66 @@
+"""What `/set` accepts for each profile field, and the message that says so when a value is wrong."""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+from typing import Callable
+
+from healthagent.errors import ApplicationError
+
+from .models import Profile
+
+
+def _number(raw: str, field: str, low: float, high: float, unit: str, *, whole: bool) -> Decimal | int:
+    hint = f"{field} must be a {'whole ' if whole else ''}number from {low:g} to {high:g}{unit}, e.g. /set {field} {_EXAMPLES[field]}"
+    try:
+        value = Decimal(raw.replace(",", "."))
+    except InvalidOperation:
+        raise ApplicationError(hint) from None
+    if not value.is_finite() or not (low <= value <= high):
+        raise ApplicationError(hint)
+    if whole:
+        if value != value.to_integral_value():
+            raise ApplicationError(hint)
+        return int(value)
+    return value.quantize(Decimal("0.1"))
+
+
+def _choice(raw: str, field: str, choices: list[str]) -> str:
+    value = raw.strip().lower().replace(" ", "_").replace("-", "_")
+    if value not in choices:
+        raise ApplicationError(f"{field} must be one of: {', '.join(choices)}, e.g. /set {field} {_EXAMPLES[field]}")
+    return value
+
+
+def _name(raw: str) -> str:
+    value = " ".join(raw.split())
+    if not 1 <= len(value) <= 100:
+        raise ApplicationError("name must be 1 to 100 characters, e.g. /set name Alex")
+    return value
+
+
+_EXAMPLES = {
+    "name": "Alex", "age": "34", "sex": "female", "height_cm": "172", "weight_kg": "70.5",
+    "activity": "moderate", "goal": "maintain", "kcal_target": "2000",
+}
+
+PARSERS: dict[str, Callable[[str], object]] = {
+    "name": _name,
+    "age": lambda raw: _number(raw, "age", 13, 120, " years", whole=True),
+    "sex": lambda raw: _choice(raw, "sex", Profile.Sex.values),
+    "height_cm": lambda raw: _number(raw, "height_cm", 50, 272, " cm", whole=False),
+    "weight_kg": lambda raw: _number(raw, "weight_kg", 20, 400, " kg", whole=False),
+    "activity": lambda raw: _choice(raw, "activity", Profile.Activity.values),
+    "goal": lambda raw: _choice(raw, "goal", Profile.Goal.values),
+    "kcal_target": lambda raw: _number(raw, "kcal_target", 800, 10000, " kcal", whole=True),
+}
+FIELDS = tuple(PARSERS)
+
+
+def parse_field(field: str, raw: str) -> object:
+    field = field.strip().lower()
+    if field not in PARSERS:
+        raise ApplicationError(f"I can't set {field[:30]!r}. Fields: {', '.join(FIELDS)}, e.g. /set weight_kg 70")
+    if not raw.strip():
+        raise ApplicationError(f"Give a value, e.g. /set {field} {_EXAMPLES[field]}")
+    return PARSERS[field](raw.strip())

@@ -1,0 +1,84 @@
+"""Writes to user memory. Every save names its update_fields so cache receivers can narrow."""
+
+from __future__ import annotations
+
+import re
+
+from django.db import transaction
+
+from healthagent.errors import ApplicationError
+
+from .fields import parse_field
+from .models import Preference, Profile
+
+PREFERENCE_KEY = re.compile(r"[a-z][a-z0-9_]{0,31}")
+PREFERENCE_VALUE_MAX = 200
+
+
+def profile_ensure(*, user_id: int, name: str = "", username: str = "", known: dict | None = None) -> None:
+    """Create the profile on first contact; keep Telegram's name/username current.
+
+    `known` is the cached profile dict, when there is one: with it, an unchanged user costs no query.
+    """
+    name, username = name[:100], username[:64]
+    if known is not None and known.get("username") == username and (known.get("name") or not name):
+        return
+    profile, created = Profile.objects.get_or_create(pk=user_id, defaults={"name": name, "username": username})
+    if created:
+        return
+    changed = []
+    if profile.username != username:
+        profile.username = username
+        changed.append("username")
+    if name and not profile.name:
+        profile.name = name
+        changed.append("name")
+    if changed:
+        profile.save(update_fields=[*changed, "updated_at"])
+
+
+def profile_update(*, user_id: int, field: str, raw_value: str) -> Profile:
+    value = parse_field(field, raw_value)
+    field = field.strip().lower()
+    with transaction.atomic():
+        profile = Profile.objects.select_for_update().get(pk=user_id)
+        setattr(profile, field, value)
+        profile.full_clean(validate_unique=False, validate_constraints=False)
+        profile.save(update_fields=[field, "updated_at"])
+    return profile
+
+
+def preference_set(*, user_id: int, key: str, value: str) -> Preference:
+    key = key.strip().lower()
+    value = " ".join(value.split())
+    if not PREFERENCE_KEY.fullmatch(key):
+        raise ApplicationError(
+            "A preference key is 1-32 lowercase letters, digits or _, starting with a letter, e.g. /pref diet vegetarian"
+        )
+    if not value:
+        raise ApplicationError(f"Give a value, e.g. /pref {key} vegetarian (or /pref {key} - to remove it)")
+    if len(value) > PREFERENCE_VALUE_MAX:
+        raise ApplicationError(f"A preference value can be at most {PREFERENCE_VALUE_MAX} characters.")
+    preference, created = Preference.objects.get_or_create(user_id=user_id, key=key, defaults={"value": value})
+    if not created and preference.value != value:
+        preference.value = value
+        preference.save(update_fields=["value", "updated_at"])
+    return preference
+
+
+def preference_delete(*, user_id: int, key: str) -> bool:
+    preference = Preference.objects.filter(user_id=user_id, key=key.strip().lower()).first()
+    if preference is None:
+        return False
+    preference.delete()
+    return True
+
+
+def user_forget(*, user_id: int) -> None:
+    """Delete everything the bot keeps about a user (messages and diary go by cascade)."""
+    from conversations.models import ProcessedUpdate
+
+    with transaction.atomic():
+        Profile.objects.filter(pk=user_id).delete()
+        # Replies kept for redelivery hold personal data; the update ids stay to keep exactly-once.
+        ProcessedUpdate.objects.filter(user_id=user_id).update(response={})
