@@ -1,0 +1,78 @@
+"""Nutrition reads: food lookups and the food diary of a day."""
+
+from __future__ import annotations
+
+import datetime
+import unicodedata
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.utils import timezone
+
+from healthagent.errors import ApplicationError
+from nutrition.models import FoodEntry
+from nutrition.providers import get_provider
+
+MAX_QUERY_CHARS = 100
+MAX_LIMIT = 50
+EMPTY_QUERY = "Tell me what to look up, e.g. /food banana"
+
+
+def normalise_query(query: str) -> str:
+    """The canonical form of a food query: NFKC, case-folded, whitespace collapsed and stripped.
+
+    Queries that differ only in case, width or spacing ("Banana", " banana ", "ｂａｎａｎａ") become one,
+    so they share one upstream answer (and one cache key).
+    """
+    return " ".join(unicodedata.normalize("NFKC", query).casefold().split())
+
+
+def search_foods(*, query: str, limit: int = 5) -> list[dict]:
+    """At most `limit` foods (dicts as nutrition.fdc.parse_food makes them) matching `query`.
+
+    Raises ApplicationError for an empty or over-long query, a limit outside 1..50, and (503) when
+    the upstream cannot answer.
+    """
+    normalised = normalise_query(query)
+    if not normalised:
+        raise ApplicationError(EMPTY_QUERY)
+    if len(normalised) > MAX_QUERY_CHARS:
+        raise ApplicationError(
+            f"That is too long to look up: keep it to {MAX_QUERY_CHARS} characters, e.g. /food banana"
+        )
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_LIMIT:
+        raise ApplicationError(f"The number of results must be between 1 and {MAX_LIMIT}.")
+    return _fetch_foods(normalised, limit)
+
+
+def _fetch_foods(query: str, limit: int) -> list[dict]:
+    """The one upstream call for an already normalised query: the unit a cache wraps."""
+    return get_provider().search(query, page_size=limit)[:limit]
+
+
+def diary_day(*, user_id: int, day: datetime.date | None = None) -> dict:
+    """The food diary of `day` (default today) as the user's day runs in settings.TIME_ZONE.
+
+    Returns {"day": date, "entries": [entry dicts, oldest first], "kcal", "protein", "fat", "carbs"}.
+    Entries are dicts (id, fdc_id, description, grams, kcal, protein, fat, carbs, eaten_at); totals
+    and amounts are Decimal with one decimal place, as stored — exact sums, no float drift. A
+    nutrient missing from an entry (None) counts as 0 in the totals.
+    """
+    zone = ZoneInfo(settings.TIME_ZONE)
+    day = day or timezone.localtime(timezone.now(), zone).date()
+    # Midnight to midnight in local time: 23 or 25 hours on DST changes, and still a range on the
+    # (user, eaten_at) index rather than a per-row date conversion.
+    start = datetime.datetime.combine(day, datetime.time.min, tzinfo=zone)
+    end = datetime.datetime.combine(day + datetime.timedelta(days=1), datetime.time.min, tzinfo=zone)
+    rows = (
+        FoodEntry.objects.filter(user_id=user_id, eaten_at__gte=start, eaten_at__lt=end)
+        .order_by("eaten_at", "id")
+        .values("id", "fdc_id", "description", "grams", "kcal", "protein", "fat", "carbs", "eaten_at")
+    )
+    entries = list(rows)
+    totals = {
+        name: sum((entry[name] or Decimal(0) for entry in entries), Decimal("0.0")).quantize(Decimal("0.1"))
+        for name in ("kcal", "protein", "fat", "carbs")
+    }
+    return {"day": day, "entries": entries, **totals}
