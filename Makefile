@@ -14,12 +14,13 @@ DEV_ENV := DJANGO_DEBUG=$${DJANGO_DEBUG:-true} \
 install: $(STAMP)
 
 $(STAMP): requirements.txt
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.txt
-	touch $(STAMP)
+	@echo "==> installing requirements into $(VENV)"
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.txt
+	@touch $(STAMP)
 
 migrate: install
-	$(DEV_ENV) $(BIN)/python manage.py migrate --no-input -v 0
+	@$(DEV_ENV) $(BIN)/python manage.py migrate --no-input -v 0
 
 run: migrate
 	@$(DEV_ENV) $(BIN)/python manage.py chat

@@ -1,6 +1,8 @@
 import pytest
 from django.core.cache import cache
 
+from tests.nutrition.fakes import TEST_API_KEY, FakeFDC
+
 
 @pytest.fixture(autouse=True)
 def _clear_cache():
@@ -14,3 +16,18 @@ def _clear_cache():
 def webhook_secret(settings):
     settings.TELEGRAM_WEBHOOK_SECRET = "test-secret_123"
     return settings.TELEGRAM_WEBHOOK_SECRET
+
+
+@pytest.fixture
+def fake_fdc(settings):
+    """A running fake FDC with the USDA_* settings pointed at it (small timeouts, 2 retries)."""
+    server = FakeFDC()
+    settings.USDA_API_URL = server.url
+    settings.USDA_API_KEY = TEST_API_KEY
+    settings.USDA_CONNECT_TIMEOUT = 1.0
+    settings.USDA_READ_TIMEOUT = 2.0
+    settings.USDA_RETRIES = 2
+    settings.USDA_MAX_RETRY_AFTER = 1.0
+    settings.NUTRITION_PROVIDER = "usda"
+    yield server
+    server.close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import getpass
 import json
+import logging
 import sys
 import time
 
@@ -25,6 +26,9 @@ class Command(BaseCommand):
         parser.add_argument("--trace", action="store_true", help="show cache hits and misses per turn")
 
     def handle(self, *args, user: int, name: str, trace: bool, **options):
+        if options["verbosity"] < 2:
+            # Per-turn INFO lines would interleave with the conversation; -v 2 shows them.
+            logging.getLogger().setLevel(logging.WARNING)
         if user <= 0:
             raise CommandError("--user must be a positive Telegram user id")
         interactive = sys.stdin.isatty()
