@@ -33,5 +33,12 @@ test: install
 	TELEGRAM_WEBHOOK_SECRET=$${TELEGRAM_WEBHOOK_SECRET:-test-secret_123} \
 	$(BIN)/pytest $(PYTEST_ARGS)
 
+# Django's own cache test suite (its sdist, fetched by pip into ~/.cache, never committed) against
+# CACHES["default"]: on the embedded Redis, and on REDIS_URL too when set (that database is flushed).
+contract: install
+	DJANGO_DEBUG=false DJANGO_SECRET_KEY=$${DJANGO_SECRET_KEY:-contract-only-secret-key} \
+	TELEGRAM_WEBHOOK_SECRET=$${TELEGRAM_WEBHOOK_SECRET:-contract-secret} \
+	$(BIN)/python -m caching.contract $(CONTRACT_ARGS)
+
 clean:
 	rm -rf $(VENV) db.sqlite3 staticfiles .pytest_cache

@@ -164,18 +164,25 @@ REDIS_URL = os.environ.get("REDIS_URL", "").strip()
 REDIS_EMBEDDED = not REDIS_URL
 EMBEDDED_REDIS_URL = "redis://embedded-fakeredis:6379/0"
 if REDIS_URL:
-    _scheme = urlsplit(REDIS_URL).scheme
-    if _scheme not in {"redis", "rediss", "unix"}:
-        raise ImproperlyConfigured(
-            f"REDIS_URL must start with redis://, rediss:// or unix://, not {_scheme or 'nothing'}:// "
-            "(unset it to use the embedded in-process Redis)"
-        )
-    try:
-        from redis.connection import parse_url
+    from redis.connection import parse_url
 
+    try:
+        _redis_url = urlsplit(REDIS_URL)
+        _scheme = _redis_url.scheme
+        if _scheme not in {"redis", "rediss", "unix"}:
+            raise ImproperlyConfigured(
+                f"REDIS_URL must start with redis://, rediss:// or unix://, not {_scheme or 'nothing'}:// "
+                "(unset it to use the embedded in-process Redis)"
+            )
         parse_url(REDIS_URL)
+        # redis-py ignores a database number it cannot read and silently uses db 0: refuse instead.
+        _db_path = _redis_url.path.strip("/") if _scheme != "unix" else ""
+        if _db_path and not _db_path.isdigit():
+            raise ValueError(f"the database number must be an integer, not {_db_path!r}")
     except ValueError as exc:
-        raise ImproperlyConfigured(f"REDIS_URL cannot be parsed: {exc}") from None
+        raise ImproperlyConfigured(
+            f"REDIS_URL cannot be parsed ({exc}); expected e.g. redis://:password@host:6379/0"
+        ) from None
 
 CACHE_TTL_USER_MEMORY = env_int("CACHE_TTL_USER_MEMORY", 3600, minimum=1)
 CACHE_TTL_NUTRITION = env_int("CACHE_TTL_NUTRITION", 86400, minimum=1)

@@ -1,0 +1,113 @@
+"""`python -m caching.contract` (`make contract`): fetch Django's cache tests, run them per Redis.
+
+Targets: the embedded Redis always; the real one too when REDIS_URL is set (its database is
+flushed by the suite, as by `make test`: point it at a database of its own). Exit status 0 only if
+every target passes every test but the three culling ones.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+from pathlib import Path
+
+import django
+
+from caching.redis_url import redact_url
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m caching.contract", description=__doc__.split("\n")[0])
+    parser.add_argument("--target", choices=("all", "embedded", "real"), default="all")
+    args = parser.parse_args(argv)
+
+    redis_url = os.environ.get("REDIS_URL", "").strip()
+    targets = []
+    if args.target in ("all", "embedded"):
+        targets.append(("embedded", None))
+    if args.target in ("all", "real"):
+        if redis_url:
+            targets.append(("real", redis_url))
+        elif args.target == "real":
+            parser.error("--target real needs REDIS_URL")
+        else:
+            print("contract: REDIS_URL is not set: running on the embedded Redis only")
+
+    tests_dir = fetch_django_tests(django.get_version())
+    results = [run_target(label, url, tests_dir) for label, url in targets]
+
+    print("\nDjango %s cache contract (BaseCacheTests) against CACHES['default']:" % django.get_version())
+    ok = True
+    for r in results:
+        if r is None:
+            ok = False
+            continue
+        line = (f"  {r['label']:<9} {r['location']}: {r['passed']} passed, {len(r['failed'])} failed, "
+                f"{len(r['skipped'])} skipped of {r['total']}")
+        print(line)
+        for name in r["failed"]:
+            print(f"    FAILED  {name}")
+        for name in r["unexpected_skips"]:
+            print(f"    SKIPPED {name} (only the culling tests may skip)")
+        ok = ok and not r["failed"] and not r["unexpected_skips"]
+    print("  skipped by design: culling (test_cull, test_zero_cull, test_cull_delete_when_store_empty): "
+          "Redis evicts by itself")
+    print("contract: %s" % ("PASSED" if ok else "FAILED"))
+    return 0 if ok else 1
+
+
+def run_target(label: str, redis_url: str | None, tests_dir: Path) -> dict | None:
+    env = dict(os.environ)
+    env.pop("REDIS_URL", None)
+    env.pop("DATABASE_URL", None)
+    if redis_url:
+        env["REDIS_URL"] = redis_url
+    env["ENABLE_CACHE"] = "true"
+    env.setdefault("DJANGO_SECRET_KEY", "contract-run-secret-key-not-for-production")
+    env.setdefault("TELEGRAM_WEBHOOK_SECRET", "contract-run")
+    where = redact_url(redis_url) if redis_url else "the embedded Redis"
+    print(f"\n=== contract on {label}: {where} ===", flush=True)
+    with tempfile.NamedTemporaryFile(suffix=".json") as result_file:
+        completed = subprocess.run(
+            [sys.executable, "-m", "caching.contract.suite", str(tests_dir), label, result_file.name],
+            env=env,
+            cwd=Path(__file__).resolve().parents[2],
+        )
+        try:
+            return json.loads(Path(result_file.name).read_text())
+        except ValueError:
+            print(f"contract: the {label} run crashed (exit status {completed.returncode})", file=sys.stderr)
+            return None
+
+
+def fetch_django_tests(version: str) -> Path:
+    """Django's tests/ directory holding cache/, from the sdist of `version`, downloaded once."""
+    base = os.environ.get("CONTRACT_CACHE_DIR") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache", "healthagent", "contract"
+    )
+    tests_dir = Path(base) / f"django-{version}" / "tests"
+    if (tests_dir / "cache" / "tests.py").is_file():
+        return tests_dir
+    print(f"contract: downloading the Django {version} sdist for its cache tests into {tests_dir.parent}", flush=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        subprocess.run(
+            [sys.executable, "-m", "pip", "download", "--quiet", "--disable-pip-version-check",
+             "--no-deps", "--no-binary", ":all:", f"django=={version}", "--dest", tmp],
+            check=True,
+        )
+        (sdist,) = Path(tmp).glob("*.tar.gz")
+        staging = Path(tmp) / "extracted"
+        with tarfile.open(sdist) as tar:
+            members = [m for m in tar.getmembers() if m.isfile() and "/tests/cache/" in m.name]
+            tar.extractall(staging, members=members, filter="data")
+        (extracted_tests,) = staging.glob("*/tests")
+        tests_dir.parent.mkdir(parents=True, exist_ok=True)
+        shutil.rmtree(tests_dir, ignore_errors=True)
+        shutil.move(str(extracted_tests), tests_dir)
+    return tests_dir

@@ -1,0 +1,69 @@
+"""One contract run, in its own process: `python -m caching.contract.suite TESTS_DIR LABEL RESULT_FILE`.
+
+Runs Django's BaseCacheTests against CACHES["default"] exactly as Django runs them for its own
+RedisCache (the cull caches left out, which makes the three culling tests skip themselves), and
+writes the counts to RESULT_FILE as JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import unittest
+
+CULLING_TESTS = {"test_cull", "test_zero_cull", "test_cull_delete_when_store_empty"}
+
+
+def main(tests_dir: str, label: str, result_file: str) -> int:
+    os.environ["DJANGO_SETTINGS_MODULE"] = "caching.contract.settings"
+    sys.path.insert(0, tests_dir)  # Django's test apps import as top-level packages: `cache`
+    import django
+
+    django.setup()
+    from django.conf import settings
+    from django.test import TestCase, override_settings
+    from django.test.runner import DiscoverRunner
+
+    from django.core.cache import caches
+
+    from cache.tests import BaseCacheTests, caches_setting_for_tests
+
+    @override_settings(
+        CACHES=caches_setting_for_tests(base=dict(settings.CACHES["default"]), exclude={"cull", "zero_cull"})
+    )
+    class HealthagentCacheTests(BaseCacheTests, TestCase):
+        """Nothing overridden: not even incr_decr_type_error, which Django relaxes for its RedisCache."""
+
+    runner = DiscoverRunner(verbosity=1, interactive=False)
+    runner.setup_test_environment()
+    old_config = runner.setup_databases()
+    try:
+        result = runner.run_suite(unittest.TestLoader().loadTestsFromTestCase(HealthagentCacheTests))
+    finally:
+        runner.teardown_databases(old_config)
+        runner.teardown_test_environment()
+
+    def method(test: object) -> str:  # a failing subTest reports as its parent test
+        return getattr(test, "test_case", test)._testMethodName
+
+    failed = sorted({method(test) for test, _ in result.failures + result.errors})
+    skipped = sorted({method(test) for test, _ in result.skipped})
+    unexpected_skips = sorted(set(skipped) - CULLING_TESTS)
+    counts = {
+        "label": label,
+        "cache": settings.CACHES["default"]["BACKEND"],
+        "location": caches["default"].display_url,
+        "total": result.testsRun,
+        "passed": result.testsRun - len(failed) - len(skipped),
+        "failed": failed,
+        "skipped": skipped,
+        "unexpected_skips": unexpected_skips,
+    }
+    with open(result_file, "w") as f:
+        json.dump(counts, f)
+    return 1 if failed or unexpected_skips else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(*sys.argv[1:4]))

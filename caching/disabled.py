@@ -1,0 +1,28 @@
+"""ENABLE_CACHE=false: Django's DummyCache (every read misses, nothing is stored, same answers),
+plus the extra calls the rest of the code makes on our backend, answered without Redis."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
+
+from django.core.cache.backends.dummy import DummyCache
+
+T = TypeVar("T")
+
+
+class DisabledCache(DummyCache):
+    enabled = False
+    breaker = None
+
+    def guarded(self, fn: Callable[[Any], T], *, namespace: str | None = None, default: T = None) -> T:
+        return default
+
+    def run_script(self, script: Any, keys: Iterable[Any] = (), args: Iterable[Any] = (), *,
+                   namespace: str | None = None, default: Any = None, version: int | None = None) -> Any:
+        for key in keys:  # the same key warnings as every other DummyCache call
+            self.make_and_validate_key(key, version=version)
+        return default
+
+    def ping(self) -> tuple[bool, str]:
+        return False, "caching is disabled (ENABLE_CACHE=false)"

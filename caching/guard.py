@@ -1,0 +1,115 @@
+"""The one place where Redis failing is decided (DESIGN §5.4), mixed into the backend.
+
+- Connection failures and timeouts feed the circuit breaker and are counted as errors: reads miss,
+  writes do nothing, and once the breaker is open no call touches the network ("bypassed").
+- Redis answering an error (OOM, WRONGTYPE) is counted and logged — once a minute per kind at
+  WARNING, otherwise DEBUG — and answered the same way. The breaker stays closed: Redis is up.
+- Anything else (a bad argument, an unpicklable value, a bug in a script caller) propagates.
+
+`guarded` and `run_script` give later cache code raw Redis and Lua under the same rules.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
+
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import ResponseError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from . import stats
+from .breaker import CLOSED, CircuitBreaker
+from .scripts import LuaScript
+
+logger = logging.getLogger("caching.backend")
+T = TypeVar("T")
+
+# The server is away: these feed the breaker. ResponseError means it answered: counted, not tripped.
+CONNECTION_ERRORS = (RedisConnectionError, RedisTimeoutError)
+REDIS_ERRORS = (RedisConnectionError, RedisTimeoutError, ResponseError)
+_WARNING_EVERY = 60.0  # seconds between WARNINGs for the same kind of Redis error reply
+_last_warned: dict[str, float] = {}
+
+# Run with the raw client just before a probe's own command (the breaker is not closed): e.g. to
+# replay invalidations recorded while Redis was away, before any answer from it is trusted again.
+# A Redis error raised by a hook fails the probe. Signature: hook(client, cache).
+PROBE_HOOKS: list[Callable[[Any, Any], None]] = []
+
+
+class GuardedRedis:
+    """Needs `self.breaker` and django-redis's `self.client`; `make_and_validate_key` from BaseCache."""
+
+    breaker: CircuitBreaker
+    client: Any
+    make_and_validate_key: Callable[..., str]
+
+    def guarded(self, fn: Callable[[Any], T], *, namespace: str | None = None, default: T = None) -> T:
+        """Run `fn(redis_client)` through the breaker: `default` if Redis is away or answers an error."""
+        return self._guard(fn, () if namespace is None else (namespace,), "call", default)
+
+    def run_script(self, script: LuaScript, keys: Iterable[Any] = (), args: Iterable[Any] = (), *,
+                   namespace: str | None = None, default: Any = None, version: int | None = None) -> Any:
+        """Run a Lua script on application keys (prefixed here, like every other call)."""
+        rkeys = [self.make_and_validate_key(key, version=version) for key in keys]
+        values = list(args)
+        return self.guarded(lambda r: script(r, rkeys, values), namespace=namespace, default=default)
+
+    def ping(self) -> tuple[bool, str]:
+        """(answered, detail) — for the start-up line and health checks."""
+        started = time.perf_counter()
+        if self._guard(lambda r: r.ping(), (), "ping", False):
+            return True, f"answered PING in {(time.perf_counter() - started) * 1000:.1f} ms"
+        return False, self.breaker.last_error or "no answer"
+
+    def _guard(
+        self, fn: Callable[[Any], T], namespaces: Iterable[str], op: str, default: T, *, write: bool = True
+    ) -> T:
+        if not self.breaker.allow():
+            for namespace in namespaces:
+                stats.record(namespace, stats.BYPASS)
+            return default
+        try:
+            client = self.client.get_client(write=write)
+            if self.breaker.state is not CLOSED:
+                self.before_probe(client)
+            result = fn(client)
+        except REDIS_ERRORS as error:
+            self._failed(error, namespaces, op)
+            return default
+        self.breaker.succeeded()
+        return result
+
+    def before_probe(self, client: Any) -> None:
+        for hook in PROBE_HOOKS:
+            hook(client, self)
+
+    def _failed(self, error: Exception, namespaces: Iterable[str], op: str) -> None:
+        for namespace in namespaces:
+            stats.record(namespace, stats.ERROR)
+        if isinstance(error, CONNECTION_ERRORS):
+            self.breaker.failed(error)  # logs once when it opens; single failures only at DEBUG
+            logger.debug("cache %s failed: %s: %s", op, type(error).__name__, error)
+            return
+        self.breaker.succeeded()  # Redis answered: it is up, the command or the data is wrong
+        level = logging.WARNING if _first_in_a_while(f"{op}:{error}"[:80]) else logging.DEBUG
+        logger.log(level, "Redis refused cache %s (%s); answered as a miss / not stored", op, error)
+
+    def _refused(self, rkey: str, namespace: str, refusal: Exception) -> None:
+        # Never trusted, never unpickled; deleted so that the next fill (add/get_or_set) can replace it.
+        stats.record(namespace, stats.MISS)
+        stats.record(namespace, stats.ERROR)
+        logger.warning("refused the cached value at %s (%s): treated as a miss and deleted", rkey, refusal)
+        self._guard(lambda r: r.delete(rkey), (), "delete", 0)
+
+
+def _first_in_a_while(kind: str) -> bool:
+    now = time.monotonic()
+    if now - _last_warned.get(kind, -_WARNING_EVERY) < _WARNING_EVERY:
+        return False
+    if len(_last_warned) > 1000:  # error texts vary (they may name keys): stay bounded
+        _last_warned.clear()
+    _last_warned[kind] = now
+    return True

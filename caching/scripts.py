@@ -1,0 +1,83 @@
+"""Lua scripts run by the backend (and, through `cache.run_script`, by later cache code).
+
+EVALSHA sends 40 bytes instead of the script; after a Redis restart or SCRIPT FLUSH the script is
+gone, so a NOSCRIPT answer falls back to EVAL once, which also loads it again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from typing import Any
+
+from redis.exceptions import NoScriptError
+
+
+class LuaScript:
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self.sha = hashlib.sha1(source.encode(), usedforsecurity=False).hexdigest()
+
+    def __call__(self, client: Any, keys: Sequence[Any] = (), args: Sequence[Any] = ()) -> Any:
+        try:
+            return client.evalsha(self.sha, len(keys), *keys, *args)
+        except NoScriptError:
+            return client.eval(self.source, len(keys), *keys, *args)
+
+
+# Django's incr(): ValueError for a missing key, and never recreate a key that expired between a
+# check and the increment — one atomic script. INCRBY keeps the key's TTL.
+INCR_IF_EXISTS = LuaScript(
+    """
+if redis.call('EXISTS', KEYS[1]) == 1 then
+    return redis.call('INCRBY', KEYS[1], ARGV[1])
+end
+return false
+"""
+)
+
+
+# --- version tokens (caching/readthrough.py): KEYS are a value key and its token key ---------------
+
+# The token a miss fills under: the current one, or a fresh random one where none is left.
+ENSURE_TOKEN = LuaScript(
+    """
+local token = redis.call('GET', KEYS[1])
+if token then return token end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return ARGV[1]
+"""
+)
+
+# Store a value loaded from the database only if no invalidation happened since the token was read.
+FILL_IF_TOKEN = LuaScript(
+    """
+if redis.call('GET', KEYS[2]) ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+redis.call('PEXPIRE', KEYS[2], ARGV[4])
+return 1
+"""
+)
+
+# Drop the value and change the token: fills that started before this cannot store. Returns
+# how many values were deleted (0 or 1).
+INVALIDATE = LuaScript(
+    """
+redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[2])
+return redis.call('DEL', KEYS[1])
+"""
+)
+
+# Write-through: replace the value only if it is still what the appender read (else drop it), and
+# change the token either way so no fill that loaded before the new rows can store.
+APPEND_IF_UNCHANGED = LuaScript(
+    """
+redis.call('SET', KEYS[2], ARGV[3], 'PX', ARGV[5])
+if ARGV[1] ~= '' and redis.call('GET', KEYS[1]) == ARGV[1] then
+    redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[4])
+    return 1
+end
+redis.call('DEL', KEYS[1])
+return 0
+"""
+)

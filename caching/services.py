@@ -1,0 +1,69 @@
+"""Cache invalidation an operator (or an admin action) asks for. Writes to the data itself keep their
+entries fresh through the apps' own receivers; these are for "drop it now"."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.cache import cache
+
+from healthagent.errors import ApplicationError
+
+from . import stats
+from .keys import NAMESPACES, user_keys
+from .readthrough import invalidate
+
+_SCAN_BATCH = 500
+
+
+def invalidate_user(*, user_id: int) -> int:
+    """Delete every cached entry of one user; return how many existed. No SCAN: the per-user keys
+    are known (keys.USER_KEY_FUNCTIONS), so this may run inside a request. Tokens change too, so a
+    fill already in flight cannot put the old value back (caching.readthrough)."""
+    if not getattr(cache, "enabled", False):
+        return 0
+    removed = [invalidate(key) for key in user_keys(user_id)]
+    if None in removed:
+        raise _unreachable()
+    return sum(removed)
+
+
+def invalidate_namespace(*, namespace: str) -> int:
+    """Delete every entry of one namespace, in every key version; return how many. Uses SCAN, which
+    walks the whole keyspace: for operators and admin actions, never for a bot turn."""
+    if namespace not in NAMESPACES:
+        raise ApplicationError(f"Unknown cache namespace {namespace!r}; expected one of: {', '.join(NAMESPACES)}")
+    if not getattr(cache, "enabled", False):
+        return 0
+    pattern = cache.key_func(f"{namespace}:*", _glob_escape(cache.key_prefix), "*")
+    removed = cache.guarded(lambda r: _unlink_matching(r, pattern), default=None)
+    if removed is None:
+        raise _unreachable()
+    stats.record(namespace, stats.DELETE, removed)
+    return removed
+
+
+def _unlink_matching(r: Any, pattern: str) -> int:
+    removed = 0
+    batch: list[bytes] = []
+    for key in r.scan_iter(match=pattern, count=_SCAN_BATCH):
+        batch.append(key)
+        if len(batch) == _SCAN_BATCH:
+            removed += r.unlink(*batch)
+            batch = []
+    if batch:
+        removed += r.unlink(*batch)
+    return removed
+
+
+def _glob_escape(text: str) -> str:
+    return "".join(f"\\{c}" if c in "*?[]\\" else c for c in text)
+
+
+def _unreachable() -> ApplicationError:
+    breaker = getattr(cache, "breaker", None)
+    reason = breaker.last_error if breaker is not None and breaker.last_error else "no answer"
+    return ApplicationError(
+        f"Redis cannot be reached ({reason}); the invalidation is recorded and runs when Redis is back",
+        status=503,
+    )

@@ -1,0 +1,190 @@
+"""Cache statistics per namespace, summed over every process in Redis (DESIGN §5.6).
+
+The hot path only increments a list item in this process. A daemon thread sends the growth since
+the last flush as one MULTI/EXEC of HINCRBY into one hash (`<KEY_PREFIX>:stats`, fields
+`<namespace>:<counter>`) at most every STATS_FLUSH_INTERVAL seconds, and once more at exit. A flush
+that fails (Redis down, breaker open) sends nothing and leaves the counts pending for the next one;
+the pending counts are a handful of integers per namespace, so keeping them is bounded by itself.
+
+`capture()` additionally records this thread's events, for `manage.py chat --trace`.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import os
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from .keys import NAMESPACES, OTHER
+
+logger = logging.getLogger(__name__)
+
+HIT, MISS, SET, DELETE, ERROR, BYPASS = range(6)
+EVENTS = ("hit", "miss", "set", "delete", "error", "bypass")  # what capture() yields
+FIELDS = ("hits", "misses", "sets", "deletes", "errors", "bypassed")  # what Redis and reports hold
+
+_counts: dict[str, list[int]] = {ns: [0] * len(FIELDS) for ns in (*NAMESPACES, OTHER)}
+_flushed: dict[str, list[int]] = {ns: [0] * len(FIELDS) for ns in _counts}
+_flush_lock = threading.Lock()
+
+_local = threading.local()
+_capturing = 0  # threads inside capture(): lets record() skip the thread-local lookup otherwise
+_capture_lock = threading.Lock()
+
+
+def record(namespace: str, event: int, n: int = 1) -> None:
+    """Count `n` events. `namespace` is one of NAMESPACES or OTHER (see keys.namespace_of)."""
+    # A plain increment: a rare lost update between threads is an acceptable price for a hit path
+    # without a lock.
+    _counts[namespace][event] += n
+    if _capturing:
+        events = getattr(_local, "events", None)
+        if events is not None:
+            events.extend([(namespace, EVENTS[event])] * n)
+
+
+@contextmanager
+def capture() -> Iterator[list[tuple[str, str]]]:
+    """Collect (namespace, event) for cache calls made by this thread while the block runs."""
+    global _capturing
+    events: list[tuple[str, str]] = []
+    outer = getattr(_local, "events", None)
+    _local.events = events
+    with _capture_lock:
+        _capturing += 1
+    try:
+        yield events
+    finally:
+        _local.events = outer
+        with _capture_lock:
+            _capturing -= 1
+
+
+def local_counts() -> dict[str, dict[str, int]]:
+    """This process's counts since start (flushed or not)."""
+    return {ns: dict(zip(FIELDS, row)) for ns, row in _counts.items()}
+
+
+def flush() -> bool:
+    """Send this process's counts not yet in Redis. False (counts kept) if Redis cannot take them."""
+    with _flush_lock:
+        pending = [
+            (ns, i, row[i] - _flushed[ns][i]) for ns, row in _counts.items() for i in range(len(FIELDS))
+        ]
+        pending = [item for item in pending if item[2]]
+        if not pending:
+            return True
+        backend = _backend()
+        if backend is None:
+            return False
+
+        def send(client: Any) -> bool:
+            # MULTI/EXEC: all of a batch lands or none of it, so a retry cannot count twice.
+            pipe = client.pipeline(transaction=True)
+            for ns, i, delta in pending:
+                pipe.hincrby(backend.stats_key, f"{ns}:{FIELDS[i]}", delta)
+            pipe.execute()
+            return True
+
+        if not backend.guarded(send, default=False):
+            return False
+        for ns, i, delta in pending:
+            _flushed[ns][i] += delta
+        return True
+
+
+def reset() -> bool:
+    """Zero the fleet's counters in Redis (never the cached data). False if Redis cannot be reached."""
+    with _flush_lock:
+        backend = _backend()
+        if backend is None or not backend.guarded(lambda client: client.delete(backend.stats_key) >= 0, default=False):
+            return False
+        # What this process counted so far is part of what was just reset.
+        for ns, row in _counts.items():
+            _flushed[ns][:] = row
+        return True
+
+
+def read_fleet_stats() -> dict[str, Any]:
+    """The DESIGN §5 report: {"enabled", "backend", "namespaces": {...}, "redis": {...}}."""
+    from django.core.cache import caches
+
+    from .info import fleet_report
+
+    cache = caches["default"]
+    if getattr(cache, "enabled", False):
+        flush()  # include this process's own counts
+    return fleet_report(cache)
+
+
+def counters_from_hash(raw: dict[bytes, bytes]) -> dict[str, dict[str, int]]:
+    """{namespace: {field: count}} from the stats hash; our namespaces are always present."""
+    namespaces: dict[str, dict[str, int]] = {ns: dict.fromkeys(FIELDS, 0) for ns in NAMESPACES}
+    for raw_field, raw_value in raw.items():
+        ns, _, field = raw_field.decode().rpartition(":")
+        if field in FIELDS:
+            namespaces.setdefault(ns, dict.fromkeys(FIELDS, 0))[field] = int(raw_value)
+    return namespaces
+
+
+def _backend() -> Any:
+    from django.core.cache import caches
+
+    cache = caches["default"]
+    return cache if getattr(cache, "enabled", False) and hasattr(cache, "guarded") else None
+
+
+# --- the flusher thread ---------------------------------------------------------------------------
+_flusher_pid: int | None = None
+_flusher_interval = 1.0
+
+
+def start_flusher(interval: float) -> None:
+    """Start this process's flusher once (called by every backend instance; cheap after the first)."""
+    global _flusher_pid, _flusher_interval
+    if _flusher_pid == os.getpid():
+        return
+    with _flush_lock:
+        if _flusher_pid == os.getpid():
+            return
+        _flusher_interval = interval
+        _flusher_pid = os.getpid()
+        threading.Thread(target=_run_flusher, name="cache-stats-flusher", daemon=True).start()
+
+
+def _run_flusher() -> None:
+    stop = threading.Event()  # never set: a daemon thread ends with the process
+    while not stop.wait(_flusher_interval):
+        try:
+            flush()
+        except Exception:  # a bug must not kill the thread silently, nor spam the log every second
+            logger.exception("cache stats flush failed; counts are kept for the next flush")
+            stop.wait(60)
+
+
+def _after_fork_in_child() -> None:
+    # A forked worker starts with its parent's counts, which the parent flushes itself; and without
+    # the parent's flusher thread, which does not survive fork().
+    global _flusher_pid, _flush_lock, _capture_lock
+    # Locks held by another thread at fork() time would stay held forever in the child.
+    _flush_lock, _capture_lock = threading.Lock(), threading.Lock()
+    for ns, row in _counts.items():
+        _flushed[ns][:] = row
+    if _flusher_pid is not None:
+        _flusher_pid = None
+        start_flusher(_flusher_interval)
+
+
+def _flush_at_exit() -> None:
+    try:
+        flush()
+    except Exception:  # pragma: no cover - interpreter shutdown: nothing left to report to
+        logger.debug("cache stats flush at exit failed", exc_info=True)
+
+
+atexit.register(_flush_at_exit)
+os.register_at_fork(after_in_child=_after_fork_in_child)

@@ -1,0 +1,198 @@
+"""A throwaway redis-server for tests that must stop, pause or restart Redis mid-run, and the
+pytest fixtures built on it. Any test package can use the fixtures by importing them into its
+conftest.py: `from tests.redis_server import redis_server, use_redis  # noqa: F401`.
+
+Fixtures:
+- `redis_server`: a redis-server on a free port; skipped where redis-server/redis-cli are missing.
+- `use_redis(url, **options)`: points CACHES["default"] at `url` with the production OPTIONS
+  (any overridable, e.g. BREAKER_COOLDOWN=0.2) and a fresh breaker; returns the cache.
+- `live_redis`: the real Redis when REDIS_URL is set, else a `redis_server` the cache now uses —
+  for tests that must reach the cache's Redis from outside (redis-cli).
+- `connect_attempts`: counts the TCP connection attempts redis-py makes from now on (`.count`).
+
+The helper class:
+
+    server = RedisServer.start_new()   # a free port, no persistence
+    server.url                         # redis://127.0.0.1:<port>/0
+    server.stop(); server.start()      # same port, empty again
+    server.pause(); server.resume()    # SIGSTOP/SIGCONT: connects succeed, replies never come
+    server.cli("SET", "k", stdin=b"...")  # redis-cli against it (stdin: binary-safe last argument)
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+import redis.connection
+from django.core.cache import caches
+
+from caching import breaker as caching_breaker
+
+REDIS_SERVER = shutil.which("redis-server")
+REDIS_CLI = shutil.which("redis-cli")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class RedisServer:
+    def __init__(self, port: int, workdir: Path) -> None:
+        self.port = port
+        self.workdir = workdir
+        self.process: subprocess.Popen | None = None
+
+    @classmethod
+    def start_new(cls, workdir: Path) -> RedisServer:
+        server = cls(free_port(), workdir)
+        server.start()
+        return server
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self, timeout: float = 10.0) -> None:
+        assert REDIS_SERVER, "redis-server is not installed"
+        self.process = subprocess.Popen(
+            [REDIS_SERVER, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+             "--dir", str(self.workdir), "--daemonize", "no", "--loglevel", "warning"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"redis-server on port {self.port} exited with {self.process.returncode}")
+            if _answers_ping(self.port):
+                return
+            time.sleep(0.02)
+        raise RuntimeError(f"redis-server on port {self.port} did not answer within {timeout}s")
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.resume()
+            self.process.terminate()
+            self.process.wait(timeout=10)
+        self.process = None
+
+    def pause(self) -> None:
+        assert self.process is not None
+        os.kill(self.process.pid, signal.SIGSTOP)
+
+    def resume(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            os.kill(self.process.pid, signal.SIGCONT)
+
+    def cli(self, *args: str, stdin: bytes | None = None) -> str:
+        return redis_cli(self.url, *args, stdin=stdin)
+
+
+def redis_cli(url: str, *args: str, stdin: bytes | None = None) -> str:
+    """Run redis-cli against a redis:// URL. With `stdin`, redis-cli -x takes it as the last argument."""
+    assert REDIS_CLI, "redis-cli is not installed"
+    parts = urlsplit(url)
+    command = [REDIS_CLI, "-h", parts.hostname or "127.0.0.1", "-p", str(parts.port or 6379),
+               "-n", parts.path.strip("/") or "0"]
+    env = dict(os.environ)
+    if parts.password:
+        env["REDISCLI_AUTH"] = parts.password  # not on the command line, where `ps` shows it
+    if stdin is not None:
+        command.append("-x")
+    completed = subprocess.run(
+        command + list(args), input=stdin, capture_output=True, env=env, check=True, timeout=10
+    )
+    return completed.stdout.decode(errors="replace").strip()
+
+
+def _answers_ping(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.2) as s:
+            s.sendall(b"PING\r\n")
+            return s.recv(16).startswith(b"+PONG")
+    except OSError:
+        return False
+
+
+# --- fixtures ------------------------------------------------------------------------------------
+_FALLBACK_OPTIONS = {
+    "CLIENT_CLASS": "caching.client.SafeClient",
+    "SOCKET_CONNECT_TIMEOUT": 0.25,
+    "SOCKET_TIMEOUT": 0.25,
+    "CONNECTION_POOL_CLASS": "redis.BlockingConnectionPool",
+    "CONNECTION_POOL_KWARGS": {"max_connections": 10, "timeout": 0.5},
+}
+
+
+@pytest.fixture
+def redis_server(tmp_path):
+    if not REDIS_SERVER or not REDIS_CLI:
+        pytest.skip("redis-server and redis-cli are not installed")
+    server = RedisServer.start_new(tmp_path)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def use_redis(settings):
+    def use(url: str, **options: Any):
+        current = settings.CACHES["default"]
+        base = copy.deepcopy(current.get("OPTIONS")) if current["BACKEND"] == "caching.backend.RedisCache" else None
+        opts = base or copy.deepcopy(_FALLBACK_OPTIONS)
+        opts.setdefault("CONNECTION_POOL_KWARGS", {}).pop("connection_class", None)  # a real server
+        opts.update(options)
+        settings.CACHES = {
+            "default": {"BACKEND": "caching.backend.RedisCache", "LOCATION": url, "KEY_PREFIX": "ha", "OPTIONS": opts}
+        }
+        caching_breaker._breakers.pop(url, None)  # a fresh breaker, with these OPTIONS
+        return caches["default"]
+
+    return use
+
+
+class _ConfiguredRedis:
+    def __init__(self, url: str) -> None:
+        self.url = url
+
+    def cli(self, *args: str, stdin: bytes | None = None) -> str:
+        return redis_cli(self.url, *args, stdin=stdin)
+
+
+@pytest.fixture
+def live_redis(request, settings, use_redis):
+    if settings.REDIS_URL:
+        if not REDIS_CLI:
+            pytest.skip("redis-cli is not installed")
+        return _ConfiguredRedis(settings.REDIS_URL)
+    server = request.getfixturevalue("redis_server")
+    use_redis(server.url)
+    return server
+
+
+class _Counter:
+    count = 0
+
+
+@pytest.fixture
+def connect_attempts(monkeypatch):
+    counter = _Counter()
+    original = redis.connection.Connection._connect
+
+    def counting_connect(self):
+        counter.count += 1
+        return original(self)
+
+    monkeypatch.setattr(redis.connection.Connection, "_connect", counting_connect)
+    return counter
