@@ -23,7 +23,6 @@ def respond(*, turn: Turn, text: str) -> Reply:
             if command is None:
                 return reply(f"I don't know /{esc(name, 40)}. Send /help for the list.", helpful=False)
             return command(turn, args.strip())
-        return freetext.answer(user_id=turn.user_id, text=text, memory=turn.memory,
-                               first_name=turn.first_name, message_id=turn.message_id)
+        return freetext.answer(text=text, memory=turn.memory, first_name=turn.first_name, history=turn.history)
     except ApplicationError as exc:
         return reply(esc(exc.message, 1000))

@@ -27,6 +27,7 @@ class Turn:
     first_name: str
     memory: dict
     message_id: int | None = None  # the stored user message of this turn, left out of /history
+    history: tuple[dict, ...] = ()  # recent messages before this one, oldest first
 
     @property
     def profile(self) -> dict:

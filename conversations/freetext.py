@@ -11,7 +11,6 @@ import re
 from memory.energy import bmi, kcal_target
 
 from .replies import Reply, esc, reply, to_plain
-from .selectors import get_conversation_history
 
 FOOD_WORDS = frozenset("""
 apple apples avocado bacon bagel banana bananas beans beef blueberries bread broccoli butter cake
@@ -28,7 +27,7 @@ def _words(text: str) -> list[str]:
     return _WORD.findall(text.casefold())
 
 
-def answer(*, user_id: int, text: str, memory: dict, first_name: str, message_id: int | None) -> Reply:
+def answer(*, text: str, memory: dict, first_name: str, history: tuple[dict, ...]) -> Reply:
     words = _words(text)
     wordset = set(words)
     profile = memory.get("profile") or {}
@@ -54,10 +53,9 @@ def answer(*, user_id: int, text: str, memory: dict, first_name: str, message_id
             return reply(f"To work out a daily target I need more: {source}.")
         return reply(f"Your daily target is {target} kcal ({source}). See today's total with /today")
     if wordset & {"said", "asked", "earlier", "before", "last"}:
-        history = [m for m in get_conversation_history(user_id=user_id, limit=20)
-                   if m["role"] == "user" and m["id"] != message_id]
-        if history:
-            return reply(f"Earlier you said: “{esc(to_plain(history[-1]['content']), 200)}”")
+        said = [m for m in history if m["role"] == "user"]
+        if said:
+            return reply(f"Earlier you said: “{esc(to_plain(said[-1]['content']), 200)}”")
         return reply("This is the start of our conversation.")
     if wordset & GREETINGS:
         return reply(f"Hi {name}! Ask me about a food, or send /help to see what I can do.")

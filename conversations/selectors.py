@@ -2,21 +2,46 @@
 
 from __future__ import annotations
 
+from django.conf import settings
+
+from caching.keys import conversation_history_key
+from caching.readthrough import read_through_list
+
 from .models import Message
 
+# The cached entry holds this many messages; any limit up to it is served from the one entry.
 HISTORY_MAX = 50
+
+
+def message_row(message: Message) -> dict:
+    """A message as history holds it (the cached entry's shape)."""
+    return {
+        "id": message.id,
+        "role": message.role,
+        "content": message.content,
+        "created_at": message.created_at.isoformat(timespec="microseconds"),
+    }
+
+
+def _load(user_id: int, limit: int) -> list[dict]:
+    rows = (
+        Message.objects.filter(user_id=user_id, helpful=True)
+        .order_by("-created_at", "-id")
+        .only("id", "role", "content", "created_at")[:limit]
+    )
+    return [message_row(message) for message in reversed(rows)]
 
 
 def get_conversation_history(*, user_id: int, limit: int = 20) -> list[dict]:
     """The latest `limit` messages, oldest first, without replies the bot marked unhelpful."""
     if limit < 1:
         return []
-    rows = (
-        Message.objects.filter(user_id=user_id, helpful=True)
-        .order_by("-created_at", "-id")
-        .values("id", "role", "content", "created_at")[:limit]
+    if limit > HISTORY_MAX:
+        return _load(user_id, limit)
+    rows = read_through_list(
+        conversation_history_key(user_id),
+        lambda n: _load(user_id, n),
+        timeout=settings.CACHE_TTL_CONVERSATION,
+        max_items=HISTORY_MAX,
     )
-    return [
-        {"id": row["id"], "role": row["role"], "content": row["content"], "created_at": row["created_at"].isoformat()}
-        for row in reversed(rows)
-    ]
+    return rows[-limit:]

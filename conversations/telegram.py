@@ -17,9 +17,11 @@ from memory.services import profile_ensure
 from . import bot
 from .commands import Turn
 from .models import Message, ProcessedUpdate
+from .selectors import get_conversation_history
 from .services import message_save
 
 logger = logging.getLogger(__name__)
+CONTEXT_MESSAGES = 20
 
 
 class BadUpdate(ValueError):
@@ -76,7 +78,11 @@ def handle_update(update: object) -> dict:
             memory = load_user_memory(user_id=user_id) or {}
         stored = message_save(user_id=user_id, role=Message.Role.USER, content=message["text"],
                               telegram_message_id=_int(message.get("message_id")))
-        turn = Turn(user_id=user_id, first_name=first_name, memory=memory, message_id=stored.pk)
+        # Every turn reads the recent conversation right after writing the message: the context
+        # the bot answers in. The cached entry is appended on commit, so this is a hit next turn.
+        history = get_conversation_history(user_id=user_id, limit=CONTEXT_MESSAGES)
+        turn = Turn(user_id=user_id, first_name=first_name, memory=memory, message_id=stored.pk,
+                    history=tuple(m for m in history if m["id"] != stored.pk))
         answer = bot.respond(turn=turn, text=stored.content)
         text = answer.text
         if answer.store:

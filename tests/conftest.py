@@ -2,6 +2,7 @@ import pytest
 from django.core.cache import cache
 
 from tests.nutrition.fakes import TEST_API_KEY, FakeFDC
+from tests.telegram import Bot
 
 
 @pytest.fixture(autouse=True)
@@ -16,6 +17,13 @@ def _clear_cache():
 def webhook_secret(settings):
     settings.TELEGRAM_WEBHOOK_SECRET = "test-secret_123"
     return settings.TELEGRAM_WEBHOOK_SECRET
+
+
+@pytest.fixture
+def bot(client, webhook_secret, settings):
+    """Talks to the webhook like Telegram; food lookups use the offline sample data."""
+    settings.NUTRITION_PROVIDER = "sample"
+    return Bot(client, webhook_secret)
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from django.test import Client
 
 from conversations.models import Message, ProcessedUpdate
 
-from .conftest import make_update
+from tests.telegram import make_update
 
 
 @pytest.mark.django_db(transaction=True)

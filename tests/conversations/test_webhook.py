@@ -9,7 +9,7 @@ from django.db import OperationalError
 from conversations.models import Message, ProcessedUpdate
 from memory.models import Profile
 
-from .conftest import make_update
+from tests.telegram import make_update
 
 pytestmark = pytest.mark.django_db
 

@@ -1,7 +1,8 @@
+"""Building Telegram updates and posting them to the webhook, as Telegram does."""
+
 import itertools
 import json
 
-import pytest
 
 _update_ids = itertools.count(1000)
 
@@ -38,9 +39,3 @@ class Bot:
         assert body["method"] == "sendMessage"
         assert len(body["text"]) <= 4096
         return body["text"]
-
-
-@pytest.fixture
-def bot(client, webhook_secret, settings):
-    settings.NUTRITION_PROVIDER = "sample"
-    return Bot(client, webhook_secret)

@@ -1,0 +1,181 @@
+"""Read-through caching that never serves stale data (DESIGN §5.1, §5.2).
+
+Every cached key has a version token beside it (`<key>:token`, same hash slot). Invalidating
+replaces the token with a fresh random one and deletes the value; a reader that missed reads the
+token *before* it loads from the database and may fill only while the token is unchanged (one Lua
+call). So a reader that loaded the old row just before a commit cannot store it after the
+invalidation — the stale-set race. A token lost to eviction fails every in-flight fill (nil is never
+equal to a random token) and a fresh token is minted by the next miss, so eviction can only cost
+hits, never correctness.
+
+A hit is one MGET of value and token: the same round trip as a plain GET.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from django.core.cache import cache
+
+from . import serializer, stats
+from . import transaction as cache_transaction
+from .keys import namespace_of
+from .scripts import APPEND_IF_UNCHANGED, ENSURE_TOKEN, FILL_IF_TOKEN, INVALIDATE
+
+logger = logging.getLogger(__name__)
+T = TypeVar("T")
+_MISSING = object()
+_UNAVAILABLE = object()
+# A token outlives the value it guards, so it is still there when an in-flight fill checks it.
+# (A token that expires anyway only fails the fills in flight; the next miss mints a new one.)
+_TOKEN_TTL_FACTOR = 2
+INVALIDATED_TOKEN_TTL_MS = 2 * 3600 * 1000
+
+
+def token_key(key: str) -> str:
+    return f"{key}:token"
+
+
+def _enabled() -> bool:
+    return getattr(cache, "enabled", False)
+
+
+def _ms(seconds: int) -> int:
+    return int(seconds * 1000)
+
+
+def _lookup(key: str) -> tuple[Any, Any]:
+    """(value or _MISSING, token or None), or (_UNAVAILABLE, None) when Redis cannot answer."""
+    namespace = namespace_of(key)
+    rkeys = [cache.make_and_validate_key(key), cache.make_and_validate_key(token_key(key))]
+    found = cache.guarded(lambda r: r.mget(rkeys), namespace=namespace, default=None)
+    if found is None:
+        return _UNAVAILABLE, None
+    raw, token = found
+    if raw is not None:
+        try:
+            value = serializer.loads(raw)
+        except serializer.RefusedValue as refusal:
+            logger.warning("refused the cached value at %s (%s): treated as a miss", rkeys[0], refusal)
+            stats.record(namespace, stats.ERROR)
+        else:
+            stats.record(namespace, stats.HIT)
+            return value, token
+    stats.record(namespace, stats.MISS)
+    return _MISSING, token
+
+
+def _ensure_token(key: str, timeout: int) -> bytes | None:
+    return cache.run_script(ENSURE_TOKEN, [token_key(key)], [secrets.token_hex(8), _ms(timeout) * _TOKEN_TTL_FACTOR])
+
+
+def _fill(key: str, token: bytes, value: Any, timeout: int) -> None:
+    stored = cache.run_script(
+        FILL_IF_TOKEN,
+        [key, token_key(key)],
+        [token, serializer.dumps(value), _ms(timeout), _ms(timeout) * _TOKEN_TTL_FACTOR],
+    )
+    if stored:
+        stats.record(namespace_of(key), stats.SET)
+    elif stored == 0:
+        logger.debug("cache fill of %s skipped: invalidated while loading", key)
+
+
+def read_through(key: str, load: Callable[[], T], *, timeout: int) -> T:
+    """The cached value at `key`, or `load()` — stored only if nothing invalidated it meanwhile."""
+    if not _enabled():
+        return load()
+    op = cache_transaction.pending(key)
+    if op is not None:  # this transaction changed what the key holds: the database has the truth
+        return load()
+    value, token = _lookup(key)
+    if value is _UNAVAILABLE:
+        return load()
+    if value is not _MISSING:
+        return value
+    token = token or _ensure_token(key, timeout)
+    value = load()
+    if token:
+        _fill(key, token, value, timeout)
+    return value
+
+
+def read_through_list(key: str, load: Callable[[int], list[dict]], *, timeout: int, max_items: int) -> list[dict]:
+    """Like read_through for a list of the latest `max_items` rows (dicts with an increasing "id"),
+    kept warm by `append`. Inside a transaction that appended rows, reads see them, and a fill
+    stores only what is committed (the appends follow on commit)."""
+    if not _enabled():
+        return load(max_items)
+    op = cache_transaction.pending(key)
+    if op is not None and op.invalidate:
+        return load(max_items)
+    own = op.appended if op is not None else []
+    value, token = _lookup(key)
+    if value is _UNAVAILABLE:
+        return load(max_items)
+    if value is not _MISSING:
+        last = value[-1]["id"] if value else 0
+        return (value + [item for item in own if item["id"] > last])[-max_items:]
+    token = token or _ensure_token(key, timeout)
+    rows = load(max_items + len(own))
+    if token:
+        own_ids = {item["id"] for item in own}
+        _fill(key, token, [row for row in rows if row["id"] not in own_ids][-max_items:], timeout)
+    return rows[-max_items:]
+
+
+def invalidate(key: str) -> int | None:
+    """Drop `key` and change its token, now; how many values went (0 or 1), or None when Redis
+    could not be told — then the outbox keeps it for replay. Called on commit (caching.transaction)."""
+    removed = cache.run_script(INVALIDATE, [key, token_key(key)], [secrets.token_hex(8), INVALIDATED_TOKEN_TTL_MS])
+    if removed is None:
+        _remember(key)
+        return None
+    stats.record(namespace_of(key), stats.DELETE)
+    return removed
+
+
+def append(key: str, items: list[dict], *, max_items: int, timeout: int) -> None:
+    """Add committed rows to the cached list, or drop the entry where they would land out of order."""
+    rkey = cache.make_and_validate_key(key)
+    raw = cache.guarded(lambda r: r.get(rkey), namespace=namespace_of(key), default=_UNAVAILABLE)
+    if raw is _UNAVAILABLE:
+        _remember(key)
+        return
+    expected, new = b"", None
+    if raw is not None:
+        try:
+            current = serializer.loads(raw)
+        except serializer.RefusedValue:
+            current = None
+        if current is not None and _in_order(current, items):
+            expected, new = raw, serializer.dumps((current + items)[-max_items:])
+    done = cache.run_script(
+        APPEND_IF_UNCHANGED,
+        [key, token_key(key)],
+        [expected, new or b"", secrets.token_hex(8), _ms(timeout), _ms(timeout) * _TOKEN_TTL_FACTOR],
+    )
+    if done is None:
+        _remember(key)
+    elif done == 1:
+        stats.record(namespace_of(key), stats.SET)
+    else:
+        stats.record(namespace_of(key), stats.DELETE)
+
+
+def _in_order(current: list[dict], items: list[dict]) -> bool:
+    if not current:
+        return True
+    last = current[-1]
+    first = items[0]
+    return first["id"] > last["id"] and first["created_at"] >= last["created_at"]
+
+
+def _remember(key: str) -> None:
+    """Redis could not be told: keep the invalidation in the database until it can (outbox)."""
+    from .outbox import remember
+
+    remember(key)

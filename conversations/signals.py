@@ -1,0 +1,33 @@
+"""Keeping the cached history warm: a new message is appended on commit, any other change drops it."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db.models.signals import post_delete, post_save
+
+from caching.keys import conversation_history_key
+from caching.transaction import append_on_commit, invalidate_on_commit
+
+from .models import Message
+from .selectors import HISTORY_MAX, message_row
+
+_CACHED_FIELDS = frozenset({"role", "content", "helpful", "created_at", "user", "user_id"})
+
+
+def message_saved(sender, instance: Message, created: bool, update_fields=None, using=None, **kwargs) -> None:
+    key = conversation_history_key(instance.user_id)
+    if created:
+        if instance.helpful:  # unhelpful replies are not part of the history the bot reads
+            append_on_commit(key, message_row(instance), max_items=HISTORY_MAX,
+                             timeout=settings.CACHE_TTL_CONVERSATION, using=using)
+    elif update_fields is None or _CACHED_FIELDS.intersection(update_fields):
+        invalidate_on_commit(key, using=using)
+
+
+def message_deleted(sender, instance: Message, using=None, **kwargs) -> None:
+    invalidate_on_commit(conversation_history_key(instance.user_id), using=using)
+
+
+def connect() -> None:
+    post_save.connect(message_saved, sender=Message, dispatch_uid="conversations.message_saved")
+    post_delete.connect(message_deleted, sender=Message, dispatch_uid="conversations.message_deleted")
