@@ -10,6 +10,7 @@ from healthagent.errors import ApplicationError
 
 from .fields import parse_field
 from .models import Preference, Profile
+from .selectors import load_user_memory
 
 PREFERENCE_KEY = re.compile(r"[a-z][a-z0-9_]{0,31}")
 PREFERENCE_VALUE_MAX = 200
@@ -25,6 +26,9 @@ def profile_ensure(*, user_id: int, name: str = "", username: str = "", known: d
         return
     profile, created = Profile.objects.get_or_create(pk=user_id, defaults={"name": name, "username": username})
     if created:
+        # A new user's next turn should hit: fill the cache once the profile is committed (after
+        # the receiver's invalidation of the cached "no profile", which was registered first).
+        transaction.on_commit(lambda: load_user_memory(user_id=user_id))
         return
     changed = []
     if profile.username != username:

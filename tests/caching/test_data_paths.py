@@ -91,7 +91,7 @@ def test_reads_inside_a_transaction_see_its_own_writes_and_do_not_fill():
         assert load_user_memory(user_id=9)["profile"]["age"] == 40
         # Nothing uncommitted reached Redis.
         assert [m["content"] for m in cache.get(conversation_history_key(9))] == ["committed"]
-        assert cache.get(user_memory_key(9)) is None
+        assert cache.get(user_memory_key(9))["profile"]["age"] is None  # as committed
     assert [m["content"] for m in get_conversation_history(user_id=9, limit=10)] == ["committed", "pending"]
 
 
@@ -107,3 +107,18 @@ def test_rolled_back_writes_leave_the_cache_alone():
     with stats.capture() as events:
         assert [m["content"] for m in get_conversation_history(user_id=10, limit=10)] == ["kept"]
     assert events == [("conversation_history", "hit")]
+
+
+def test_bot_writes_are_visible_to_the_next_turn_with_a_warm_cache(bot):
+    bot.say("/start")
+    bot.say("/profile")  # memory and history now cached
+    bot.say("/set weight_kg 72.5")
+    assert "weight_kg: 72.5 kg" in bot.say("/profile")
+    bot.say("/pref diet vegan")
+    assert "diet: vegan" in bot.say("/prefs")
+    bot.say("/pref diet -")
+    assert "No preferences yet" in bot.say("/prefs")
+    assert "/pref diet -" in bot.say("/history 3")
+    bot.say("/forget")
+    assert "weight_kg: —" in bot.say("/profile")
+    assert "/pref diet" not in bot.say("/history 50")

@@ -13,6 +13,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.test import RequestFactory
 from django.urls import reverse
 
+from caching import stats
 from conversations.replies import to_plain
 from conversations.views import SECRET_HEADER, telegram_webhook
 
@@ -59,10 +60,24 @@ class Command(BaseCommand):
             }
             request = factory.post(reverse("telegram-webhook"), data=json.dumps(update),
                                    content_type="application/json", **headers)
-            response = telegram_webhook(request)
+            with stats.capture() as events:
+                response = telegram_webhook(request)
             body = json.loads(response.content or b"{}")
             if response.status_code != 200:
                 self.stderr.write(f"[webhook answered {response.status_code}: {body.get('error', '')}]")
                 continue
             self.stdout.write(("bot> " if interactive else "") + to_plain(body.get("text", "(no reply)")))
+            if trace:
+                self.stdout.write(format_trace(events))
             self.stdout.flush()
+
+
+def format_trace(events: list[tuple[str, str]]) -> str:
+    """One line per turn: each namespace's cache events in order, e.g.
+    `  [cache] user_memory: HIT · conversation_history: HIT, SET`."""
+    by_namespace: dict[str, list[str]] = {}
+    for namespace, event in events:
+        by_namespace.setdefault(namespace, []).append(event.upper())
+    if not by_namespace:
+        return "  [cache] no cache calls"
+    return "  [cache] " + " · ".join(f"{ns}: {', '.join(evs)}" for ns, evs in by_namespace.items())
