@@ -118,7 +118,7 @@ def test_bot_writes_are_visible_to_the_next_turn_with_a_warm_cache(bot):
     assert "diet: vegan" in bot.say("/prefs")
     bot.say("/pref diet -")
     assert "No preferences yet" in bot.say("/prefs")
-    assert "/pref diet -" in bot.say("/history 3")
+    assert "/pref diet -" in bot.say("/history 4")
     bot.say("/forget")
     assert "weight_kg: —" in bot.say("/profile")
     assert "/pref diet" not in bot.say("/history 50")
