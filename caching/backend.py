@@ -25,8 +25,9 @@ from django.core.cache.backends.base import (
 from django_redis.cache import RedisCache as DjangoRedisCache
 from redis.exceptions import ResponseError
 
-from . import serializer, stats
+from . import serializer, singleflight, stats
 from .breaker import CLOSED, breaker_for
+from .fallback import DEFAULT_MAX_ENTRIES, local_copy_for
 from .guard import REDIS_ERRORS, GuardedRedis
 from .keys import SCHEMA_VERSION, namespace_of
 from .redis_url import redact_url
@@ -34,6 +35,8 @@ from .scripts import INCR_IF_EXISTS
 
 logger = logging.getLogger(__name__)
 _DEBUG = logging.DEBUG
+_MISSING = object()
+_UNAVAILABLE = object()
 
 
 class RedisCache(GuardedRedis, DjangoRedisCache):
@@ -57,6 +60,12 @@ class RedisCache(GuardedRedis, DjangoRedisCache):
             cooldown=float(options.get("BREAKER_COOLDOWN", 5.0)),
         )
         stats.start_flusher(float(options.get("STATS_FLUSH_INTERVAL", 1.0)))
+        # get_or_set's single flight (caching/singleflight.py): the Redis lock's TTL, in seconds —
+        # above one FDC attempt's worst case (3.05 s connect + 10 s read) with room for a retry.
+        self.lock_timeout = float(options.get("LOCK_TIMEOUT", 20.0))
+        self.flights = singleflight.flights_for(server)
+        max_entries = int(options.get("LOCAL_COPY_MAX_ENTRIES", DEFAULT_MAX_ENTRIES))
+        self.local_copy = local_copy_for(server, max_entries=max_entries)
 
     # --- keys -------------------------------------------------------------------------------------
     def validate_key(self, key: str) -> None:
@@ -94,6 +103,55 @@ class RedisCache(GuardedRedis, DjangoRedisCache):
         except serializer.RefusedValue as refusal:
             self._refused(rkey, namespace, refusal)
             return default
+        stats.record(namespace, stats.HIT)
+        if logger.isEnabledFor(_DEBUG):
+            logger.debug("cache HIT %s", key)
+        return value
+
+    def get_or_set(self, key: Any, default: Any, timeout: Any = DEFAULT_TIMEOUT, version: int | None = None) -> Any:
+        """Django's get_or_set; a callable default is computed once for concurrent misses on `key`,
+        across threads and processes (caching/singleflight.py), and its errors are never stored.
+
+        Our extension: `timeout` may be a callable, `timeout(value) -> seconds`, so that a caller can
+        keep e.g. "no results" for less time than results. A hit is one GET, as with get().
+        """
+        namespace = namespace_of(key)
+        rkey = self.make_and_validate_key(key, version=version)
+        value = self._read(rkey, namespace, key)
+        if value is not _MISSING and value is not _UNAVAILABLE:
+            return value
+        if not callable(default):
+            seconds = timeout(default) if callable(timeout) else timeout
+            if self.add(key, default, timeout=seconds, version=version):
+                return default
+            return self.get(key, default, version=version)  # Django: what add() lost to wins
+        return singleflight.fill(self, key=key, rkey=rkey, namespace=namespace, compute=default, timeout=timeout,
+                                 version=version, reached=value is _MISSING)
+
+    def _read(self, rkey: str, namespace: str, key: Any) -> Any:
+        """get() for get_or_set: the value, _MISSING (Redis answered: not there) or _UNAVAILABLE."""
+        if not self.breaker.allow():
+            stats.record(namespace, stats.BYPASS)
+            return _UNAVAILABLE
+        try:
+            client = self.client.get_client(write=False)
+            if self.breaker.state is not CLOSED:
+                self.before_probe(client)
+            raw = client.get(rkey)
+        except REDIS_ERRORS as error:
+            self._failed(error, (namespace,), "get")
+            return _UNAVAILABLE
+        self.breaker.succeeded()
+        if raw is None:
+            stats.record(namespace, stats.MISS)
+            if logger.isEnabledFor(_DEBUG):
+                logger.debug("cache MISS %s", key)
+            return _MISSING
+        try:
+            value = serializer.loads(raw)
+        except serializer.RefusedValue as refusal:
+            self._refused(rkey, namespace, refusal)
+            return _MISSING
         stats.record(namespace, stats.HIT)
         if logger.isEnabledFor(_DEBUG):
             logger.debug("cache HIT %s", key)
@@ -245,7 +303,9 @@ class RedisCache(GuardedRedis, DjangoRedisCache):
                 stats.record(namespace, stats.DELETE)
 
     def clear(self) -> bool:
-        """Empty the Redis database (Django's contract: everything, counters included)."""
+        """Empty the Redis database (Django's contract: everything, counters included), and this
+        process's local copy of it (caching/fallback.py)."""
+        self.local_copy.clear()
         # ASYNC: the keys are gone at once, the memory is freed in the background — a large
         # database would otherwise block Redis for every other client.
         return self._guard(lambda r: bool(r.flushdb(asynchronous=True)), (), "clear", False)

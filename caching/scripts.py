@@ -81,3 +81,17 @@ redis.call('DEL', KEYS[1])
 return 0
 """
 )
+
+
+# --- single flight (caching/singleflight.py) -------------------------------------------------------
+
+# Release a get_or_set lock only if it still holds this holder's token: a holder that outlived its
+# lock (it expired, another process took over) must not delete its successor's.
+RELEASE_LOCK = LuaScript(
+    """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+    return redis.call('DEL', KEYS[1])
+end
+return 0
+"""
+)

@@ -8,8 +8,10 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
+from django.core.cache import cache
 from django.utils import timezone
 
+from caching.keys import usda_key
 from healthagent.errors import ApplicationError
 from nutrition.models import FoodEntry
 from nutrition.providers import get_provider
@@ -31,6 +33,9 @@ def normalise_query(query: str) -> str:
 def search_foods(*, query: str, limit: int = 5) -> list[dict]:
     """At most `limit` foods (dicts as nutrition.fdc.parse_food makes them) matching `query`.
 
+    USDA answers are cached per normalised query and limit (DESIGN §5.3): concurrent misses make one
+    FDC request, "no results" is kept for CACHE_TTL_NUTRITION_EMPTY, an FDC error is never kept.
+
     Raises ApplicationError for an empty or over-long query, a limit outside 1..50, and (503) when
     the upstream cannot answer.
     """
@@ -43,7 +48,17 @@ def search_foods(*, query: str, limit: int = 5) -> list[dict]:
         )
     if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_LIMIT:
         raise ApplicationError(f"The number of results must be between 1 and {MAX_LIMIT}.")
-    return _fetch_foods(normalised, limit)
+    if settings.NUTRITION_PROVIDER != "usda":
+        # The offline sample set answers in-process, so there is nothing to save; and its foods must
+        # never sit under usda keys, where a switch to USDA would serve them as USDA data.
+        return _fetch_foods(normalised, limit)
+    return cache.get_or_set(usda_key(normalised, limit), lambda: _fetch_foods(normalised, limit), timeout=_ttl)
+
+
+def _ttl(foods: list[dict]) -> int:
+    # FDC keeps adding foods (branded ones weekly): a query that finds nothing today is asked again
+    # within the hour, while results stay good for the day.
+    return settings.CACHE_TTL_NUTRITION if foods else settings.CACHE_TTL_NUTRITION_EMPTY
 
 
 def _fetch_foods(query: str, limit: int) -> list[dict]:
