@@ -11,6 +11,8 @@ from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponseNotAllowed, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
+from healthagent.logging import log_context
+
 from .telegram import BadUpdate, handle_update
 
 logger = logging.getLogger(__name__)
@@ -50,12 +52,15 @@ def telegram_webhook(request: HttpRequest) -> JsonResponse | HttpResponseNotAllo
         update = json.loads(body)
     except ValueError:  # JSONDecodeError and UnicodeDecodeError
         return _error(400, "the body is not JSON")
-    try:
-        answer = handle_update(update)
-    except BadUpdate as exc:
-        return _error(400, f"not a Telegram update: {exc}")
-    except (OperationalError, InterfaceError):
-        # Telegram retries non-2xx deliveries, and nothing was committed: the update is not lost.
-        logger.exception("database unavailable while handling an update")
-        return _error(503, "database unavailable, retry later")
+    update_id = update.get("update_id") if isinstance(update, dict) else None
+    # Every line the turn logs names its update: one grep follows a delivery and its retries.
+    with log_context(update_id=update_id if type(update_id) is int else None):
+        try:
+            answer = handle_update(update)
+        except BadUpdate as exc:
+            return _error(400, f"not a Telegram update: {exc}")
+        except (OperationalError, InterfaceError):
+            # Telegram retries non-2xx deliveries, and nothing was committed: the update is not lost.
+            logger.exception("database unavailable while handling an update")
+            return _error(503, "database unavailable, retry later")
     return JsonResponse(answer)

@@ -260,14 +260,28 @@ elif not DEBUG:
     )
 
 # --- Logging -------------------------------------------------------------------------------------
+# One format for every line the service writes (Django's own loggers included), on stderr. Lines
+# logged while a request is served carry its id ([req=…]); the webhook's carry the update id too.
+# Known secrets (FDC key, webhook secret, bot token, passwords in URLs) are redacted in every line.
 LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO").strip().upper() or "INFO"
 if LOG_LEVEL not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
     raise ImproperlyConfigured(f"LOG_LEVEL must be DEBUG, INFO, WARNING, ERROR or CRITICAL, not {LOG_LEVEL!r}")
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s%(context)s: %(message)s"
+# SQL statements taking this many milliseconds or more are logged at WARNING with their duration
+# (logger healthagent.sql); 0 logs every statement.
+SLOW_QUERY_MS = env_int("SLOW_QUERY_MS", 100)
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"context": {"()": "healthagent.logging.ContextFilter"}},
+    "formatters": {"service": {"()": "healthagent.logging.ServiceFormatter", "fmt": LOG_FORMAT}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "service", "filters": ["context"]}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        # Django's defaults give these their own handlers and formats: send them through ours.
+        "django": {"handlers": [], "level": "NOTSET", "propagate": True},
+        "django.server": {"handlers": [], "level": "NOTSET", "propagate": True},
+        # Every statement with its parameters (user text) at DEBUG: too much, even for DEBUG.
+        "django.db.backends": {"level": "WARNING"},
+    },
 }

@@ -1,5 +1,7 @@
 from django.contrib import admin, messages
 
+from healthagent.errors import ApplicationError
+
 from .models import Preference, Profile
 
 
@@ -24,7 +26,11 @@ class ProfileAdmin(admin.ModelAdmin):
         from caching.services import invalidate_user
 
         user_ids = list(queryset.values_list("pk", flat=True))
-        removed = sum(invalidate_user(user_id=user_id) for user_id in user_ids)
+        try:
+            removed = sum(invalidate_user(user_id=user_id) for user_id in user_ids)
+        except ApplicationError as error:
+            self.message_user(request, error.message, messages.ERROR)
+            return
         self.message_user(
             request, f"Invalidated cached data for {len(user_ids)} user(s): {removed} key(s) removed.", messages.SUCCESS
         )
