@@ -47,13 +47,14 @@ def _ms(seconds: int) -> int:
     return int(seconds * 1000)
 
 
-def _lookup(key: str) -> tuple[Any, Any]:
-    """(value or _MISSING, token or None), or (_UNAVAILABLE, None) when Redis cannot answer."""
+def _lookup(key: str) -> tuple[Any, Any, bytes | None]:
+    """(value or _MISSING, token or None, the value's bytes), or (_UNAVAILABLE, None, None) when
+    Redis cannot answer."""
     namespace = namespace_of(key)
     rkeys = [cache.make_and_validate_key(key), cache.make_and_validate_key(token_key(key))]
     found = cache.guarded(lambda r: r.mget(rkeys), namespace=namespace, default=None)
     if found is None:
-        return _UNAVAILABLE, None
+        return _UNAVAILABLE, None, None
     raw, token = found
     if raw is not None:
         try:
@@ -63,25 +64,27 @@ def _lookup(key: str) -> tuple[Any, Any]:
             stats.record(namespace, stats.ERROR)
         else:
             stats.record(namespace, stats.HIT)
-            return value, token
+            return value, token, raw
     stats.record(namespace, stats.MISS)
-    return _MISSING, token
+    return _MISSING, token, None
 
 
 def _ensure_token(key: str, timeout: int) -> bytes | None:
     return cache.run_script(ENSURE_TOKEN, [token_key(key)], [secrets.token_hex(8), _ms(timeout) * _TOKEN_TTL_FACTOR])
 
 
-def _fill(key: str, token: bytes, value: Any, timeout: int) -> None:
+def _fill(key: str, token: bytes, value: Any, timeout: int) -> bytes | None:
+    """Store `value` if the token is unchanged; the stored bytes, or None if it was not stored."""
+    data = serializer.dumps(value)
     stored = cache.run_script(
-        FILL_IF_TOKEN,
-        [key, token_key(key)],
-        [token, serializer.dumps(value), _ms(timeout), _ms(timeout) * _TOKEN_TTL_FACTOR],
+        FILL_IF_TOKEN, [key, token_key(key)], [token, data, _ms(timeout), _ms(timeout) * _TOKEN_TTL_FACTOR]
     )
     if stored:
         stats.record(namespace_of(key), stats.SET)
-    elif stored == 0:
+        return data
+    if stored == 0:
         logger.debug("cache fill of %s skipped: invalidated while loading", key)
+    return None
 
 
 def read_through(key: str, load: Callable[[], T], *, timeout: int) -> T:
@@ -91,7 +94,7 @@ def read_through(key: str, load: Callable[[], T], *, timeout: int) -> T:
     op = cache_transaction.pending(key)
     if op is not None:  # this transaction changed what the key holds: the database has the truth
         return load()
-    value, token = _lookup(key)
+    value, token, _ = _lookup(key)
     if value is _UNAVAILABLE:
         return load()
     if value is not _MISSING:
@@ -113,23 +116,30 @@ def read_through_list(key: str, load: Callable[[int], list[dict]], *, timeout: i
     if op is not None and op.invalidate:
         return load(max_items)
     own = op.appended if op is not None else []
-    value, token = _lookup(key)
+    value, token, raw = _lookup(key)
     if value is _UNAVAILABLE:
         return load(max_items)
     if value is not _MISSING:
+        if op is not None:  # the append on commit starts from what we read: no second GET
+            op.seen = (raw, value)
         last = value[-1]["id"] if value else 0
         return (value + [item for item in own if item["id"] > last])[-max_items:]
     token = token or _ensure_token(key, timeout)
     rows = load(max_items + len(own))
     if token:
         own_ids = {item["id"] for item in own}
-        _fill(key, token, [row for row in rows if row["id"] not in own_ids][-max_items:], timeout)
+        committed = [row for row in rows if row["id"] not in own_ids][-max_items:]
+        stored = _fill(key, token, committed, timeout)
+        if stored is not None and op is not None:
+            op.seen = (stored, committed)
     return rows[-max_items:]
 
 
 def invalidate(key: str) -> int | None:
     """Drop `key` and change its token, now; how many values went (0 or 1), or None when Redis
     could not be told — then the outbox keeps it for replay. Called on commit (caching.transaction)."""
+    if not _enabled():
+        return 0
     removed = cache.run_script(INVALIDATE, [key, token_key(key)], [secrets.token_hex(8), INVALIDATED_TOKEN_TTL_MS])
     if removed is None:
         _remember(key)
@@ -138,19 +148,29 @@ def invalidate(key: str) -> int | None:
     return removed
 
 
-def append(key: str, items: list[dict], *, max_items: int, timeout: int) -> None:
-    """Add committed rows to the cached list, or drop the entry where they would land out of order."""
-    rkey = cache.make_and_validate_key(key)
-    raw = cache.guarded(lambda r: r.get(rkey), namespace=namespace_of(key), default=_UNAVAILABLE)
-    if raw is _UNAVAILABLE:
-        _remember(key)
+def append(key: str, items: list[dict], *, max_items: int, timeout: int,
+           seen: tuple[bytes, list[dict]] | None = None) -> None:
+    """Add committed rows to the cached list, or drop the entry where they would land out of order.
+
+    `seen`: the entry as this transaction read it (bytes, value). The script only replaces the
+    exact bytes it expects, so starting from them saves a GET and stays safe if they changed.
+    """
+    if not _enabled():
         return
-    expected, new = b"", None
-    if raw is not None:
+    if seen is not None:
+        raw, current = seen
+    else:
+        rkey = cache.make_and_validate_key(key)
+        raw = cache.guarded(lambda r: r.get(rkey), namespace=namespace_of(key), default=_UNAVAILABLE)
+        if raw is _UNAVAILABLE:
+            _remember(key)
+            return
         try:
-            current = serializer.loads(raw)
+            current = None if raw is None else serializer.loads(raw)
         except serializer.RefusedValue:
             current = None
+    expected, new = b"", None
+    if raw is not None:
         if current is not None and _in_order(current, items):
             expected, new = raw, serializer.dumps((current + items)[-max_items:])
     done = cache.run_script(

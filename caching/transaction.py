@@ -24,6 +24,7 @@ class PendingOp:
     appended: list[dict] = field(default_factory=list)  # ignored once invalidate is set
     max_items: int = 0
     timeout: int = 0
+    seen: tuple[bytes, list[dict]] | None = None  # the cached list as this transaction read it
 
 
 class _State(threading.local):
@@ -51,7 +52,8 @@ class _Flush:
         if self.op.invalidate:
             readthrough.invalidate(self.key)
         elif self.op.appended:
-            readthrough.append(self.key, self.op.appended, max_items=self.op.max_items, timeout=self.op.timeout)
+            readthrough.append(self.key, self.op.appended, max_items=self.op.max_items, timeout=self.op.timeout,
+                               seen=self.op.seen)
 
 
 def _ops(using: str) -> dict[str, PendingOp] | None:
@@ -79,7 +81,15 @@ def _schedule(key: str, using: str) -> PendingOp:
     return op
 
 
+def _enabled() -> bool:
+    from django.core.cache import cache
+
+    return getattr(cache, "enabled", False)
+
+
 def invalidate_on_commit(key: str, *, using: str = DEFAULT_DB_ALIAS) -> None:
+    if not _enabled():  # ENABLE_CACHE=false: nothing cached, nothing to keep fresh
+        return
     ops = _ops(using)
     if ops is None:
         from . import readthrough
@@ -91,6 +101,8 @@ def invalidate_on_commit(key: str, *, using: str = DEFAULT_DB_ALIAS) -> None:
 
 def append_on_commit(key: str, item: dict, *, max_items: int, timeout: int, using: str = DEFAULT_DB_ALIAS) -> None:
     """Add `item` (a dict with an increasing "id") to the cached list at `key` once committed."""
+    if not _enabled():
+        return
     ops = _ops(using)
     if ops is None:
         from . import readthrough

@@ -17,7 +17,7 @@ def message_row(message: Message) -> dict:
     """A message as history holds it (the cached entry's shape)."""
     return {
         "id": message.id,
-        "role": message.role,
+        "role": str(message.role),  # a Role member on new instances: JSON wants the plain str
         "content": message.content,
         "created_at": message.created_at.isoformat(timespec="microseconds"),
     }

@@ -122,3 +122,27 @@ def test_bot_writes_are_visible_to_the_next_turn_with_a_warm_cache(bot):
     bot.say("/forget")
     assert "weight_kg: —" in bot.say("/profile")
     assert "/pref diet" not in bot.say("/history 50")
+
+
+def test_cached_entries_are_plain_json_not_pickle(bot):
+    """Application data must stay JSON (DESIGN §5.5): a stray enum or Decimal would silently turn
+    an entry into signed pickle."""
+    from django.core.cache import cache
+
+    bot.say("/start")
+    bot.say("/set weight_kg 70.5")
+    bot.say("hello")
+    for key in (user_memory_key(42), conversation_history_key(42)):
+        raw = cache.guarded(lambda r: r.get(cache.make_and_validate_key(key)))
+        assert raw is not None and raw[:1] in (b"{", b"["), (key, raw[:20])
+
+
+def test_disabled_cache_keeps_no_outbox(settings):
+    from caching.models import PendingInvalidation
+
+    settings.CACHES = {"default": {"BACKEND": "caching.disabled.DisabledCache"}}
+    profile_ensure(user_id=11)
+    profile_update(user_id=11, field="age", raw_value="30")
+    message_save(user_id=11, role="user", content="hi")
+    assert get_conversation_history(user_id=11, limit=5)[0]["content"] == "hi"
+    assert PendingInvalidation.objects.count() == 0
