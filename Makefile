@@ -40,5 +40,22 @@ contract: install
 	TELEGRAM_WEBHOOK_SECRET=$${TELEGRAM_WEBHOOK_SECRET:-contract-secret} \
 	$(BIN)/python -m caching.contract $(CONTRACT_ARGS)
 
+# Benchmarks (BENCHMARKS.md). They need PostgreSQL and Redis answering on loopback (BENCH_DATABASE_URL,
+# BENCH_REDIS_URL: see bench/run.py), start everything else themselves, and install their own extra
+# packages (bench/requirements.txt: matplotlib for the chart), so `make test` and `make run` stay lean.
+# bench-quick is a smoke test of under a minute; its results go to bench/results/quick/, not into git.
+BENCH_STAMP := $(VENV)/.bench-installed
+
+$(BENCH_STAMP): bench/requirements.txt $(STAMP)
+	@echo "==> installing benchmark requirements into $(VENV)"
+	@$(BIN)/pip install --quiet --disable-pip-version-check -r bench/requirements.txt
+	@touch $(BENCH_STAMP)
+
+bench: $(BENCH_STAMP)
+	$(BIN)/python -m bench $(BENCH_ARGS)
+
+bench-quick: $(BENCH_STAMP)
+	$(BIN)/python -m bench --quick $(BENCH_ARGS)
+
 clean:
 	rm -rf $(VENV) db.sqlite3 staticfiles .pytest_cache

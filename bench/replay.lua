@@ -1,0 +1,125 @@
+-- wrk script: replays a pre-generated request file exactly once, in order, then stops wrk.
+--
+--   wrk -t1 -c16 -d600s --timeout 30s -s bench/replay.lua <base url> -- <file> <secret> <path>
+--
+-- Each line of <file> is "<kind>\t<Update JSON>" (bench/workload.py). wrk has no request count, so
+-- delay() hands out one request per line and parks every connection after the last one; the
+-- response to the last line records the time and interrupts wrk (SIGINT to its main thread), which
+-- then prints the usual summary and calls done(). done() prints one line, "BENCH-JSON {...}":
+-- wrk's latency percentiles plus what response() tallied per kind from the X-Bench-* headers
+-- (bench/middleware.py). One wrk thread (-t1): the counters live in that thread's Lua state.
+
+local ffi = require("ffi")
+ffi.cdef [[
+typedef struct { long tv_sec; long tv_nsec; } bench_timespec;
+int clock_gettime(int clock, bench_timespec *tp);
+int getpid(void);
+int tgkill(int tgid, int tid, int sig);
+]]
+local CLOCK_MONOTONIC, SIGINT = 1, 2
+local timespec = ffi.new("bench_timespec")
+local function now()
+  ffi.C.clock_gettime(CLOCK_MONOTONIC, timespec)
+  return tonumber(timespec.tv_sec) + tonumber(timespec.tv_nsec) * 1e-9
+end
+
+local threads = {}
+function setup(thread)
+  table.insert(threads, thread)
+end
+
+local requests = {}
+total, issued, sent, answered = 0, 0, 0, 0
+first_sent, last_answer = 0, 0
+tally = {} -- flat, so thread:get can copy it: ["<kind> <field>"] = number
+
+function init(args)
+  local secret, path = args[2], args[3]
+  for line in io.lines(args[1]) do
+    local kind, body = line:match("^([^\t]*)\t(.*)$")
+    requests[#requests + 1] = wrk.format("POST", path, {
+      ["Content-Type"] = "application/json",
+      ["X-Telegram-Bot-Api-Secret-Token"] = secret,
+      ["X-Bench-Kind"] = kind,
+    }, body)
+  end
+  total = #requests
+end
+
+function delay()
+  if issued < total then
+    issued = issued + 1
+    return 0
+  end
+  return 3600000 -- every line is taken: park this connection until wrk stops
+end
+
+function request()
+  if issued == 0 then
+    return requests[1] -- wrk's start-up check that the script makes a valid request: not sent
+  end
+  sent = sent + 1
+  if sent == 1 then first_sent = now() end
+  return requests[sent]
+end
+
+local function add(key, n)
+  tally[key] = (tally[key] or 0) + n
+end
+
+function response(status, headers, body)
+  answered = answered + 1
+  local kind = headers["X-Bench-Kind"] or "?"
+  add(kind .. " n", 1)
+  if status < 200 or status > 299 then
+    add(kind .. " bad", 1)
+    add("status " .. status, 1)
+  end
+  local statements, selects = (headers["X-Bench-SQL"] or ""):match("^(%d+) (%d+)$")
+  if statements then
+    add(kind .. " sql", tonumber(statements))
+    add(kind .. " select", tonumber(selects))
+    add(kind .. " counted", 1)
+  end
+  add(kind .. " us", tonumber(headers["X-Bench-Us"] or "0") or 0)
+  add(kind .. " cpu", tonumber(headers["X-Bench-Cpu-Us"] or "0") or 0)
+  if answered == total then
+    last_answer = now()
+    local pid = ffi.C.getpid()
+    ffi.C.tgkill(pid, pid, SIGINT) -- wakes wrk's main thread out of its -d sleep
+  end
+end
+
+local function encode(value)
+  if type(value) == "table" then
+    local parts = {}
+    for k, v in pairs(value) do
+      parts[#parts + 1] = string.format("%q:%s", tostring(k), encode(v))
+    end
+    return "{" .. table.concat(parts, ",") .. "}"
+  elseif type(value) == "string" then
+    return string.format("%q", value)
+  elseif value ~= value or value == math.huge or value == -math.huge then
+    return "null"
+  end
+  return string.format("%.17g", value)
+end
+
+function done(summary, latency, requests)
+  local thread = threads[1]
+  local result = {
+    lines = thread:get("total"), sent = thread:get("sent"), answered = thread:get("answered"),
+    first_sent = thread:get("first_sent"), last_answer = thread:get("last_answer"),
+    tally = thread:get("tally"),
+    wrk = {
+      duration_us = summary.duration, requests = summary.requests, bytes = summary.bytes,
+      errors = summary.errors,
+    },
+    latency_us = {
+      min = latency.min, max = latency.max, mean = latency.mean, stdev = latency.stdev,
+      p50 = latency:percentile(50), p90 = latency:percentile(90), p95 = latency:percentile(95),
+      p99 = latency:percentile(99), p999 = latency:percentile(99.9),
+    },
+  }
+  io.write("BENCH-JSON ", encode(result), "\n")
+end

@@ -1,0 +1,249 @@
+"""`make bench` / `make bench-quick`: start what the benchmark needs, run its four parts, write the
+results (JSON), a chart (PNG) and the report (Markdown). See BENCHMARKS.md for what each part does.
+
+    .venv/bin/python -m bench [--quick] [--out DIR] [--fdc-latency-ms 150] [--seed 1]
+
+Environment: BENCH_REDIS_URL (default redis://127.0.0.1:6379/7: a database number of its own,
+flushed), BENCH_DATABASE_URL (default postgres://postgres@127.0.0.1:5432/healthagent_bench: dropped
+and re-created). Both servers must already run; the benchmark starts gunicorn, the fake FDC and,
+for the breaker's case, a redis-server of its own.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime
+import json
+import os
+import secrets
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from . import environment, loadgen, servers, webhook, workload
+from .postgres import BenchDatabase
+from .servers import ROOT, BenchError
+
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/7"
+DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/healthagent_bench"
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    hit_reps: int
+    hit_calls: int
+    fdc_calls: int
+    webhook_reps: int
+    warm_turns: int
+    measured_turns: int
+    light_turns: int  # replayed one at a time after the measured slice: latency without queueing
+    breaker_turns: tuple[int, int, int, int]  # up, stopping, down, restarted
+    workers: int = 2
+    threads: int = 8
+    connections: int = 16
+    users: int = 1000
+    foods: int = 300
+    kill_after_s: float = 0.3
+    breaker_cooldown_s: float = 5.0  # REDIS_BREAKER_COOLDOWN; 5 s is the production default
+
+
+FULL = Profile("full", hit_reps=9, hit_calls=2000, fdc_calls=10, webhook_reps=3, warm_turns=2000,
+               measured_turns=6000, light_turns=600, breaker_turns=(1000, 1000, 2000, 2000))
+# Quick: its breaker phases last about a second each, so the cool-down is shortened to let them
+# see a probe and the recovery (said so in its report).
+QUICK = Profile("quick", hit_reps=3, hit_calls=250, fdc_calls=2, webhook_reps=1, warm_turns=500,
+                measured_turns=400, light_turns=40, breaker_turns=(100, 150, 150, 150), breaker_cooldown_s=0.5)
+
+
+def log(message: str) -> None:
+    print(message, flush=True)
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small runs (under a minute): a smoke test, not figures to publish")
+    parser.add_argument("--out", type=Path, help="where the results go (default: bench/results, quick: bench/results/quick)")
+    parser.add_argument("--fdc-latency-ms", type=float, default=150.0, help="the fake FDC's latency per search")
+    parser.add_argument("--seed", type=int, default=1, help="seed of the workload and of the variants' order")
+    parser.add_argument("--keep-database", action="store_true", help="do not drop the benchmark database at the end")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    profile = QUICK if args.quick else FULL
+    out = args.out or (ROOT / "bench" / "results" / ("quick" if args.quick else ""))
+    try:
+        results = run(args, profile)
+    except BenchError as error:
+        print(f"\nbench: {error}", file=sys.stderr)
+        return 2
+    written = write(results, out, full=not args.quick)
+    log("\n==> written: " + ", ".join(str(p.relative_to(ROOT) if p.is_relative_to(ROOT) else p) for p in written))
+    return 0
+
+
+def run(args: argparse.Namespace, profile: Profile) -> dict:
+    started = time.time()
+    redis_url = os.environ.get("BENCH_REDIS_URL", DEFAULT_REDIS_URL)
+    database_url = os.environ.get("BENCH_DATABASE_URL", DEFAULT_DATABASE_URL)
+    environment.ensure_wrk(log)
+    redis_client = servers.bench_redis(redis_url)
+    db = BenchDatabase(database_url)
+    databases = [db]
+    results: dict = {
+        "profile": asdict(profile), "seed": args.seed, "fdc_latency_ms": args.fdc_latency_ms,
+        "mix": dict(workload.DEFAULT_MIX),
+        "command": environment.command(quick=args.quick, argv=sys.argv[1:]),
+        "started_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "machine": environment.machine(), "versions": environment.versions(redis_client, db),
+    }
+    logdir = Path(tempfile.mkdtemp(prefix="healthagent-bench-"))
+    secret = "bench_" + secrets.token_urlsafe(16)
+    base_env = {
+        **_without_app_settings(os.environ), "DJANGO_SETTINGS_MODULE": "bench.settings", "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url, "DJANGO_SECRET_KEY": secrets.token_urlsafe(40), "DJANGO_DEBUG": "false",
+        "TELEGRAM_WEBHOOK_SECRET": secret, "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "NUTRITION_PROVIDER": "usda", "USDA_API_KEY": "bench-key", "LOG_LEVEL": "WARNING",
+    }
+    started_processes: list[servers.Process] = []
+    private = servers.PrivateRedis()  # for the breaker's case
+    try:
+        log(f"==> {profile.name} benchmark; logs in {logdir}")
+        log(f"==> PostgreSQL database {db.name}: re-created and migrated")
+        db.recreate()
+        servers.flush_bench_redis(redis_client)
+        servers.manage(base_env, "migrate", "--no-input", "-v", "0")
+        databases.append(db.clone("_off"))  # the cache-off server's: both keep their state side by side
+
+        log(f"==> part 1 and 3: hit path ({profile.hit_reps} reps × {profile.hit_calls} calls per variant)")
+        with _timed(results, "hitpath"):
+            results["hitpath"] = _hitpath(base_env, args, profile)
+
+        fdc, fdc_url = servers.start_fake_fdc(args.fdc_latency_ms, logdir)
+        started_processes.append(fdc)
+        base_env["USDA_API_URL"] = fdc_url
+        files = _workload_files(logdir, args.seed, profile)
+        on, off, broken = _start_servers(base_env, databases, logdir, profile, private, started_processes)
+        ctx = webhook.Context(redis_client, fdc_url, secret, profile.connections, timeout_s=600)
+
+        log(f"==> part 2: webhook, cache on vs off ({profile.webhook_reps} reps × {profile.measured_turns} "
+            f"measured turns after {profile.warm_turns} warm-up turns, wrk -t1 -c{profile.connections}; then "
+            f"{profile.light_turns} turns one at a time)")
+        with _timed(results, "webhook"):
+            results["webhook"] = webhook.compare(ctx, on, off, reps=profile.webhook_reps, warm=files["warm"],
+                                                 measured=files["measured"], light=files["light"], log=log)
+
+        log("==> part 2: the breaker's case (a private redis-server stopped mid-run, then restarted empty)")
+        if broken is None:
+            results["breaker"] = {"skipped": "redis-server is not installed"}
+            log("    skipped: redis-server is not installed")
+        else:
+            with _timed(results, "breaker"):
+                results["breaker"] = webhook.breaker(
+                    ctx, broken, private, phases={k: files[k] for k in ("up", "stopping", "down", "restarted")},
+                    kill_after_s=profile.kill_after_s, cooldown_s=profile.breaker_cooldown_s, log=log)
+    finally:
+        for process in started_processes:
+            process.stop()
+        private.close()
+        servers.flush_bench_redis(redis_client)
+        if not args.keep_database:
+            for database in databases:
+                database.drop()
+    results["duration_s"] = time.time() - started
+    results["machine"]["load_after"] = environment.load_average()
+    return results
+
+
+# The application's own variables (.env.example): a developer's shell must not change what is measured.
+_APP_VARIABLES = ("DJANGO_", "DATABASE_", "REDIS_", "ENABLE_CACHE", "CACHE_TTL_", "USDA_", "NUTRITION_",
+                  "TELEGRAM_", "LOG_LEVEL", "TIME_ZONE", "SLOW_QUERY_MS")
+
+
+def _without_app_settings(environ: os._Environ | dict) -> dict[str, str]:
+    return {k: v for k, v in environ.items() if not k.startswith(_APP_VARIABLES)}
+
+
+def _start_servers(base_env: dict[str, str], databases: list[BenchDatabase], logdir: Path, profile: Profile,
+                   private: servers.PrivateRedis, started: list[servers.Process],
+                   ) -> tuple[webhook.Server, webhook.Server, webhook.Server | None]:
+    """The three gunicorns, started together: cache on, cache off (each with its own database), and
+    (when redis-server is installed) cache on in a private redis-server for the breaker's case,
+    which runs last and reuses the cache-on database."""
+    on_db, off_db = databases
+    envs = {"cache on": ({**base_env, "ENABLE_CACHE": "true"}, on_db),
+            "cache off": ({**base_env, "ENABLE_CACHE": "false", "DATABASE_URL": off_db.url}, off_db)}
+    if private.binary:
+        private.start()
+        envs["breaker"] = ({**base_env, "ENABLE_CACHE": "true", "REDIS_URL": private.url,
+                            "REDIS_BREAKER_COOLDOWN": str(profile.breaker_cooldown_s)}, on_db)
+    launched = {}
+    for name, (env, db) in envs.items():
+        process, url = servers.launch_gunicorn("gunicorn-" + name.replace(" ", "-"), env, logdir,
+                                               workers=profile.workers, threads=profile.threads)
+        started.append(process)
+        launched[name] = webhook.Server(name, process, url, env, cache=env["ENABLE_CACHE"] == "true", db=db)
+    for server in launched.values():
+        servers.wait_ready(server.process, server.url)
+    return launched["cache on"], launched["cache off"], launched.get("breaker")
+
+
+@contextlib.contextmanager
+def _timed(results: dict, part: str):
+    started = time.monotonic()
+    yield
+    results.setdefault("part_seconds", {})[part] = round(time.monotonic() - started, 1)
+    log(f"    ({part}: {results['part_seconds'][part]:.0f} s)")
+
+
+def _hitpath(env: dict[str, str], args: argparse.Namespace, profile: Profile) -> dict:
+    command = [sys.executable, "-m", "bench.hitpath", "--reps", str(profile.hit_reps), "--calls",
+               str(profile.hit_calls), "--fdc-calls", str(profile.fdc_calls), "--fdc-latency-ms",
+               str(args.fdc_latency_ms), "--seed", str(args.seed)]
+    done = subprocess.run(command, env={**env, "DJANGO_SETTINGS_MODULE": "healthagent.settings"}, cwd=ROOT,
+                          capture_output=True, text=True)
+    if done.returncode:
+        raise BenchError(f"the hit-path benchmark failed:\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout)
+
+
+def _workload_files(logdir: Path, seed: int, profile: Profile) -> dict[str, Path]:
+    """Consecutive slices of one workload: warm-up, measured, then the breaker's four phases."""
+    sizes = {"warm": profile.warm_turns, "measured": profile.measured_turns, "light": profile.light_turns,
+             **dict(zip(("up", "stopping", "down", "restarted"), profile.breaker_turns))}
+    turns = workload.turns(seed=seed, count=sum(sizes.values()), users=profile.users, foods=profile.foods)
+    files, offset = {}, 0
+    for name, size in sizes.items():
+        files[name] = loadgen.write_requests(logdir / f"{name}.requests", turns[offset:offset + size],
+                                             first_update_id=1 + offset)
+        offset += size
+    return files
+
+
+def write(results: dict, out: Path, *, full: bool) -> list[Path]:
+    from . import report
+
+    out.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    json_path = out / f"{stamp}.json"
+    json_path.write_text(json.dumps(results, indent=1, sort_keys=True) + "\n")
+    written = [json_path]
+    chart_path = out / f"{stamp}.png"
+    try:
+        from . import chart
+    except ImportError as error:  # matplotlib missing: the tables are still written
+        log(f"    no chart: {error} (pip install -r bench/requirements.txt)")
+        chart_path = None
+    else:
+        chart.draw(results, chart_path)
+        written.append(chart_path)
+    markdown = ROOT / "BENCHMARKS.md" if full else out / "BENCHMARKS.md"
+    markdown.write_text(report.render(results, chart=chart_path, json_path=json_path, relative_to=markdown.parent))
+    written.append(markdown)
+    return written

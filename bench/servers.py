@@ -1,0 +1,171 @@
+"""What the benchmark starts and stops besides its database (bench/postgres.py): its Redis database,
+gunicorn, the fake FDC and (for the breaker's case) a private redis-server. The Redis database is
+flushed only when it is empty or marked as the benchmark's own.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import redis
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+PYTHON = sys.executable
+MARKER_KEY = "healthagent-bench:owner"  # set in the Redis database the benchmark owns
+
+
+class BenchError(RuntimeError):
+    """Something the benchmark needs is missing; the message says what to do."""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+# --- Redis ----------------------------------------------------------------------------------------
+def bench_redis(url: str) -> redis.Redis:
+    """A client for the benchmark's Redis database, after checking that it is free to flush."""
+    client = redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=5)
+    try:
+        client.ping()
+    except redis.RedisError as error:
+        raise BenchError(f"Redis does not answer at {redact(url)} ({error}). Start it (e.g. `bash -c "
+                         "'source .ci/run && ensure_redis'`) or set BENCH_REDIS_URL.") from None
+    if client.dbsize() and not client.exists(MARKER_KEY):
+        raise BenchError(f"Redis database {redact(url)} holds keys the benchmark did not write; it would flush "
+                         "them. Point BENCH_REDIS_URL at an empty database number.")
+    return client
+
+
+def flush_bench_redis(client: redis.Redis) -> None:
+    client.flushdb()
+    client.set(MARKER_KEY, "1")
+
+
+def redact(url: str) -> str:
+    parts = urlsplit(url)
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit(parts._replace(netloc=host))
+
+
+class PrivateRedis:
+    """A redis-server of the benchmark's own (the breaker run stops it mid-run)."""
+
+    def __init__(self) -> None:
+        self.binary = shutil.which("redis-server")
+        self.port = free_port()
+        self.workdir = tempfile.mkdtemp(prefix="healthagent-bench-redis-")
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        if not self.binary:
+            raise BenchError("redis-server is not installed")
+        self.process = subprocess.Popen(
+            [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+             "--dir", self.workdir, "--loglevel", "warning"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        client = redis.Redis(port=self.port, socket_connect_timeout=0.2)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                client.ping()
+                return
+            except redis.ConnectionError:
+                time.sleep(0.05)
+        raise BenchError(f"redis-server on port {self.port} did not start")
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=10)
+        self.process = None
+
+    def close(self) -> None:
+        self.stop()
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+# --- processes ------------------------------------------------------------------------------------
+class Process:
+    """A child process with a log file; stopped with SIGTERM, then SIGKILL."""
+
+    def __init__(self, name: str, command: list[str], env: dict[str, str], logdir: Path) -> None:
+        self.name = name
+        self.log_path = logdir / f"{name}.log"
+        self._log = open(self.log_path, "wb")
+        self.popen = subprocess.Popen(command, env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=self._log)
+
+    @property
+    def pid(self) -> int:
+        return self.popen.pid
+
+    def stop(self) -> None:
+        if self.popen.poll() is None:
+            self.popen.send_signal(signal.SIGTERM)
+            try:
+                self.popen.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.popen.kill()
+                self.popen.wait()
+        self._log.close()
+
+    def log_tail(self, lines: int = 20) -> str:
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+
+
+def start_fake_fdc(latency_ms: float, logdir: Path) -> tuple[Process, str]:
+    process = Process("fake-fdc", [PYTHON, "-m", "bench.fake_fdc", "--latency-ms", str(latency_ms)],
+                      dict(os.environ), logdir)
+    line = process.popen.stdout.readline().decode().strip()
+    if not line.startswith("listening on "):
+        process.stop()
+        raise BenchError(f"the fake FDC did not start: {process.log_tail()}")
+    return process, line.removeprefix("listening on ")
+
+
+def launch_gunicorn(name: str, env: dict[str, str], logdir: Path, *, workers: int, threads: int) -> tuple[Process, str]:
+    """Start gunicorn (gthread workers, keep-alive for wrk's connections); `wait_ready` before use."""
+    port = free_port()
+    command = [PYTHON, "-m", "gunicorn", "healthagent.wsgi", "--bind", f"127.0.0.1:{port}",
+               "--workers", str(workers), "--worker-class", "gthread", "--threads", str(threads),
+               "--keep-alive", "30", "--no-control-socket", "--error-logfile", "-"]
+    return Process(name, command, env, logdir), f"http://127.0.0.1:{port}"
+
+
+def wait_ready(process: Process, url: str) -> None:
+    name = process.name
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.popen.poll() is not None:
+            raise BenchError(f"gunicorn ({name}) exited: {process.log_tail()}")
+        try:
+            if requests.get(f"{url}/healthz", timeout=2).status_code == 200:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.2)
+    process.stop()
+    raise BenchError(f"gunicorn ({name}) did not answer /healthz within 60 s: {process.log_tail()}")
+
+
+def manage(env: dict[str, str], *args: str) -> str:
+    done = subprocess.run([PYTHON, "manage.py", *args], env=env, cwd=ROOT, capture_output=True, text=True)
+    if done.returncode:
+        raise BenchError(f"manage.py {' '.join(args)} failed:\n{done.stderr[-2000:]}")
+    return done.stdout
