@@ -8,7 +8,7 @@ invalidation — the stale-set race. A token lost to eviction fails every in-fli
 equal to a random token) and a fresh token is minted by the next miss, so eviction can only cost
 hits, never correctness.
 
-A hit is one MGET of value and token: the same round trip as a plain GET.
+A hit is one GET, as with cache.get; only a miss reads the token (before the database).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import secrets
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from django.core.cache import cache
+from django.core.cache import DEFAULT_CACHE_ALIAS, cache, caches
 
 from . import serializer, stats
 from . import transaction as cache_transaction
@@ -39,37 +39,42 @@ def token_key(key: str) -> str:
     return f"{key}:token"
 
 
-def _enabled() -> bool:
-    return getattr(cache, "enabled", False)
+def _backend() -> Any:
+    """The cache backend, looked up once per call (each attribute of the `cache` proxy is a lookup
+    of its own), or None when caching is disabled."""
+    backend = caches[DEFAULT_CACHE_ALIAS]
+    return backend if getattr(backend, "enabled", False) else None
 
 
 def _ms(seconds: int) -> int:
     return int(seconds * 1000)
 
 
-def _lookup(key: str) -> tuple[Any, Any, bytes | None]:
-    """(value or _MISSING, token or None, the value's bytes), or (_UNAVAILABLE, None, None) when
-    Redis cannot answer."""
+def _lookup(backend: Any, key: str) -> tuple[Any, bytes | None]:
+    """(value or _MISSING, the value's bytes), or (_UNAVAILABLE, None) when Redis cannot answer.
+
+    A hit is one GET, as with cache.get: the token matters only to a miss, which reads it next.
+    """
     namespace = namespace_of(key)
-    rkeys = [cache.make_and_validate_key(key), cache.make_and_validate_key(token_key(key))]
-    found = cache.guarded(lambda r: r.mget(rkeys), namespace=namespace, default=None)
-    if found is None:
-        return _UNAVAILABLE, None, None
-    raw, token = found
+    rkey = backend.make_and_validate_key(key)
+    raw = backend.guarded(lambda r: r.get(rkey), namespace=namespace, default=_UNAVAILABLE)
+    if raw is _UNAVAILABLE:
+        return _UNAVAILABLE, None
     if raw is not None:
         try:
             value = serializer.loads(raw)
         except serializer.RefusedValue as refusal:
-            logger.warning("refused the cached value at %s (%s): treated as a miss", rkeys[0], refusal)
+            logger.warning("refused the cached value at %s (%s): treated as a miss", rkey, refusal)
             stats.record(namespace, stats.ERROR)
         else:
             stats.record(namespace, stats.HIT)
-            return value, token, raw
+            return value, raw
     stats.record(namespace, stats.MISS)
-    return _MISSING, token, None
+    return _MISSING, None
 
 
 def _ensure_token(key: str, timeout: int) -> bytes | None:
+    """The token a fill must find unchanged: read (or minted) *before* the database is."""
     return cache.run_script(ENSURE_TOKEN, [token_key(key)], [secrets.token_hex(8), _ms(timeout) * _TOKEN_TTL_FACTOR])
 
 
@@ -89,17 +94,18 @@ def _fill(key: str, token: bytes, value: Any, timeout: int) -> bytes | None:
 
 def read_through(key: str, load: Callable[[], T], *, timeout: int) -> T:
     """The cached value at `key`, or `load()` — stored only if nothing invalidated it meanwhile."""
-    if not _enabled():
+    backend = _backend()
+    if backend is None:
         return load()
     op = cache_transaction.pending(key)
     if op is not None:  # this transaction changed what the key holds: the database has the truth
         return load()
-    value, token, _ = _lookup(key)
+    value, _ = _lookup(backend, key)
     if value is _UNAVAILABLE:
         return load()
     if value is not _MISSING:
         return value
-    token = token or _ensure_token(key, timeout)
+    token = _ensure_token(key, timeout)
     value = load()
     if token:
         _fill(key, token, value, timeout)
@@ -110,13 +116,14 @@ def read_through_list(key: str, load: Callable[[int], list[dict]], *, timeout: i
     """Like read_through for a list of the latest `max_items` rows (dicts with an increasing "id"),
     kept warm by `append`. Inside a transaction that appended rows, reads see them, and a fill
     stores only what is committed (the appends follow on commit)."""
-    if not _enabled():
+    backend = _backend()
+    if backend is None:
         return load(max_items)
     op = cache_transaction.pending(key)
     if op is not None and op.invalidate:
         return load(max_items)
     own = op.appended if op is not None else []
-    value, token, raw = _lookup(key)
+    value, raw = _lookup(backend, key)
     if value is _UNAVAILABLE:
         return load(max_items)
     if value is not _MISSING:
@@ -124,7 +131,7 @@ def read_through_list(key: str, load: Callable[[int], list[dict]], *, timeout: i
             op.seen = (raw, value)
         last = value[-1]["id"] if value else 0
         return (value + [item for item in own if item["id"] > last])[-max_items:]
-    token = token or _ensure_token(key, timeout)
+    token = _ensure_token(key, timeout)
     rows = load(max_items + len(own))
     if token:
         own_ids = {item["id"] for item in own}
@@ -138,7 +145,7 @@ def read_through_list(key: str, load: Callable[[int], list[dict]], *, timeout: i
 def invalidate(key: str) -> int | None:
     """Drop `key` and change its token, now; how many values went (0 or 1), or None when Redis
     could not be told — then the outbox keeps it for replay. Called on commit (caching.transaction)."""
-    if not _enabled():
+    if _backend() is None:
         return 0
     removed = cache.run_script(INVALIDATE, [key, token_key(key)], [secrets.token_hex(8), INVALIDATED_TOKEN_TTL_MS])
     if removed is None:
@@ -155,7 +162,7 @@ def append(key: str, items: list[dict], *, max_items: int, timeout: int,
     `seen`: the entry as this transaction read it (bytes, value). The script only replaces the
     exact bytes it expects, so starting from them saves a GET and stays safe if they changed.
     """
-    if not _enabled():
+    if _backend() is None:
         return
     if seen is not None:
         raw, current = seen

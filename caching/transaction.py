@@ -116,5 +116,7 @@ def append_on_commit(key: str, item: dict, *, max_items: int, timeout: int, usin
 
 def pending(key: str, *, using: str = DEFAULT_DB_ALIAS) -> PendingOp | None:
     """What this transaction will do to `key` on commit, if anything."""
+    if not _state.ops:  # the hot path: nothing buffered on this thread, no connection lookup
+        return None
     ops = _ops(using)
     return None if ops is None else ops.get(key)
