@@ -79,34 +79,8 @@ class RedisCache(GuardedRedis, DjangoRedisCache):
 
     # --- reads ------------------------------------------------------------------------------------
     def get(self, key: Any, default: Any = None, version: int | None = None) -> Any:
-        namespace = namespace_of(key)
-        rkey = self.make_and_validate_key(key, version=version)
-        if not self.breaker.allow():
-            stats.record(namespace, stats.BYPASS)
-            return default
-        try:
-            client = self.client.get_client(write=False)
-            if self.breaker.state is not CLOSED:
-                self.before_probe(client)
-            raw = client.get(rkey)
-        except REDIS_ERRORS as error:
-            self._failed(error, (namespace,), "get")
-            return default
-        self.breaker.succeeded()
-        if raw is None:
-            stats.record(namespace, stats.MISS)
-            if logger.isEnabledFor(_DEBUG):
-                logger.debug("cache MISS %s", key)
-            return default
-        try:
-            value = serializer.loads(raw)
-        except serializer.RefusedValue as refusal:
-            self._refused(rkey, namespace, refusal)
-            return default
-        stats.record(namespace, stats.HIT)
-        if logger.isEnabledFor(_DEBUG):
-            logger.debug("cache HIT %s", key)
-        return value
+        value = self._read(self.make_and_validate_key(key, version=version), namespace_of(key), key)
+        return default if value is _MISSING or value is _UNAVAILABLE else value
 
     def get_or_set(self, key: Any, default: Any, timeout: Any = DEFAULT_TIMEOUT, version: int | None = None) -> Any:
         """Django's get_or_set; a callable default is computed once for concurrent misses on `key`,
@@ -129,7 +103,7 @@ class RedisCache(GuardedRedis, DjangoRedisCache):
                                  version=version, reached=value is _MISSING)
 
     def _read(self, rkey: str, namespace: str, key: Any) -> Any:
-        """get() for get_or_set: the value, _MISSING (Redis answered: not there) or _UNAVAILABLE."""
+        """One GET: the value, _MISSING (Redis answered: not there) or _UNAVAILABLE (it could not)."""
         if not self.breaker.allow():
             stats.record(namespace, stats.BYPASS)
             return _UNAVAILABLE
