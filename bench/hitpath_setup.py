@@ -124,7 +124,7 @@ def build(*, fdc_latency: float, fdc_calls: int, calls: int) -> Fixture:
         "user_memory", memory_key, raw_client,
         Variant("PostgreSQL: the selector with the cache off", lambda: load_user_memory(user_id=USER_ID),
                 source_share, cache_disabled),
-        Variant("ours: load_user_memory (MGET value + token)", lambda: load_user_memory(user_id=USER_ID)))
+        Variant("ours: load_user_memory (one GET; the token only on a miss)", lambda: load_user_memory(user_id=USER_ID)))
 
     get_conversation_history(user_id=USER_ID, limit=CONTEXT_MESSAGES)
     history_key = conversation_history_key(USER_ID)
@@ -132,7 +132,7 @@ def build(*, fdc_latency: float, fdc_calls: int, calls: int) -> Fixture:
         "conversation_history", history_key, raw_client,
         Variant("PostgreSQL: the selector with the cache off",
                 lambda: get_conversation_history(user_id=USER_ID, limit=CONTEXT_MESSAGES), source_share, cache_disabled),
-        Variant(f"ours: get_conversation_history(limit={CONTEXT_MESSAGES}) (MGET value + token)",
+        Variant(f"ours: get_conversation_history(limit={CONTEXT_MESSAGES}) (one GET; the token only on a miss)",
                 lambda: get_conversation_history(user_id=USER_ID, limit=CONTEXT_MESSAGES)))
 
     # The usda entry: through search_foods when it caches (it makes one FDC call for two lookups),

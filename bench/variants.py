@@ -44,7 +44,7 @@ def cache_disabled():
     """The selectors exactly as ENABLE_CACHE=false runs them: read_through calls load() straight away."""
     from caching import readthrough
 
-    return patched(readthrough, "_enabled", lambda: False)
+    return patched(readthrough, "_backend", lambda: None)
 
 
 def stats_off():
