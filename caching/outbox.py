@@ -56,8 +56,13 @@ def replay(client: Any, make_key: Any, token_ttl_ms: int) -> int:
         rows = list(PendingInvalidation.objects.order_by("id").values_list("id", "key")[:_BATCH])
         if not rows:
             return replayed
+        # One round trip per batch: a replay runs inside the probing request. EVAL, not EVALSHA:
+        # a Redis that restarted empty has no scripts loaded, and a pipeline cannot retry NOSCRIPT.
+        pipe = client.pipeline(transaction=False)
         for _, key in rows:
-            INVALIDATE(client, [make_key(key), make_key(token_key(key))], [secrets.token_hex(8), token_ttl_ms])
+            pipe.eval(INVALIDATE.source, 2, make_key(key), make_key(token_key(key)), secrets.token_hex(8),
+                      token_ttl_ms)
+        pipe.execute()
         PendingInvalidation.objects.filter(id__in=[row_id for row_id, _ in rows]).delete()
         replayed += len(rows)
         logger.warning("replayed %d cache invalidation(s) recorded while Redis was unavailable", len(rows))
