@@ -14,7 +14,8 @@ from django_redis import get_redis_connection
 from caching import stats
 from caching.fallback import LocalCopy
 from caching.keys import usda_key, user_memory_key
-from caching.singleflight import LocalFlights, lock_key
+from caching.singleflight import lock_key
+from tests.concurrency import in_threads
 
 FOODS = [{"fdc_id": 1, "description": "Rice, white, cooked", "kcal": 130.0}]
 
@@ -38,32 +39,6 @@ class Upstream:
         if self.fail:
             raise ValueError("upstream failed")
         return copy.deepcopy(self.value)
-
-
-def in_threads(n: int, call, *, own_process: bool = False):
-    """Run `call()` in n threads started together: (results, errors) in thread order. With
-    `own_process`, each thread's cache has in-process flights of its own, as separate worker
-    processes would: only the Redis lock can keep them to one computation."""
-    barrier = threading.Barrier(n)
-    results: list = [None] * n
-    errors: list = [None] * n
-
-    def worker(i: int) -> None:
-        if own_process:
-            caches["default"].flights = LocalFlights()  # this thread's backend instance only
-        barrier.wait()
-        try:
-            results[i] = call()
-        except Exception as error:  # collected for the test to assert on
-            errors[i] = error
-
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(n)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert not any(thread.is_alive() for thread in threads)
-    return results, errors
 
 
 def raw_redis():

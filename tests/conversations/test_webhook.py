@@ -1,8 +1,5 @@
 """The webhook's HTTP contract (DESIGN §4) and its bad inputs."""
 
-import json
-import threading
-
 import pytest
 from django.db import OperationalError
 

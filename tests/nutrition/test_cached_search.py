@@ -3,46 +3,21 @@ whatever the concurrency; FDC errors never cached; "no results" kept for an hour
 down costs FDC requests only for foods this process has not seen."""
 
 import copy
-import threading
 
 import pytest
-from django.core.cache import cache, caches
+from django.core.cache import cache
 from django_redis import get_redis_connection
 
 from caching.keys import usda_key
-from caching.singleflight import LocalFlights, lock_key
+from caching.singleflight import lock_key
 from healthagent.errors import ApplicationError
 from nutrition.fdc import UNAVAILABLE
 from nutrition.selectors import search_foods
+from tests.concurrency import in_threads
 from tests.nutrition.fakes import BANANA_NUTRIENTS, fdc_food
 from tests.redis_server import redis_server, use_redis  # noqa: F401
 
 BANANA = {"foods": [fdc_food(173944, "Bananas, raw", BANANA_NUTRIENTS), fdc_food(2, "Banana chips")]}
-
-
-def in_threads(n: int, call, *, own_process: bool = False):
-    """Run `call()` in n threads started together: (results, errors) in thread order. With
-    `own_process`, each thread's cache has in-process flights of its own, as worker processes would."""
-    barrier = threading.Barrier(n)
-    results: list = [None] * n
-    errors: list = [None] * n
-
-    def worker(i: int) -> None:
-        if own_process:
-            caches["default"].flights = LocalFlights()
-        barrier.wait()
-        try:
-            results[i] = call()
-        except Exception as error:  # collected for the test to assert on
-            errors[i] = error
-
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(n)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert not any(thread.is_alive() for thread in threads)
-    return results, errors
 
 
 @pytest.fixture
