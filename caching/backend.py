@@ -26,9 +26,9 @@ from django_redis.cache import RedisCache as DjangoRedisCache
 from redis.exceptions import ResponseError
 
 from . import serializer, singleflight, stats
-from .breaker import CLOSED, breaker_for
+from .breaker import breaker_for
 from .fallback import DEFAULT_MAX_ENTRIES, local_copy_for
-from .guard import REDIS_ERRORS, GuardedRedis
+from .guard import GuardedRedis
 from .keys import SCHEMA_VERSION, namespace_of
 from .redis_url import redact_url
 from .scripts import INCR_IF_EXISTS
@@ -104,18 +104,9 @@ class RedisCache(GuardedRedis, DjangoRedisCache):
 
     def _read(self, rkey: str, namespace: str, key: Any) -> Any:
         """One GET: the value, _MISSING (Redis answered: not there) or _UNAVAILABLE (it could not)."""
-        if not self.breaker.allow():
-            stats.record(namespace, stats.BYPASS)
+        raw = self._guard(lambda r: r.get(rkey), (namespace,), "get", _UNAVAILABLE, write=False)
+        if raw is _UNAVAILABLE:
             return _UNAVAILABLE
-        try:
-            client = self.client.get_client(write=False)
-            if self.breaker.state is not CLOSED:
-                self.before_probe(client)
-            raw = client.get(rkey)
-        except REDIS_ERRORS as error:
-            self._failed(error, (namespace,), "get")
-            return _UNAVAILABLE
-        self.breaker.succeeded()
         if raw is None:
             stats.record(namespace, stats.MISS)
             if logger.isEnabledFor(_DEBUG):
