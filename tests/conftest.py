@@ -1,4 +1,7 @@
+import threading
+
 import pytest
+import redis
 from django.core.cache import cache
 
 from tests.nutrition.fakes import TEST_API_KEY, FakeFDC
@@ -39,3 +42,19 @@ def fake_fdc(settings):
     settings.NUTRITION_PROVIDER = "usda"
     yield server
     server.close()
+
+
+@pytest.fixture
+def redis_commands(monkeypatch):
+    """The Redis commands this thread sends from now on (the stats flusher has its own thread)."""
+    sent = []
+    me = threading.get_ident()
+    original = redis.Redis.execute_command
+
+    def counting(self, *args, **options):
+        if threading.get_ident() == me:
+            sent.append(args[0])
+        return original(self, *args, **options)
+
+    monkeypatch.setattr(redis.Redis, "execute_command", counting)
+    return sent

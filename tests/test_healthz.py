@@ -1,30 +1,11 @@
 """/healthz: the database decides the status; a cache that is down is "degraded", never an outage."""
 
-import threading
-
 import pytest
-import redis
 from django.db import OperationalError, connections
 
 from tests.redis_server import connect_attempts, redis_server, use_redis  # noqa: F401
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def redis_commands(monkeypatch):
-    """The Redis commands this thread sends from now on (the stats flusher has its own thread)."""
-    sent = []
-    me = threading.get_ident()
-    original = redis.Redis.execute_command
-
-    def counting(self, *args, **options):
-        if threading.get_ident() == me:
-            sent.append(args[0])
-        return original(self, *args, **options)
-
-    monkeypatch.setattr(redis.Redis, "execute_command", counting)
-    return sent
 
 
 def test_all_up_is_200_with_every_part_named(client):

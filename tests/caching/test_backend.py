@@ -9,7 +9,6 @@ from pathlib import Path
 
 import orjson
 import pytest
-import redis
 from django.core.cache import cache
 from django.core.cache.backends.base import CacheKeyWarning
 from django_redis import get_redis_connection
@@ -95,19 +94,12 @@ def test_our_key_functions_never_warn():
             assert cache.get(key) == 1
 
 
-def test_a_hit_is_one_round_trip(monkeypatch):
+def test_a_hit_is_one_round_trip(redis_commands):
     key = user_memory_key(5)
     cache.set(key, PROFILE)
-    commands = []
-    original = redis.Redis.execute_command
-
-    def recording(self, *args, **options):
-        commands.append(args[0])
-        return original(self, *args, **options)
-
-    monkeypatch.setattr(redis.Redis, "execute_command", recording)
+    redis_commands.clear()
     assert cache.get(key) == PROFILE
-    assert commands == ["GET"]
+    assert redis_commands == ["GET"]
 
 
 def test_hits_and_misses_log_at_debug_only(caplog):

@@ -7,7 +7,6 @@ import threading
 import time
 
 import pytest
-import redis
 from django.core.cache import cache, caches
 from django_redis import get_redis_connection
 
@@ -168,19 +167,12 @@ def test_the_holder_does_not_release_a_lock_it_no_longer_holds(lock_timeout):
 
 
 # --- the Django API ---------------------------------------------------------------------------------
-def test_a_hit_is_one_get(monkeypatch):
+def test_a_hit_is_one_get(redis_commands):
     key = usda_key("barley", 5)
     cache.set(key, FOODS)
-    commands = []
-    original = redis.Redis.execute_command
-
-    def recording(self, *args, **options):
-        commands.append(args[0])
-        return original(self, *args, **options)
-
-    monkeypatch.setattr(redis.Redis, "execute_command", recording)
+    redis_commands.clear()
     assert cache.get_or_set(key, Upstream(), timeout=60) == FOODS
-    assert commands == ["GET"]
+    assert redis_commands == ["GET"]
 
 
 def test_timeout_may_depend_on_the_value():
