@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 DEV_ENV := DJANGO_DEBUG=$${DJANGO_DEBUG:-true} \
 	NUTRITION_PROVIDER=$${NUTRITION_PROVIDER:-$(if $(USDA_API_KEY),usda,sample)}
 
-.PHONY: install run serve test migrate contract bench bench-quick clean
+.PHONY: install run serve stop test chaos migrate contract bench bench-quick clean
 
 install: $(STAMP)
 
@@ -25,13 +25,30 @@ migrate: install
 run: migrate
 	@$(DEV_ENV) $(BIN)/python manage.py chat
 
+# Every worker shares the embedded valkey-server (caching/embedded.py). Where it cannot run, the cache
+# falls back to in-process fakeredis, which one process only may use: then one worker.
+WORKERS ?= $(shell $(BIN)/python -m caching.embedded available 2>/dev/null && echo 2 || echo 1)
+
 serve: migrate
-	$(DEV_ENV) $(BIN)/gunicorn healthagent.wsgi --bind 0.0.0.0:8000 --workers 2 --access-logfile -
+	$(DEV_ENV) $(BIN)/gunicorn healthagent.wsgi --bind 0.0.0.0:8000 --workers $(WORKERS) --access-logfile -
+
+# Stops the embedded valkey-server(s) that make run / serve / test started (their cache is lost).
+stop:
+	@$(BIN)/python -m caching.embedded stop --dir .run
+	@$(BIN)/python -m caching.embedded stop --dir .run/test
+
+# The suite empties its cache database: on the embedded default it uses a server of its own
+# (.run/test), never the one `make run` / `make serve` keep their cache in.
+TEST_ENV := DJANGO_DEBUG=false DJANGO_SECRET_KEY=$${DJANGO_SECRET_KEY:-test-only-secret-key} \
+	TELEGRAM_WEBHOOK_SECRET=$${TELEGRAM_WEBHOOK_SECRET:-test-secret_123} \
+	EMBEDDED_REDIS_DIR=$${EMBEDDED_REDIS_DIR:-.run/test}
 
 test: install
-	DJANGO_DEBUG=false DJANGO_SECRET_KEY=$${DJANGO_SECRET_KEY:-test-only-secret-key} \
-	TELEGRAM_WEBHOOK_SECRET=$${TELEGRAM_WEBHOOK_SECRET:-test-secret_123} \
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(TEST_ENV) $(BIN)/pytest $(PYTEST_ARGS)
+
+# The fleet fault harness (tests/fleet/) with more rounds than `make test` runs.
+chaos: install
+	$(TEST_ENV) FLEET_ROUNDS=$${FLEET_ROUNDS:-100} $(BIN)/pytest tests/fleet $(PYTEST_ARGS)
 
 # Django's own cache test suite (its sdist, fetched by pip into ~/.cache, never committed) against
 # CACHES["default"]: on the embedded Redis, and on REDIS_URL too when set (that database is flushed).

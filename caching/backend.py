@@ -27,6 +27,7 @@ from redis.exceptions import ResponseError
 
 from . import serializer, singleflight, stats
 from .breaker import breaker_for
+from .embedded import EmbeddedConnection
 from .fallback import DEFAULT_MAX_ENTRIES, local_copy_for
 from .guard import GuardedRedis
 from .keys import SCHEMA_VERSION, namespace_of
@@ -51,8 +52,15 @@ class RedisCache(GuardedRedis, DjangoRedisCache):
         # The one place the value-schema version enters keys: ha:s1:<VERSION>:<key>.
         self.key_prefix = f"{prefix}:s{SCHEMA_VERSION}" if prefix else f"s{SCHEMA_VERSION}"
         connection_class = options.get("CONNECTION_POOL_KWARGS", {}).get("connection_class")
-        self.embedded = getattr(connection_class, "__module__", "").startswith("fakeredis")
-        self.display_url = "embedded in-process Redis (fakeredis)" if self.embedded else redact_url(server)
+        # fakeredis lives inside this process: nothing it holds is shared with any other process.
+        self.process_local = getattr(connection_class, "__module__", "").startswith("fakeredis")
+        self.embedded = self.process_local or connection_class is EmbeddedConnection
+        if self.process_local:
+            self.display_url = "embedded in-process Redis (fakeredis; this process only)"
+        elif self.embedded:
+            self.display_url = f"embedded valkey-server ({server})"
+        else:
+            self.display_url = redact_url(server)
         self.breaker = breaker_for(
             server,
             name=self.display_url,

