@@ -1,68 +1,140 @@
-"""Invalidations that could not reach Redis, kept in the database and replayed on recovery.
+"""Invalidations Redis may not have applied, kept in the database until some process applies them.
 
-While Redis is down (breaker open, timeouts) writes still commit; their invalidations are recorded
-here. When the breaker probes Redis again, the backend replays them with the probe's own connection
-*before* the probe's answer is used, so no entry written before the outage is served after it.
+A row names a key whose cached value may be stale in Redis. Rows come from two places:
+
+- an invalidation (or history append) that Redis did not take after the commit — a timeout, a
+  refused connection, or an error reply such as OOM: `remember()`, before the write is acknowledged;
+- an *intent*, written inside a transaction that is not a bot turn (the admin, a shell), so that a
+  process killed between COMMIT and the Redis call leaves the row behind; deleted once Redis took
+  the invalidation. (A bot turn records its keys on its ProcessedUpdate row instead: Telegram
+  redelivers an update it got no answer for, and the redelivery applies them again.)
+
+Every process learns that rows exist through the database before it reads from Redis
+(caching/fence.py: the check is folded into the statement that claims a turn's update), and applies
+them itself — so no process serves an entry that another process's acknowledged write made stale,
+whichever process saw Redis fail, and with no cool-down to wait for.
 """
 
 from __future__ import annotations
 
 import logging
 import secrets
+from collections.abc import Iterable
 from typing import Any
 
-from django.db import DatabaseError
+from django.db import DatabaseError, connection
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 logger = logging.getLogger(__name__)
-_BATCH = 500
+BATCH = 500  # keys applied per round trip; a turn drains at most this many before trusting Redis
+
+
+def _model() -> Any:
+    from .models import PendingInvalidation
+
+    return PendingInvalidation
+
+
+def pending_sql() -> str:
+    """An SQL expression, true while any invalidation is pending: folded into a statement a turn
+    sends anyway, so learning that Redis cannot be trusted costs no round trip."""
+    return f"EXISTS (SELECT 1 FROM {connection.ops.quote_name(_model()._meta.db_table)})"
+
+
+def pending_exists() -> bool:
+    return _model().objects.exists()
+
+
+def record(keys: Iterable[str]) -> None:
+    """Add rows for `keys` (one INSERT; keys already pending stay as they are). Raises DatabaseError:
+    a write whose invalidation can be recorded nowhere must not be acknowledged."""
+    model = _model()
+    model.objects.bulk_create([model(key=key) for key in keys], ignore_conflicts=True)
 
 
 def remember(key: str) -> None:
-    from .models import PendingInvalidation
-
+    """Redis did not take the invalidation of `key` after the commit: keep it for whoever reads next."""
     try:
-        PendingInvalidation.objects.get_or_create(key=key)
+        record([key])
     except DatabaseError:
-        # Both stores are failing at once: nothing left to write to. Say so loudly.
-        logger.error("could not record the pending cache invalidation of %s", key, exc_info=True)
-    else:
-        logger.info("Redis unavailable: invalidation of %s recorded for replay", key)
+        # Both stores are failing: the caller's request fails too (a turn answers 503 and Telegram
+        # redelivers it; the redelivery applies the turn's invalidations again).
+        logger.error("could not record the pending cache invalidation of %s", key)
+        raise
+    logger.info("Redis did not take the invalidation of %s: recorded for the next reader to apply", key)
+
+
+def forget(keys: Iterable[str]) -> None:
+    """Drop the intents of keys Redis has now taken. Best effort: a row left behind costs one more
+    invalidation later, never a stale read."""
+    keys = list(keys)
+    try:
+        _model().objects.filter(key__in=keys).delete()
+    except DatabaseError:
+        logger.warning("could not clear %d applied cache intent(s); they will be applied again", len(keys))
+
+
+def drain(cache: Any, *, limit: int = BATCH) -> set[str] | None:
+    """Apply up to `limit` pending invalidations through `cache`'s guard, and delete their rows.
+
+    Returns the keys Redis still cannot be trusted with: empty when all were applied, None when it
+    is all of them (Redis unavailable, or more rows pending than one call applies).
+    """
+    rows = list(_model().objects.order_by("id").values_list("id", "key")[: limit + 1])
+    if not rows:
+        return set()
+    more = len(rows) > limit
+    rows = rows[:limit]
+    results = cache.guarded(lambda client: apply(client, cache.make_and_validate_key, [k for _, k in rows]),
+                            default=None)
+    if results is None:
+        return None
+    applied = [row_id for (row_id, _), ok in zip(rows, results) if ok]
+    if applied:
+        _delete(applied)
+        logger.warning("applied %d cache invalidation(s) that Redis had not taken", len(applied))
+    untrusted = {key for (_, key), ok in zip(rows, results) if not ok}
+    return None if more else untrusted
+
+
+def _delete(ids: list[int]) -> None:
+    model = _model()
+    # SKIP LOCKED: another process draining the same rows must not make this turn wait for its commit.
+    locked = model.objects.filter(id__in=ids)
+    if connection.features.has_select_for_update_skip_locked and connection.in_atomic_block:
+        locked = locked.select_for_update(skip_locked=True)
+    model.objects.filter(id__in=locked.values("id")).delete()
+
+
+def apply(client: Any, make_key: Any, keys: list[str]) -> list[bool]:
+    """Invalidate `keys` through a raw client in one round trip; per key, whether Redis took it.
+
+    EVAL, not EVALSHA: a Redis that restarted empty has no scripts loaded, and a pipeline cannot
+    retry NOSCRIPT. Connection errors propagate (the guard counts them); error replies (OOM) are
+    per key.
+    """
+    from .readthrough import INVALIDATED_TOKEN_TTL_MS, token_key
+    from .scripts import INVALIDATE
+
+    pipe = client.pipeline(transaction=False)
+    for key in keys:
+        pipe.eval(INVALIDATE.source, 2, make_key(key), make_key(token_key(key)), secrets.token_hex(8),
+                  INVALIDATED_TOKEN_TTL_MS)
+    return [not isinstance(result, Exception) for result in pipe.execute(raise_on_error=False)]
 
 
 def replay_before_probe(client: Any, cache: Any) -> None:
-    """guard.PROBE_HOOKS entry: replay with the probe's connection, before its answer is used."""
-    from .readthrough import INVALIDATED_TOKEN_TTL_MS
-
+    """guard.PROBE_HOOKS entry: a breaker probing Redis applies every pending row with the probe's
+    connection before the probe's own answer is used."""
+    model = _model()
     try:
-        replay(client, cache.make_and_validate_key, INVALIDATED_TOKEN_TTL_MS)
+        while rows := list(model.objects.order_by("id").values_list("id", "key")[:BATCH]):
+            results = apply(client, cache.make_and_validate_key, [key for _, key in rows])
+            if not all(results):
+                raise RedisConnectionError("Redis refused pending invalidations")
+            _delete([row_id for row_id, _ in rows])
+            logger.warning("replayed %d cache invalidation(s) recorded while Redis was unavailable", len(rows))
     except DatabaseError:
         # Without the outbox we cannot know what is stale: keep Redis untrusted (the probe fails).
         logger.warning("cannot read pending cache invalidations; Redis stays bypassed", exc_info=True)
         raise RedisConnectionError("pending invalidations unreadable") from None
-
-
-def replay(client: Any, make_key: Any, token_ttl_ms: int) -> int:
-    """Invalidate every recorded key through `client` (a raw redis-py client); return how many.
-
-    Redis errors propagate: the caller (the breaker's probe) then treats Redis as still down.
-    """
-    from .models import PendingInvalidation
-    from .readthrough import token_key
-    from .scripts import INVALIDATE
-
-    replayed = 0
-    while True:
-        rows = list(PendingInvalidation.objects.order_by("id").values_list("id", "key")[:_BATCH])
-        if not rows:
-            return replayed
-        # One round trip per batch: a replay runs inside the probing request. EVAL, not EVALSHA:
-        # a Redis that restarted empty has no scripts loaded, and a pipeline cannot retry NOSCRIPT.
-        pipe = client.pipeline(transaction=False)
-        for _, key in rows:
-            pipe.eval(INVALIDATE.source, 2, make_key(key), make_key(token_key(key)), secrets.token_hex(8),
-                      token_ttl_ms)
-        pipe.execute()
-        PendingInvalidation.objects.filter(id__in=[row_id for row_id, _ in rows]).delete()
-        replayed += len(rows)
-        logger.warning("replayed %d cache invalidation(s) recorded while Redis was unavailable", len(rows))

@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 
 from django.core.cache import DEFAULT_CACHE_ALIAS, cache, caches
 
-from . import serializer, stats
+from . import fence, serializer, stats
 from . import transaction as cache_transaction
 from .keys import namespace_of
 from .scripts import APPEND_IF_UNCHANGED, ENSURE_TOKEN, FILL_IF_TOKEN, INVALIDATE
@@ -100,6 +100,8 @@ def read_through(key: str, load: Callable[[], T], *, timeout: int) -> T:
     op = cache_transaction.pending(key)
     if op is not None:  # this transaction changed what the key holds: the database has the truth
         return load()
+    if not fence.trusts(key):  # an invalidation Redis has not taken yet (caching/fence.py)
+        return load()
     value, _ = _lookup(backend, key)
     if value is _UNAVAILABLE:
         return load()
@@ -120,7 +122,7 @@ def read_through_list(key: str, load: Callable[[int], list[dict]], *, timeout: i
     if backend is None:
         return load(max_items)
     op = cache_transaction.pending(key)
-    if op is not None and op.invalidate:
+    if (op is not None and op.invalidate) or not fence.trusts(key):
         return load(max_items)
     own = op.appended if op is not None else []
     value, raw = _lookup(backend, key)
@@ -143,35 +145,35 @@ def read_through_list(key: str, load: Callable[[int], list[dict]], *, timeout: i
 
 
 def invalidate(key: str) -> int | None:
-    """Drop `key` and change its token, now; how many values went (0 or 1), or None when Redis
-    could not be told — then the outbox keeps it for replay. Called on commit (caching.transaction)."""
+    """Drop `key` and change its token, now; how many values went (0 or 1), or None when Redis did
+    not take it (unavailable, or an error reply such as OOM) — the caller records it then
+    (caching/outbox.py). Called on commit (caching.transaction) and by operators' commands."""
     if _backend() is None:
         return 0
     removed = cache.run_script(INVALIDATE, [key, token_key(key)], [secrets.token_hex(8), INVALIDATED_TOKEN_TTL_MS])
     if removed is None:
-        _remember(key)
         return None
     stats.record(namespace_of(key), stats.DELETE)
     return removed
 
 
 def append(key: str, items: list[dict], *, max_items: int, timeout: int,
-           seen: tuple[bytes, list[dict]] | None = None) -> None:
+           seen: tuple[bytes, list[dict]] | None = None) -> bool:
     """Add committed rows to the cached list, or drop the entry where they would land out of order.
+    False when Redis did not take it (the caller records the key as pending then).
 
     `seen`: the entry as this transaction read it (bytes, value). The script only replaces the
     exact bytes it expects, so starting from them saves a GET and stays safe if they changed.
     """
     if _backend() is None:
-        return
+        return True
     if seen is not None:
         raw, current = seen
     else:
         rkey = cache.make_and_validate_key(key)
         raw = cache.guarded(lambda r: r.get(rkey), namespace=namespace_of(key), default=_UNAVAILABLE)
         if raw is _UNAVAILABLE:
-            _remember(key)
-            return
+            return False
         try:
             current = None if raw is None else serializer.loads(raw)
         except serializer.RefusedValue:
@@ -186,11 +188,9 @@ def append(key: str, items: list[dict], *, max_items: int, timeout: int,
         [expected, new or b"", secrets.token_hex(8), _ms(timeout), _ms(timeout) * _TOKEN_TTL_FACTOR],
     )
     if done is None:
-        _remember(key)
-    elif done == 1:
-        stats.record(namespace_of(key), stats.SET)
-    else:
-        stats.record(namespace_of(key), stats.DELETE)
+        return False
+    stats.record(namespace_of(key), stats.SET if done == 1 else stats.DELETE)
+    return True
 
 
 def _in_order(current: list[dict], items: list[dict]) -> bool:
@@ -199,10 +199,3 @@ def _in_order(current: list[dict], items: list[dict]) -> bool:
     last = current[-1]
     first = items[0]
     return first["id"] > last["id"] and first["created_at"] >= last["created_at"]
-
-
-def _remember(key: str) -> None:
-    """Redis could not be told: keep the invalidation in the database until it can (outbox)."""
-    from .outbox import remember
-
-    remember(key)

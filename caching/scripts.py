@@ -60,11 +60,13 @@ return 1
 )
 
 # Drop the value and change the token: fills that started before this cannot store. Returns
-# how many values were deleted (0 or 1).
+# how many values were deleted (0 or 1). DEL first: a Redis out of memory (noeviction) refuses the
+# SET with an error but has already dropped the value, and the error keeps the key pending.
 INVALIDATE = LuaScript(
     """
+local removed = redis.call('DEL', KEYS[1])
 redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[2])
-return redis.call('DEL', KEYS[1])
+return removed
 """
 )
 
@@ -72,13 +74,15 @@ return redis.call('DEL', KEYS[1])
 # change the token either way so no fill that loaded before the new rows can store.
 APPEND_IF_UNCHANGED = LuaScript(
     """
-redis.call('SET', KEYS[2], ARGV[3], 'PX', ARGV[5])
+local done = 0
 if ARGV[1] ~= '' and redis.call('GET', KEYS[1]) == ARGV[1] then
     redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[4])
-    return 1
+    done = 1
+else
+    redis.call('DEL', KEYS[1])
 end
-redis.call('DEL', KEYS[1])
-return 0
+redis.call('SET', KEYS[2], ARGV[3], 'PX', ARGV[5])
+return done
 """
 )
 

@@ -11,6 +11,7 @@ from healthagent.errors import ApplicationError
 
 from . import stats
 from .keys import NAMESPACES, user_keys
+from .outbox import remember
 from .readthrough import invalidate
 
 _SCAN_BATCH = 500
@@ -22,10 +23,13 @@ def invalidate_user(*, user_id: int) -> int:
     fill already in flight cannot put the old value back (caching.readthrough)."""
     if not getattr(cache, "enabled", False):
         return 0
-    removed = [invalidate(key) for key in user_keys(user_id)]
-    if None in removed:
+    removed = {key: invalidate(key) for key in user_keys(user_id)}
+    missed = [key for key, count in removed.items() if count is None]
+    for key in missed:
+        remember(key)  # applied by the next process that reads it (caching/fence.py)
+    if missed:
         raise _unreachable()
-    return sum(removed)
+    return sum(removed.values())
 
 
 def invalidate_namespace(*, namespace: str) -> int:

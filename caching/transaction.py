@@ -7,11 +7,19 @@ one, however many rows changed (a /forget deleting a thousand messages is one Re
 
 The buffer also tells `readthrough` which keys this transaction has dirtied, so that reads inside it
 see their own writes and never fill the cache with uncommitted data.
+
+What Redis does not take after the commit is recorded in the outbox (caching/outbox.py) before the
+write is acknowledged. A process can also die between COMMIT and the Redis call: so a transaction
+records an *intent* row for each key it schedules, inside the transaction, cleared once Redis took
+the operation — except inside `journal()`, where the caller keeps the keys itself (a bot turn stores
+them on its ProcessedUpdate, and the redelivery Telegram sends after a crash applies them again).
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,11 +33,13 @@ class PendingOp:
     max_items: int = 0
     timeout: int = 0
     seen: tuple[bytes, list[dict]] | None = None  # the cached list as this transaction read it
+    intent: bool = False  # an outbox row was written for it inside the transaction
 
 
 class _State(threading.local):
     callbacks: Any = None  # the connection's run_on_commit list these ops were registered on
     ops: dict[str, PendingOp]
+    journaled = 0  # depth of journal() blocks on this thread
 
     def __init__(self) -> None:
         self.ops = {}
@@ -45,15 +55,24 @@ class _Flush:
         self.key, self.op = key, op
 
     def __call__(self) -> None:
-        from . import readthrough
-
         if _state.ops.get(self.key) is self.op:
             del _state.ops[self.key]
-        if self.op.invalidate:
-            readthrough.invalidate(self.key)
-        elif self.op.appended:
-            readthrough.append(self.key, self.op.appended, max_items=self.op.max_items, timeout=self.op.timeout,
-                               seen=self.op.seen)
+        _apply(self.key, self.op)
+
+
+def _apply(key: str, op: PendingOp) -> None:
+    from . import outbox, readthrough
+
+    if op.invalidate:
+        taken = readthrough.invalidate(key) is not None
+    elif op.appended:
+        taken = readthrough.append(key, op.appended, max_items=op.max_items, timeout=op.timeout, seen=op.seen)
+    else:
+        taken = True
+    if not taken:
+        outbox.remember(key)  # raises if the database cannot take it either: nothing is acknowledged
+    elif op.intent:
+        outbox.forget([key])
 
 
 def _ops(using: str) -> dict[str, PendingOp] | None:
@@ -76,9 +95,29 @@ def _schedule(key: str, using: str) -> PendingOp:
     assert ops is not None, "only inside a transaction"
     op = ops.get(key)
     if op is None:
-        op = ops[key] = PendingOp()
+        op = ops[key] = PendingOp(intent=not _state.journaled)
+        if op.intent:
+            from . import outbox
+
+            outbox.record([key])  # committed with the write: a crash after COMMIT leaves it behind
         transaction.on_commit(_Flush(key, op), using=using)
     return op
+
+
+@contextmanager
+def journal() -> Iterator[None]:
+    """Transactions in this block keep their cache keys themselves (`scheduled_keys()`): no intent rows."""
+    _state.journaled += 1
+    try:
+        yield
+    finally:
+        _state.journaled -= 1
+
+
+def scheduled_keys(*, using: str = DEFAULT_DB_ALIAS) -> list[str]:
+    """The keys this transaction will invalidate or append to on commit."""
+    ops = _ops(using)
+    return sorted(ops) if ops else []
 
 
 def _enabled() -> bool:
@@ -92,9 +131,7 @@ def invalidate_on_commit(key: str, *, using: str = DEFAULT_DB_ALIAS) -> None:
         return
     ops = _ops(using)
     if ops is None:
-        from . import readthrough
-
-        readthrough.invalidate(key)
+        _apply(key, PendingOp(invalidate=True))
         return
     _schedule(key, using).invalidate = True
 
@@ -105,9 +142,7 @@ def append_on_commit(key: str, item: dict, *, max_items: int, timeout: int, usin
         return
     ops = _ops(using)
     if ops is None:
-        from . import readthrough
-
-        readthrough.append(key, [item], max_items=max_items, timeout=timeout)
+        _apply(key, PendingOp(appended=[item], max_items=max_items, timeout=timeout))
         return
     op = _schedule(key, using)
     op.appended.append(item)

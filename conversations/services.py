@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from .models import Message
+from django.db import connection
+from django.utils import timezone
+
+from caching.outbox import pending_sql
+
+from .models import Message, ProcessedUpdate
 
 
 def clean_text(text: str) -> str:
@@ -20,3 +25,28 @@ def message_save(
         helpful=helpful,
         telegram_message_id=telegram_message_id,
     )
+
+
+def update_claim(*, update_id: int, user_id: int) -> bool | None:
+    """Claim a Telegram update for processing, inside the turn's transaction. None when it was
+    claimed before (a redelivery); else whether cache invalidations are pending (caching/fence.py).
+
+    One statement: INSERT … ON CONFLICT DO NOTHING needs no savepoint (a failed INSERT would abort
+    the transaction), and the outbox check rides along in RETURNING. On PostgreSQL a redelivery that
+    arrives while the first delivery is still running waits here for it to commit.
+    """
+    meta = ProcessedUpdate._meta
+    quote = connection.ops.quote_name
+    columns = ("update_id", "user_id", "response", "cache_keys", "processed_at")
+    values = [update_id, user_id]
+    values += [meta.get_field(name).get_db_prep_save(value, connection)
+               for name, value in (("response", {}), ("cache_keys", []), ("processed_at", timezone.now()))]
+    sql = (
+        f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(c) for c in columns)}) "
+        f"VALUES ({', '.join(['%s'] * len(columns))}) "
+        f"ON CONFLICT ({quote('update_id')}) DO NOTHING RETURNING {pending_sql()}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, values)
+        row = cursor.fetchone()
+    return None if row is None else bool(row[0])

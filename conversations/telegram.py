@@ -2,15 +2,20 @@
 
 Exactly-once: the update_id row is inserted first, in the same transaction as everything the turn
 writes. A redelivery (Telegram resends whenever it did not get our answer) collides on the primary
-key — on PostgreSQL it waits for the first delivery to commit — and gets the stored reply back.
+key — on PostgreSQL it waits for the first delivery to commit — and gets the stored reply back,
+after the turn's cache keys are invalidated again (the first delivery may have died before it
+reached Redis).
 """
 
 from __future__ import annotations
 
 import logging
 
-from django.db import IntegrityError, transaction
+from django.db import transaction
 
+from caching import fence
+from caching import transaction as cache_transaction
+from caching.transaction import invalidate_on_commit
 from memory.selectors import load_user_memory
 from memory.services import profile_ensure
 
@@ -18,7 +23,7 @@ from . import bot
 from .commands import Turn
 from .models import Message, ProcessedUpdate
 from .selectors import get_conversation_history
-from .services import message_save
+from .services import message_save, update_claim
 
 logger = logging.getLogger(__name__)
 CONTEXT_MESSAGES = 20
@@ -51,13 +56,14 @@ def text_message(update: object) -> dict | None:
     return message
 
 
-def _claim(update_id: int, user_id: int) -> bool:
-    try:
-        with transaction.atomic():
-            ProcessedUpdate.objects.create(update_id=update_id, user_id=user_id)
-    except IntegrityError:
-        return False
-    return True
+def _redelivered(update_id: int) -> dict:
+    """The stored reply of an update processed before. Its cache keys are invalidated again first:
+    if the process that ran it died between COMMIT and its Redis calls, this is where they happen."""
+    logger.info("update %s already processed; answering with the stored reply", update_id)
+    stored = ProcessedUpdate.objects.only("response", "cache_keys").get(pk=update_id)
+    for key in stored.cache_keys:
+        invalidate_on_commit(key)
+    return stored.response
 
 
 def handle_update(update: object) -> dict:
@@ -66,10 +72,13 @@ def handle_update(update: object) -> dict:
     if message is None:
         return {}
     update_id, user_id, chat_id = update["update_id"], message["from"]["id"], message["chat"]["id"]
-    with transaction.atomic():
-        if not _claim(update_id, user_id):
-            logger.info("update %s already processed; answering with the stored reply", update_id)
-            return ProcessedUpdate.objects.only("response").get(pk=update_id).response
+    # fence.scope: this turn's cache reads rely on the outbox check that the claim carries.
+    # journal: the turn's cache keys go on its ProcessedUpdate row, not into intent rows.
+    with fence.scope(), cache_transaction.journal(), transaction.atomic():
+        pending = update_claim(update_id=update_id, user_id=user_id)
+        if pending is None:
+            return _redelivered(update_id)
+        fence.observe(pending=pending)
         memory = load_user_memory(user_id=user_id)
         first_name = str(message["from"].get("first_name") or "")
         profile_ensure(user_id=user_id, name=first_name, username=str(message["from"].get("username") or ""),
@@ -88,6 +97,7 @@ def handle_update(update: object) -> dict:
         if answer.store:
             message_save(user_id=user_id, role=Message.Role.ASSISTANT, content=text, helpful=answer.helpful)
         body = {"method": "sendMessage", "chat_id": chat_id, "text": text, "parse_mode": "HTML"}
-        ProcessedUpdate.objects.filter(pk=update_id).update(response=body if answer.store else {})
+        ProcessedUpdate.objects.filter(pk=update_id).update(response=body if answer.store else {},
+                                                            cache_keys=cache_transaction.scheduled_keys())
     logger.info("update %s handled for user %s", update_id, user_id)
     return body

@@ -6,6 +6,7 @@ from django.http import HttpResponse
 from django.test import RequestFactory
 
 from bench.middleware import SQLCounter, count_sql
+from conversations.models import ProcessedUpdate
 from memory.models import Profile
 
 
@@ -13,9 +14,9 @@ from memory.models import Profile
 def test_counts_statements_and_selects():
     counter = SQLCounter()
     with connection.execute_wrapper(counter):
-        Profile.objects.filter(pk=1).exists()
-        Profile.objects.create(pk=1, name="Ada")
-        list(Profile.objects.all())
+        ProcessedUpdate.objects.filter(pk=1).exists()
+        ProcessedUpdate.objects.create(pk=1)
+        list(ProcessedUpdate.objects.all())
     assert (counter.statements, counter.selects) == (3, 2)
 
 

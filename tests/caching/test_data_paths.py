@@ -73,7 +73,12 @@ def test_any_limit_up_to_50_is_served_from_one_entry():
         for limit in (1, 5, 20, 50):
             rows = get_conversation_history(user_id=8, limit=limit)
             assert [m["content"] for m in rows] == [f"m{i}" for i in range(60 - limit, 60)]
-    assert events == [("conversation_history", "hit")] * 4 and ctx.captured_queries == []
+    # Outside a bot turn each read asks the database whether an invalidation is pending (one EXISTS on
+    # the outbox, caching/fence.py); a turn folds that into its claim. Nothing reads the messages.
+    assert events == [("conversation_history", "hit")] * 4
+    assert len(ctx.captured_queries) == 4
+    assert all("caching_pendinginvalidation" in q["sql"] and "conversations_message" not in q["sql"]
+               for q in ctx.captured_queries)
     assert len(get_conversation_history(user_id=8, limit=55)) == 55  # beyond the entry: the database
 
 
