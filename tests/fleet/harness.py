@@ -1,0 +1,261 @@
+"""A fleet of its own: a database, a Redis server and several service processes, driven over HTTP.
+
+The cache guarantees are about *other* processes: a write through one worker must not leave a stale
+entry that another worker serves. So each test here starts real gunicorn processes (one worker each,
+so the harness chooses which process serves a turn) on a database of their own (PostgreSQL when
+DATABASE_URL names one, else a SQLite file) and a Redis of their own (tests/redis_server.py: the
+embedded default's valkey-server, or redis-server on a real-servers run), injects faults into that
+Redis, and checks every answer against what the last acknowledged write said.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import re
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import requests
+
+from tests.redis_server import RedisServer, free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+GUNICORN = str(Path(sys.executable).with_name("gunicorn"))
+SECRET = "fleet-secret_1"
+SLOW_TURN = 1.0  # seconds: "no turn over 1 s during a fault"
+
+
+def rounds(default: int = 30) -> int:
+    return int(os.environ.get("FLEET_ROUNDS") or default)
+
+
+class FleetDatabase:
+    """A database for the fleet alone, migrated; dropped at the end."""
+
+    def __init__(self, workdir: Path) -> None:
+        base = os.environ.get("DATABASE_URL", "")
+        if base.startswith(("postgres://", "postgresql://")):
+            parts = urlsplit(base)
+            self.name = f"fleet_{os.getpid()}_{secrets.token_hex(3)}"
+            self.admin_url = urlunsplit(parts._replace(path="/postgres"))
+            self.url = urlunsplit(parts._replace(path=f"/{self.name}"))
+            self._psql(f'CREATE DATABASE "{self.name}"')
+        else:
+            self.name = None
+            self.url = f"sqlite:///{workdir / 'fleet.sqlite3'}"
+        migrate = subprocess.run([sys.executable, "manage.py", "migrate", "--no-input", "-v", "0"], cwd=ROOT,
+                                 env=service_env(database_url=self.url, redis_url="redis://127.0.0.1:1/0"),
+                                 capture_output=True, text=True, timeout=300)
+        assert migrate.returncode == 0, migrate.stderr[-2000:]
+
+    def _psql(self, sql: str) -> None:
+        import psycopg
+
+        with psycopg.connect(self.admin_url, autocommit=True) as conn:
+            conn.execute(sql)
+
+    def drop(self) -> None:
+        if self.name:
+            self._psql(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
+
+
+def service_env(*, database_url: str, redis_url: str, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST", "FLEET_"))}
+    env.update({
+        "DATABASE_URL": database_url, "REDIS_URL": redis_url, "DJANGO_DEBUG": "false",
+        "DJANGO_SECRET_KEY": "fleet-secret-key", "TELEGRAM_WEBHOOK_SECRET": SECRET,
+        "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost", "NUTRITION_PROVIDER": "sample", "LOG_LEVEL": "WARNING",
+        # Production's timeouts and threshold; a short cool-down only so rounds start with a warm cache.
+        "REDIS_BREAKER_COOLDOWN": "1",
+    })
+    env.update(extra)
+    return env
+
+
+class Worker:
+    """One gunicorn master with one sync worker: one process serving turns, restarted if it dies."""
+
+    def __init__(self, name: str, env: dict[str, str], workdir: Path) -> None:
+        self.name = name
+        self.port = free_port()
+        self.crash_file = workdir / f"crash-{name}"
+        self.log = open(workdir / f"worker-{name}.log", "ab")
+        self.process = subprocess.Popen(
+            [GUNICORN, "tests.fleet.wsgi:application", "--bind", f"127.0.0.1:{self.port}", "--workers", "1",
+             "--timeout", "60", "--graceful-timeout", "2"],
+            cwd=ROOT, env={**env, "FLEET_CRASH_FILE": str(self.crash_file)}, stdout=self.log, stderr=self.log,
+        )
+        self.session = requests.Session()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.wait_ready()
+
+    def wait_ready(self, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            assert self.process.poll() is None, f"worker {self.name} exited: see {self.log.name}"
+            try:
+                if requests.get(f"{self.url}/healthz", timeout=2).status_code == 200:
+                    return
+            except requests.RequestException:
+                pass
+            time.sleep(0.1)
+        raise AssertionError(f"worker {self.name} did not answer /healthz within {timeout}s")
+
+    def breaker(self) -> str:
+        return requests.get(f"{self.url}/healthz", timeout=5).json()["breaker"]
+
+    def post(self, update: dict) -> requests.Response:
+        return self.session.post(f"{self.url}/telegram/webhook/", data=json.dumps(update), timeout=30,
+                                 headers={"Content-Type": "application/json",
+                                          "X-Telegram-Bot-Api-Secret-Token": SECRET})
+
+    def stop(self) -> None:
+        self.session.close()
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+        self.log.close()
+
+
+_update_ids = itertools.count(int(time.time()) % 100_000 * 1000)
+
+
+def update(user_id: int, text: str, update_id: int | None = None) -> dict:
+    return {
+        "update_id": next(_update_ids) if update_id is None else update_id,
+        "message": {"message_id": 1, "date": int(time.time()), "chat": {"id": user_id, "type": "private"},
+                    "from": {"id": user_id, "is_bot": False, "first_name": "Fleet"}, "text": text},
+    }
+
+
+@dataclass
+class Expected:
+    """What the last acknowledged writes of one user said; what every later read must show."""
+
+    weight: int | None = None
+    note: str | None = None
+    last_text: str | None = None  # the user's previous message: the next /history must show it
+
+
+@dataclass
+class Tally:
+    turns: int = 0
+    failed: list = field(default_factory=list)  # (worker, text, status or error)
+    slow: list = field(default_factory=list)  # (worker, text, seconds) during a fault
+    stale: list = field(default_factory=list)  # (kind, worker, round, expected, reply excerpt)
+    reads: dict = field(default_factory=lambda: {"profile": 0, "prefs": 0, "history": 0})
+
+
+class Driver:
+    """Sends one user's turns to chosen workers in sequence and checks each answer."""
+
+    READS = ("profile", "prefs", "history")
+
+    def __init__(self, tally: Tally) -> None:
+        self.tally = tally
+        self.sequence = itertools.count()
+
+    def turn(self, worker: Worker, user_id: int, text: str, *, during_fault: bool = False,
+             update_id: int | None = None) -> str | None:
+        body = update(user_id, text, update_id)
+        started = time.monotonic()
+        try:
+            response = worker.post(body)
+        except requests.RequestException as error:
+            self.tally.failed.append((worker.name, text, type(error).__name__))
+            return None
+        elapsed = time.monotonic() - started
+        self.tally.turns += 1
+        if during_fault and elapsed > SLOW_TURN:
+            self.tally.slow.append((worker.name, text, round(elapsed, 3)))
+        if response.status_code != 200:
+            self.tally.failed.append((worker.name, text, response.status_code))
+            return None
+        return response.json().get("text", "")
+
+    def write(self, worker: Worker, user_id: int, expected: Expected, *, weight: int | None = None,
+              note: str | None = None, during_fault: bool = False) -> None:
+        if weight is not None:
+            text = f"/set weight_kg {weight}"
+            reply = self.turn(worker, user_id, text, during_fault=during_fault)
+            assert reply is not None and "Saved" in reply, (text, reply)
+            expected.weight, expected.last_text = weight, text
+        if note is not None:
+            text = f"/pref note {note}"
+            reply = self.turn(worker, user_id, text, during_fault=during_fault)
+            assert reply is not None and "Noted" in reply, (text, reply)
+            expected.note, expected.last_text = note, text
+
+    def read(self, worker: Worker, user_id: int, expected: Expected, kind: str, *, round_no: int,
+             during_fault: bool = False) -> None:
+        marker = f"m{next(self.sequence)}"
+        text = {"profile": f"/profile {marker}", "prefs": f"/prefs {marker}", "history": "/history 2"}[kind]
+        reply = self.turn(worker, user_id, text, during_fault=during_fault)
+        if reply is None:
+            return
+        self.tally.reads[kind] += 1
+        if kind == "profile" and expected.weight is not None:
+            ok = re.findall(r"(\d+(?:\.\d+)?) kg\b", reply) == [str(expected.weight)]
+        elif kind == "prefs" and expected.note is not None:
+            ok = expected.note in reply
+        elif kind == "history" and expected.last_text is not None:
+            ok = expected.last_text in reply
+        else:
+            ok = True
+        if not ok:
+            wanted = {"profile": expected.weight, "prefs": expected.note, "history": expected.last_text}[kind]
+            self.tally.stale.append((kind, worker.name, round_no, wanted, reply[:160]))
+        expected.last_text = text
+
+    def read_all(self, workers: list[Worker], user_id: int, expected: Expected, *, round_no: int,
+                 during_fault: bool = False) -> None:
+        """Each kind of read through each worker, first worker first."""
+        for worker in workers:
+            for kind in self.READS:
+                self.read(worker, user_id, expected, kind, round_no=round_no, during_fault=during_fault)
+
+
+def wait_for_breakers(workers: list[Worker], timeout: float = 10.0) -> None:
+    """Until every worker's breaker is closed again (each /healthz may be the probe that closes it)."""
+    deadline = time.monotonic() + timeout
+    pending = list(workers)
+    while pending and time.monotonic() < deadline:
+        pending = [w for w in pending if w.breaker() != "closed"]
+        if pending:
+            time.sleep(0.1)
+    assert not pending, f"breakers still open after {timeout}s: {[w.name for w in pending]}"
+
+
+class Fleet:
+    """The database, the Redis server (AOF on, as in compose) and `size` workers."""
+
+    def __init__(self, workdir: Path, *, size: int = 2, mechanism_off: str = "", cooldown: float = 1.0) -> None:
+        self.workdir = workdir
+        self.redis = RedisServer.start_new(workdir, appendonly=True)
+        self.database = FleetDatabase(workdir)
+        env = service_env(database_url=self.database.url, redis_url=self.redis.url,
+                          FLEET_MECHANISM_OFF=mechanism_off, REDIS_BREAKER_COOLDOWN=str(cooldown))
+        self.workers: list[Worker] = []
+        try:
+            for name in "ABCDEFGH"[:size]:
+                self.workers.append(Worker(name, env, workdir))
+        except BaseException:
+            self.stop()
+            raise
+
+    def stop(self) -> None:
+        for worker in self.workers:
+            worker.stop()
+        self.redis.stop()
+        self.database.drop()
