@@ -17,6 +17,17 @@ from .readthrough import invalidate
 _SCAN_BATCH = 500
 
 
+def require_shared_cache() -> None:
+    """For commands run in a process of their own: refuse where they cannot reach the service's cache."""
+    if getattr(cache, "process_local", False):
+        raise ApplicationError(
+            "The cache is in-process fakeredis (EMBEDDED_REDIS=fakeredis, or valkey-server cannot run here): "
+            "this command would only see its own empty copy, not the running service's. Set REDIS_URL to a "
+            "Redis the service uses, or run the embedded valkey-server (EMBEDDED_REDIS=valkey).",
+            status=503,
+        )
+
+
 def invalidate_user(*, user_id: int) -> int:
     """Delete every cached entry of one user; return how many existed. No SCAN: the per-user keys
     are known (keys.USER_KEY_FUNCTIONS), so this may run inside a request. Tokens change too, so a

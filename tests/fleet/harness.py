@@ -40,8 +40,8 @@ def rounds(default: int = 30) -> int:
 class FleetDatabase:
     """A database for the fleet alone, migrated; dropped at the end."""
 
-    def __init__(self, workdir: Path) -> None:
-        base = os.environ.get("DATABASE_URL", "")
+    def __init__(self, workdir: Path, *, sqlite: bool = False) -> None:
+        base = "" if sqlite else os.environ.get("DATABASE_URL", "")
         if base.startswith(("postgres://", "postgresql://")):
             parts = urlsplit(base)
             self.name = f"fleet_{os.getpid()}_{secrets.token_hex(3)}"
@@ -51,9 +51,8 @@ class FleetDatabase:
         else:
             self.name = None
             self.url = f"sqlite:///{workdir / 'fleet.sqlite3'}"
-        migrate = subprocess.run([sys.executable, "manage.py", "migrate", "--no-input", "-v", "0"], cwd=ROOT,
-                                 env=service_env(database_url=self.url, redis_url="redis://127.0.0.1:1/0"),
-                                 capture_output=True, text=True, timeout=300)
+        migrate = manage("migrate", "--no-input", "-v", "0",
+                         env=service_env(database_url=self.url, redis_url="redis://127.0.0.1:1/0"))
         assert migrate.returncode == 0, migrate.stderr[-2000:]
 
     def _psql(self, sql: str) -> None:
@@ -67,7 +66,14 @@ class FleetDatabase:
             self._psql(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
 
 
+def manage(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
+    """`python manage.py ARGS` in a process of its own, as an operator runs it from a shell."""
+    return subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=300)
+
+
 def service_env(*, database_url: str, redis_url: str, **extra: str) -> dict[str, str]:
+    """The service's environment; `redis_url=""` is the embedded default (set EMBEDDED_REDIS_DIR)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST", "FLEET_"))}
     env.update({
         "DATABASE_URL": database_url, "REDIS_URL": redis_url, "DJANGO_DEBUG": "false",
@@ -81,16 +87,17 @@ def service_env(*, database_url: str, redis_url: str, **extra: str) -> dict[str,
 
 
 class Worker:
-    """One gunicorn master with one sync worker: one process serving turns, restarted if it dies."""
+    """A gunicorn master with `workers` sync workers (default one: the harness then chooses which
+    process serves a turn), each restarted by the master if it dies."""
 
-    def __init__(self, name: str, env: dict[str, str], workdir: Path) -> None:
+    def __init__(self, name: str, env: dict[str, str], workdir: Path, *, workers: int = 1) -> None:
         self.name = name
         self.port = free_port()
         self.crash_file = workdir / f"crash-{name}"
         self.log = open(workdir / f"worker-{name}.log", "ab")
         self.process = subprocess.Popen(
-            [GUNICORN, "tests.fleet.wsgi:application", "--bind", f"127.0.0.1:{self.port}", "--workers", "1",
-             "--timeout", "60", "--graceful-timeout", "2"],
+            [GUNICORN, "tests.fleet.wsgi:application", "--bind", f"127.0.0.1:{self.port}",
+             "--workers", str(workers), "--timeout", "60", "--graceful-timeout", "2"],
             cwd=ROOT, env={**env, "FLEET_CRASH_FILE": str(self.crash_file)}, stdout=self.log, stderr=self.log,
         )
         self.session = requests.Session()

@@ -21,6 +21,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:
+            services.require_shared_cache()
             if options["user"] is not None:
                 removed = services.invalidate_user(user_id=options["user"])
                 what = f"cached entries of user {options['user']}"

@@ -7,7 +7,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
-from caching import stats
+from caching import services, stats
+from healthagent.errors import ApplicationError
 
 _COLUMNS = ("hits", "misses", "hit_rate", "sets", "deletes", "errors", "bypassed")
 
@@ -23,6 +24,10 @@ class Command(BaseCommand):
         parser.add_argument("--reset", action="store_true", help="zero the counters (never the cached data)")
 
     def handle(self, *args: Any, **options: Any) -> None:
+        try:
+            services.require_shared_cache()
+        except ApplicationError as error:
+            raise CommandError(error.message) from None
         report = stats.read_fleet_stats() if not options["reset"] else None
         if options["reset"]:
             if not stats.reset():
