@@ -76,7 +76,7 @@ def test_an_error_reply_to_an_invalidation_is_recorded(bot, live_redis):
     finally:
         live_redis.cli("CONFIG", "SET", "maxmemory", "0")
     assert "71 kg" in bot.say("/profile")
-    assert "/profile" in bot.say("/history 1")
+    assert "/profile" in bot.say("/history 2")
     assert PendingInvalidation.objects.count() == 0
 
 
