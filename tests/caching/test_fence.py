@@ -19,11 +19,13 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 def _plant_stale_memory(live_redis, cache, user_id: int, weight: float) -> None:
     """What Redis holds after a write whose invalidation it never took: the old value."""
-    raw = cache.client.get_client().get(cache.make_key(user_memory_key(user_id)))
-    assert raw is not None
-    old = raw.replace(f'"weight_kg":{weight}'.encode(), b'"weight_kg":40.0')
-    assert old != raw
-    cache.client.get_client().set(cache.make_key(user_memory_key(user_id)), old)
+    from caching import serializer
+
+    rkey = cache.make_key(user_memory_key(user_id))
+    memory = serializer.loads(cache.client.get_client().get(rkey))
+    assert memory["profile"]["weight_kg"] == weight
+    memory["profile"]["weight_kg"] = 40.0
+    cache.client.get_client().set(rkey, serializer.dumps(memory), keepttl=True)
 
 
 def test_a_turn_applies_pending_invalidations_before_it_reads(bot, live_redis):
