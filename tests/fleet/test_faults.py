@@ -10,13 +10,16 @@ FLEET_ROUNDS sets the rounds per fault (`make chaos` runs 100).
 
 from __future__ import annotations
 
+import json
 import secrets
+from pathlib import Path
 
 import pytest
 
 from tests.fleet.harness import Driver, Expected, Tally, rounds, wait_for_breakers
 
 pytestmark = pytest.mark.fleet
+SUMMARY = Path(__file__).resolve().parents[2] / "artifacts" / "fleet"  # what each run counted
 
 
 def _freeze(redis):
@@ -54,7 +57,11 @@ FAULTS = {
 }
 
 
-def _check(tally: Tally, rounds_run: int) -> None:
+def _check(tally: Tally, rounds_run: int, name: str) -> None:
+    summary = {"rounds": rounds_run, "turns": tally.turns, "reads": tally.reads, "stale": len(tally.stale),
+               "failed": len(tally.failed), "slow_during_fault": len(tally.slow)}
+    SUMMARY.mkdir(parents=True, exist_ok=True)
+    (SUMMARY / f"{name}.json").write_text(json.dumps(summary, indent=2))
     assert tally.reads["profile"] >= rounds_run and tally.reads["history"] >= rounds_run
     assert tally.failed == [], tally.failed[:10]
     assert tally.slow == [], tally.slow[:10]
@@ -82,7 +89,7 @@ def test_no_stale_read_through_a_redis_fault(fleet, fault):
         driver.read_all([reader, writer], user, expected, round_no=r)
         wait_for_breakers(fleet.workers)
         driver.read_all([reader, writer], user, expected, round_no=r)
-    _check(tally, n)
+    _check(tally, n, fault)
 
 
 def test_no_stale_read_after_a_worker_dies_between_commit_and_redis(fleet):
@@ -101,7 +108,7 @@ def test_no_stale_read_after_a_worker_dies_between_commit_and_redis(fleet):
         _killed_mid_turn_then_redelivered(driver, writer, user, expected, f"/pref note n{r}z")
         expected.weight, expected.note = 150 + r, f"n{r}z"
         driver.read_all([reader, writer], user, expected, round_no=r)
-    _check(tally, n)
+    _check(tally, n, "worker_killed_after_commit")
 
 
 def _killed_mid_turn_then_redelivered(driver, worker, user, expected, text):
