@@ -247,12 +247,13 @@ def wait_for_breakers(workers: list[Worker], timeout: float = 10.0) -> None:
 class Fleet:
     """The database, the Redis server (AOF on, as in compose) and `size` workers."""
 
-    def __init__(self, workdir: Path, *, size: int = 2, mechanism_off: str = "", cooldown: float = 1.0) -> None:
+    def __init__(self, workdir: Path, *, size: int = 2, mechanism_off: str = "", cooldown: float = 1.0,
+                 **env_extra: str) -> None:
         self.workdir = workdir
         self.redis = RedisServer.start_new(workdir, appendonly=True)
         self.database = FleetDatabase(workdir)
         env = service_env(database_url=self.database.url, redis_url=self.redis.url,
-                          FLEET_MECHANISM_OFF=mechanism_off, REDIS_BREAKER_COOLDOWN=str(cooldown))
+                          FLEET_MECHANISM_OFF=mechanism_off, REDIS_BREAKER_COOLDOWN=str(cooldown), **env_extra)
         self.workers: list[Worker] = []
         try:
             for name in "ABCDEFGH"[:size]:

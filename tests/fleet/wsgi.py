@@ -2,18 +2,23 @@
 
 - FLEET_CRASH_FILE: while this file exists, the next on-commit cache operation deletes it and kills
   the process (os._exit) — a worker dying between COMMIT and its Redis calls.
+- FLEET_SLOW_LOAD_MS: a miss of user memory waits this long after loading from the database, before
+  it fills — widening the stale-set race (a reader loads the old row just before a commit and writes
+  it back just after) from microseconds to something every round can hit.
 - FLEET_MECHANISM_OFF: a comma-separated list of mechanisms to switch off, for the negative controls
   that show the harness sees stale reads when a mechanism is missing:
-  `fence` (reads trust Redis without checking the outbox) and `redelivery` (a redelivered update
-  does not invalidate its turn's keys again).
+  `fence` (reads trust Redis without checking the outbox), `redelivery` (a redelivered update
+  does not invalidate its turn's keys again) and `token` (a fill stores whatever it loaded).
 """
 
 import os
+import time
 
 from healthagent.wsgi import application  # noqa: F401  (gunicorn's entry point)
 
-from caching import fence
+from caching import fence, readthrough, scripts
 from caching import transaction as cache_transaction
+from memory import selectors as memory_selectors
 from conversations import telegram
 from conversations.models import ProcessedUpdate
 
@@ -36,3 +41,18 @@ if "fence" in _off:  # reads trust Redis; nobody applies pending rows but a brea
     fence.observe = lambda *, pending: None
 if "redelivery" in _off:
     telegram._redelivered = lambda update_id: ProcessedUpdate.objects.get(pk=update_id).response
+if "token" in _off:  # fill without comparing the token: what the stale-set race then does
+    readthrough.FILL_IF_TOKEN = scripts.LuaScript(
+        "redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3]) redis.call('PEXPIRE', KEYS[2], ARGV[4]) return 1"
+    )
+
+_slow_load = float(os.environ.get("FLEET_SLOW_LOAD_MS") or 0) / 1000
+if _slow_load:
+    _load = memory_selectors._load
+
+    def _slow(user_id):
+        value = _load(user_id)
+        time.sleep(_slow_load)
+        return value
+
+    memory_selectors._load = _slow
