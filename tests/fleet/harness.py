@@ -98,7 +98,8 @@ class Worker:
         self.process = subprocess.Popen(
             [GUNICORN, "tests.fleet.wsgi:application", "--bind", f"127.0.0.1:{self.port}",
              "--workers", str(workers), "--timeout", "60", "--graceful-timeout", "2"],
-            cwd=ROOT, env={**env, "FLEET_CRASH_FILE": str(self.crash_file)}, stdout=self.log, stderr=self.log,
+            cwd=ROOT, env={**env, "FLEET_WORKER": name, "FLEET_CRASH_FILE": str(self.crash_file)},
+            stdout=self.log, stderr=self.log,
         )
         self.session = requests.Session()
         self.url = f"http://127.0.0.1:{self.port}"

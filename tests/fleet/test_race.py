@@ -15,25 +15,27 @@ import pytest
 from tests.fleet.harness import Driver, Expected, Fleet, Tally, rounds
 
 pytestmark = pytest.mark.fleet
-SLOW_LOAD_MS = "25"  # each memory miss waits after its database read: the race's window, made wide
+# In the reading worker B, each memory miss waits after its database read, while A writes back to
+# back: B's fills straddle A's commits — the race's window, made wide.
+SLOW = {"FLEET_SLOW_LOAD_MS": "60", "FLEET_SLOW_WORKERS": "B"}
 
 
 @pytest.fixture(scope="module")
 def racing_fleet(tmp_path_factory):
-    fleet = Fleet(tmp_path_factory.mktemp("race"), FLEET_SLOW_LOAD_MS=SLOW_LOAD_MS)
+    fleet = Fleet(tmp_path_factory.mktemp("race"), **SLOW)
     yield fleet
     fleet.stop()
 
 
 @pytest.fixture(scope="module")
 def fleet_without_tokens(tmp_path_factory):
-    fleet = Fleet(tmp_path_factory.mktemp("race-off"), FLEET_SLOW_LOAD_MS=SLOW_LOAD_MS, mechanism_off="token")
+    fleet = Fleet(tmp_path_factory.mktemp("race-off"), mechanism_off="token", **SLOW)
     yield fleet
     fleet.stop()
 
 
 def test_no_read_started_after_an_acknowledged_write_returns_an_older_value(racing_fleet):
-    stale, seen = _race(racing_fleet, writes=max(150, 5 * rounds()))
+    stale, seen = _race(racing_fleet, writes=max(120, 4 * rounds()))
     assert len(seen) >= 75, "the readers hardly ran"
     assert {worker for _, _, worker in seen} == {"A", "B"}
     assert stale == [], stale[:10]
@@ -43,7 +45,7 @@ def test_control_without_the_token_check_the_race_stores_old_rows(fleet_without_
     if fleet_without_tokens.database.name is None:
         pytest.skip("on SQLite every turn is one IMMEDIATE transaction, so turns never overlap and the race "
                     "cannot happen; this control runs on PostgreSQL (CI's real-servers pass)")
-    stale, seen = _race(fleet_without_tokens, writes=150)
+    stale, seen = _race(fleet_without_tokens, writes=120)
     assert stale, f"the control saw no stale read in {len(seen)} reads"
 
 

@@ -2,9 +2,10 @@
 
 - FLEET_CRASH_FILE: while this file exists, the next on-commit cache operation deletes it and kills
   the process (os._exit) — a worker dying between COMMIT and its Redis calls.
-- FLEET_SLOW_LOAD_MS: a miss of user memory waits this long after loading from the database, before
-  it fills — widening the stale-set race (a reader loads the old row just before a commit and writes
-  it back just after) from microseconds to something every round can hit.
+- FLEET_SLOW_LOAD_MS (in the workers named in FLEET_SLOW_WORKERS): a miss of user memory waits this
+  long after loading from the database, before it fills — widening the stale-set race (a reader loads
+  the old row just before a commit and writes it back just after) from microseconds to something
+  every round can hit.
 - FLEET_MECHANISM_OFF: a comma-separated list of mechanisms to switch off, for the negative controls
   that show the harness sees stale reads when a mechanism is missing:
   `fence` (reads trust Redis without checking the outbox), `redelivery` (a redelivered update
@@ -47,7 +48,7 @@ if "token" in _off:  # fill without comparing the token: what the stale-set race
     )
 
 _slow_load = float(os.environ.get("FLEET_SLOW_LOAD_MS") or 0) / 1000
-if _slow_load:
+if _slow_load and os.environ.get("FLEET_WORKER") in os.environ.get("FLEET_SLOW_WORKERS", "").split(","):
     _load = memory_selectors._load
 
     def _slow(user_id):
