@@ -145,6 +145,10 @@ def grams_of(amount: Amount, *, food: dict, query: str) -> Decimal:
                 f"I don't know what {PIECE_NAMES.get(amount.unit, 'one')} {name} weighs. Log it by weight, "
                 f"like /log 150 g {name}" + (" or /log 1 cup " + name if "ml" in measures else ""))
     grams = grams.quantize(TENTH, rounding=ROUND_HALF_UP)
+    if grams > MAX_GRAMS and amount.unit == "item" and amount.text.isdigit():
+        # "/log 150 banana" is 150 g far more often than 150 bananas.
+        raise ApplicationError(f"{amount.text} of them would be {grams / 1000:.1f} kg. Did you mean grams? "
+                               f"Then send /log {amount.text} g {query.strip()}")
     if grams > MAX_GRAMS:
         raise ApplicationError(TOO_MUCH)
     if grams <= 0:
