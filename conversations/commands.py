@@ -162,8 +162,9 @@ def logged_line(logged: Logged) -> str:
     """"Logged 2 eggs (100 g): Egg, whole, raw, fresh — 143 kcal · P 12.6 g · F 9.5 g · C 0.7 g"."""
     entry, amount = logged.entry, logged.amount
     grams = f"{fmt_number(entry.grams)} g"
-    said = (f"{grams} {esc(logged.query, 100)}" if amount.unit == "g" else
-            f"{esc(amount.text, 40)} {esc(logged.query, 100)} ({grams})")
+    food = esc(logged.query, 100)
+    said = (f"{grams} {food}" if amount.unit == "g" else f"{esc(amount.text, 40)} {food} ({grams})"
+            if amount.unit == "item" else f"{esc(amount.text, 40)} of {food} ({grams})")
     return (f"Logged {said}: <b>{esc(entry.description, 120)}</b> — {fmt_number(entry.kcal)} kcal · "
             f"P {fmt_number(entry.protein, 1)} g · F {fmt_number(entry.fat, 1)} g · C {fmt_number(entry.carbs, 1)} g")
 
@@ -182,8 +183,8 @@ def diary_lines(turn: Turn, day: datetime.date | None = None) -> list[str]:
     name = ("Today" if diary["day"] == today else "Yesterday" if diary["day"] == today - datetime.timedelta(days=1)
             else diary["day"].isoformat())
     if not diary["entries"]:
-        lines = [f"Nothing logged {name.lower() if name in ('Today', 'Yesterday') else 'on ' + name} yet. "
-                 "Add food with /log 150 g banana"]
+        when = {"Today": "today yet", "Yesterday": "yesterday"}.get(name, f"on {name}")
+        lines = [f"Nothing logged {when}. Add food with /log 150 g banana"]
     else:
         lines = [f"<b>{name}</b>"]
         lines += [f"{i}. {fmt_number(e['grams'])} g {esc(e['description'], 80)} — {fmt_number(e['kcal'])} kcal"

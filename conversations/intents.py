@@ -89,6 +89,11 @@ def _number(raw: str) -> Decimal:
     return Decimal(raw.replace(",", "."))
 
 
+def _plain(value: Decimal) -> str:
+    """172.00 → "172", 81.6 → "81.6" (never "1E+2")."""
+    return format(value.normalize(), "f")
+
+
 def food_items(text: str) -> list[str]:
     """"2 eggs and a coffee for breakfast" → ["2 eggs", "a coffee"]."""
     text = _TAIL.sub("", text.strip().rstrip(".!?"))
@@ -102,13 +107,13 @@ def _profile_statement(text: str) -> Intent | None:
     if m := _HEIGHT_M.search(text):
         value = _number(m.group(1))
         value = value * 100 if m.group(2).lower().startswith("m") else value
-        return Intent("set", {"field": "height_cm", "value": str(value)})
+        return Intent("set", {"field": "height_cm", "value": _plain(value)})
     if m := _WEIGHT.search(text):
         if m.group(2) or re.search(r"\bweigh|weight\b", text, re.I):
             value = _number(m.group(1))
             if (m.group(2) or "").lower().startswith(("lb", "pound")):
                 value = (value * Decimal("0.45359237")).quantize(Decimal("0.1"))
-            return Intent("set", {"field": "weight_kg", "value": str(value)})
+            return Intent("set", {"field": "weight_kg", "value": _plain(value)})
     if m := _AGE.search(text):
         return Intent("set", {"field": "age", "value": m.group(1) or m.group(2)})
     if m := _SEX.search(text):
@@ -140,12 +145,12 @@ def classify(text: str) -> Intent:
         return Intent("calories_left")
     if m := _INFO.search(text):
         return Intent("food_info", {"query": (m.group(1) or m.group(2)).strip()})
+    if statement := _profile_statement(text):  # before the target: "my goal is to gain weight"
+        return statement
     if _TARGET.search(text):
         return Intent("target")
     if _UNDO.search(text):
         return Intent("undo")
-    if statement := _profile_statement(text):
-        return statement
     if _BMI.search(text):
         return Intent("bmi")
     if m := _EATEN.search(text):

@@ -125,6 +125,17 @@ def measures_of(food: dict, query: str) -> dict[str, Decimal]:
     return measures
 
 
+def default_amount(food: dict, query: str) -> Amount:
+    """What "I had pasta" means without an amount: one piece when the food comes in pieces, else a
+    cup of it, else one serving; one piece otherwise (refused by grams_of when unknown)."""
+    measures = measures_of(food, query)
+    if "item" not in measures and "ml" in measures:
+        return Amount(quantity=Decimal(1), unit="ml", factor=CUP_ML, text="1 cup")
+    if "item" not in measures and "serving" in measures:
+        return Amount(quantity=Decimal(1), unit="serving", text="1 serving")
+    return Amount(quantity=Decimal(1), unit="item", text="1")
+
+
 def grams_of(amount: Amount, *, food: dict, query: str) -> Decimal:
     """`amount` of `food` in grams (0.1 g), or ApplicationError saying why it cannot be weighed."""
     if amount.unit == "g":

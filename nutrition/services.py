@@ -14,7 +14,7 @@ from memory.models import Profile
 from nutrition import selectors
 from nutrition.amounts import Amount, split_amount
 from nutrition.models import FoodEntry
-from nutrition.portions import grams_of
+from nutrition.portions import default_amount, grams_of
 from nutrition.sample import OFFLINE_NOTE
 
 TENTH = Decimal("0.1")
@@ -45,7 +45,6 @@ def food_log(*, user_id: int, text: str) -> Logged:
     amount, query = split_amount(text)
     if not query.strip():
         raise ApplicationError(LOG_USAGE)
-    amount = amount or Amount(quantity=Decimal(1), unit="item", text="1")  # "/log banana": one banana
     # Checked before the lookup so an unknown user costs no upstream call.
     if not Profile.objects.filter(telegram_id=user_id).exists():
         raise ApplicationError(UNKNOWN_USER, status=404)
@@ -59,6 +58,7 @@ def food_log(*, user_id: int, text: str) -> Logged:
             f"“{food['description']}” has no energy value in the food data, so nothing logged. "
             "Try a more specific name."
         )
+    amount = amount or default_amount(food, query)  # "/log banana": one banana; "I had pasta": a cup
     grams = grams_of(amount, food=food, query=query)
     try:
         # The entry is one row: it is written whole or not at all, and cache invalidation hooked
