@@ -50,6 +50,18 @@ def implausible_bmi_note(profile: dict) -> str | None:
             "possible for an adult — please check your height (/set height_cm) and weight (/set weight_kg).")
 
 
+_MISSING_NAMES = {"weight_kg": "weight", "height_cm": "height", "age": "age", "sex": "sex"}
+_MISSING_EXAMPLES = {"weight_kg": "/set weight_kg 70", "height_cm": "/set height_cm 172", "age": "/set age 34",
+                     "sex": "/set sex female"}
+
+
+def _missing(fields: list[str]) -> str:
+    names = [_MISSING_NAMES[f] for f in fields]
+    listed = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+    return (f"tell me your {listed} ({', '.join(_MISSING_EXAMPLES[f] for f in fields)}), "
+            "or set your own with /set kcal_target 2000")
+
+
 def daily_target(profile: dict) -> Target:
     """The daily energy target: the user's own, else an estimate from the profile; with cautions."""
     floor = KCAL_FLOOR.get(profile.get("sex") or "other", 1200)
@@ -59,7 +71,7 @@ def daily_target(profile: dict) -> Target:
         return Target(kcal, "your target", notes)
     missing = [f for f in ("weight_kg", "height_cm", "age", "sex") if not profile.get(f)]
     if missing:
-        return Target(None, "set " + ", ".join(missing) + " (or kcal_target) to get a daily target")
+        return Target(None, _missing(missing))
     if note := implausible_bmi_note(profile):
         return Target(None, "I can't estimate it yet", (note,))
     age, index, goal = int(profile["age"]), bmi(profile), profile.get("goal") or "maintain"

@@ -136,7 +136,9 @@ def test_log_rejects_bad_input_and_stores_nothing(bot, command, expected):
 def test_today_when_nothing_logged(bot):
     reply = bot.say("/today")
     assert "Nothing logged today yet" in reply
-    assert "set weight_kg, height_cm, age, sex (or kcal_target)" in reply
+    assert ("No daily target yet: tell me your weight, height, age and sex (/set weight_kg 70, "
+            "/set height_cm 172, /set age 34, /set sex female), or set your own with /set kcal_target 2000."
+            in reply)
 
 
 def test_history_shows_recent_messages_without_unhelpful_replies(bot):

@@ -34,7 +34,8 @@ TRACE_LEGEND = """\
   DELETE  dropped because this turn changed what it holds (on commit, so no one reads it stale)
   A first turn looks like user_memory: MISS, SET, DELETE, MISS, SET — nothing is cached yet, the
   cached "no profile" is replaced once your profile is created. That is expected, not a bug;
-  later turns should be mostly HIT."""
+  later turns should be mostly HIT. conversation_history ends with SET every turn: the new
+  messages are appended to the cached history, which keeps it warm."""
 
 
 class Command(BaseCommand):
