@@ -79,9 +79,13 @@ _EATEN = _re(r"^(?:(?:so|ok|okay|well|today|this morning|tonight|earlier),?\s+)?
              r"(?:had|ate|eaten|drank|drunk|have eaten|am eating|'m eating|munched|grabbed|finished)\s+(.+)$"
              r"|^(?:breakfast|lunch|dinner|supper|brunch|snack)(?: was|:)\s*(.+)$"
              r"|^(?:please )?(?:log|add|record)\s+(.+)$")
-_TAIL = _re(r"\s+(?:for|at|with|as) (?:breakfast|lunch|dinner|supper|brunch|a snack|snack|dessert)\b.*$"
-            r"|\s+(?:today|this morning|this afternoon|this evening|tonight|just now|earlier|yesterday)\b.*$"
-            r"|\s+(?:in the morning|to my diary|to the diary)\b.*$")
+# When and where, wherever it stands: "eggs for breakfast and toast for lunch" → "eggs and toast".
+_WHEN = _re(r"\s+(?:for|at|with|as) (?:breakfast|lunch|dinner|supper|brunch|a snack|snack|dessert)\b"
+            r"|\s+(?:today|this morning|this afternoon|this evening|tonight|just now|earlier|yesterday)\b"
+            r"|\s+(?:in the morning|to my diary|to the diary)\b")
+# Company, not food: "a coffee with my friend".
+_NOT_FOOD = frozenset({"my", "our", "his", "her", "their", "your", "me", "him", "them", "us", "friend",
+                       "friends", "family", "colleagues", "someone", "everyone"})
 _ITEM_SPLIT = _re(r"\s*(?:,\s*(?:and\s+)?|\s+and\s+|\s+with\s+|\s+plus\s+|\s*&\s*|\s*\+\s*)\s*")
 
 
@@ -96,8 +100,9 @@ def _plain(value: Decimal) -> str:
 
 def food_items(text: str) -> list[str]:
     """"2 eggs and a coffee for breakfast" → ["2 eggs", "a coffee"]."""
-    text = _TAIL.sub("", text.strip().rstrip(".!?"))
-    return [item for item in _ITEM_SPLIT.split(text) if item.strip()]
+    text = _WHEN.sub("", text.strip().rstrip(".!?"))
+    items = [item.strip() for item in _ITEM_SPLIT.split(text) if item.strip()]
+    return [item for item in items if item.split()[0].casefold() not in _NOT_FOOD]
 
 
 def _profile_statement(text: str) -> Intent | None:

@@ -18,7 +18,7 @@ from pathlib import Path
 OFFLINE_NOTE = (
     "I only searched the offline sample data set (about 70 everyday foods, English names). Live "
     "USDA FoodData Central lookups cover far more: the operator enables them with USDA_API_KEY "
-    "(free from api.data.gov) and NUTRITION_PROVIDER=usda."
+    "(free at fdc.nal.usda.gov/api-key-signup) and NUTRITION_PROVIDER=usda."
 )
 DATA_FILE = Path(__file__).resolve().parent / "data" / "sample_foods.json"
 _NUTRIENTS = ("kcal", "protein", "fat", "carbs", "fiber", "sugars", "sodium_mg")

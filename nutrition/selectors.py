@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime
 import unicodedata
 from decimal import Decimal
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.conf import settings
 from django.core.cache import cache
@@ -72,8 +72,12 @@ def _fetch_foods(query: str, limit: int) -> list[dict]:
 
 
 def user_zone(tz: str | None) -> ZoneInfo:
-    """The user's time zone (their /set tz), else settings.TIME_ZONE."""
-    return ZoneInfo(tz or settings.TIME_ZONE)
+    """The user's time zone (their /set tz), else settings.TIME_ZONE — also for a name this
+    machine's tz database no longer knows (zones are renamed now and then)."""
+    try:
+        return ZoneInfo(tz) if tz else ZoneInfo(settings.TIME_ZONE)
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo(settings.TIME_ZONE)
 
 
 def local_today(tz: str | None = None) -> datetime.date:

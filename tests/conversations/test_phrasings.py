@@ -29,6 +29,8 @@ PHRASES = [
     ("had a glass of milk", "log_food", "Logged a glass of milk (258 g)"),
     ("I drank 250 ml orange juice this morning", "log_food", "Logged 250 ml of orange juice (262 g)"),
     ("log 2 eggs", "log_food", "Logged 2 eggs (100 g)"),
+    ("I had eggs for breakfast and toast for lunch", "log_food", "Logged 1 toast (25 g)"),
+    ("had a coffee with my friend", "log_food", "Logged a coffee (237 g)"),
     ("we had pasta for dinner", "log_food", "Logged 1 cup of pasta (140 g)"),
     ("I had 250 ml chicken", "log_food", "Not logged: 250 ml chicken — I can't turn 250 ml of chicken into grams"),
     ("I had a great day", "log_food", "I couldn't find “a great day” in the food data, so I logged nothing"),
@@ -131,6 +133,16 @@ def test_stated_weight_is_saved_and_read_back(bot, ada):
     bot.say("my weight is 82 kg")
     assert Profile.objects.get(pk=42).weight_kg == Decimal("82.0")
     assert "Weight: 82 kg" in bot.say("/profile")  # through the cached memory, kept fresh on commit
+
+
+def test_company_is_not_logged_as_food(bot, ada):
+    reply = bot.say("had a coffee with my friend")
+    assert "friend" not in reply and FoodEntry.objects.count() == 2
+
+
+def test_unknown_stored_time_zone_falls_back(bot, ada):
+    Profile.objects.filter(pk=42).update(tz="Mars/Olympus")  # e.g. a zone since renamed
+    assert "1. 100 g Bananas, raw" in bot.say("/today")
 
 
 def test_free_text_logs_every_item_and_undo_takes_the_last(bot, ada):
