@@ -177,6 +177,13 @@ def cmd_log(turn: Turn, args: str) -> Reply:
     return reply(*lines, "/undo to remove it · /today for the day")
 
 
+def entry_text(entry) -> str:
+    """"2 eggs (100 g Egg, whole, raw, fresh)" or "150 g Bananas, raw"; a dict or a FoodEntry."""
+    get = entry.get if isinstance(entry, dict) else lambda name: getattr(entry, name)
+    weighed = f"{fmt_number(get('grams'))} g {esc(get('description'), 80)}"
+    return f"{esc(get('said'), 80)} ({weighed})" if get("said") else weighed
+
+
 def diary_lines(turn: Turn, day: datetime.date | None = None) -> list[str]:
     diary = diary_day(user_id=turn.user_id, day=day, tz=turn.tz)
     today = local_today(turn.tz)
@@ -187,8 +194,7 @@ def diary_lines(turn: Turn, day: datetime.date | None = None) -> list[str]:
         lines = [f"Nothing logged {when}. Add food with /log 150 g banana"]
     else:
         lines = [f"<b>{name}</b>"]
-        lines += [f"{i}. {fmt_number(e['grams'])} g {esc(e['description'], 80)} — {fmt_number(e['kcal'])} kcal"
-                  for i, e in enumerate(diary["entries"], 1)]
+        lines += [f"{i}. {entry_text(e)} — {fmt_number(e['kcal'])} kcal" for i, e in enumerate(diary["entries"], 1)]
         lines.append(f"Total: {fmt_number(diary['kcal'])} kcal · P {fmt_number(diary['protein'], 1)} g · "
                      f"F {fmt_number(diary['fat'], 1)} g · C {fmt_number(diary['carbs'], 1)} g")
     target = daily_target(turn.profile)
@@ -218,8 +224,7 @@ def cmd_undo(turn: Turn, args: str) -> Reply:
     entry = food_undo(user_id=turn.user_id)
     if entry is None:
         return reply("Your diary is empty: nothing to undo.")
-    return reply(f"Removed {fmt_number(entry.grams)} g {esc(entry.description, 80)} "
-                 f"({fmt_number(entry.kcal)} kcal). See the day with /today")
+    return reply(f"Removed {entry_text(entry)}, {fmt_number(entry.kcal)} kcal. See the day with /today")
 
 
 def cmd_delete(turn: Turn, args: str) -> Reply:
@@ -227,8 +232,8 @@ def cmd_delete(turn: Turn, args: str) -> Reply:
     if not (raw.isascii() and raw.isdigit()):
         raise ApplicationError("Usage: /delete N, with N an entry number from /today, e.g. /delete 2")
     entry = food_delete(user_id=turn.user_id, number=int(raw), tz=turn.tz)
-    return reply(f"Removed entry {int(raw)}: {fmt_number(entry['grams'])} g {esc(entry['description'], 80)} "
-                 f"({fmt_number(entry['kcal'])} kcal). The others are renumbered: see /today")
+    return reply(f"Removed entry {int(raw)}: {entry_text(entry)}, {fmt_number(entry['kcal'])} kcal. "
+                 "The others are renumbered: see /today")
 
 
 def cmd_history(turn: Turn, args: str) -> Reply:

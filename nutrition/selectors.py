@@ -89,7 +89,7 @@ def diary_day(*, user_id: int, day: datetime.date | None = None, tz: str | None 
     /set tz), else in settings.TIME_ZONE.
 
     Returns {"day": date, "entries": [entry dicts, oldest first], "kcal", "protein", "fat", "carbs"}.
-    Entries are dicts (id, fdc_id, description, grams, kcal, protein, fat, carbs, eaten_at); totals
+    Entries are dicts (id, fdc_id, description, said, grams, kcal, protein, fat, carbs, eaten_at); totals
     and amounts are Decimal with one decimal place, as stored — exact sums, no float drift. A
     nutrient missing from an entry (None) counts as 0 in the totals. Entries are numbered 1.. in
     this order by /today and /delete.
@@ -103,7 +103,7 @@ def diary_day(*, user_id: int, day: datetime.date | None = None, tz: str | None 
     rows = (
         FoodEntry.objects.filter(user_id=user_id, eaten_at__gte=start, eaten_at__lt=end)
         .order_by("eaten_at", "id")
-        .values("id", "fdc_id", "description", "grams", "kcal", "protein", "fat", "carbs", "eaten_at")
+        .values("id", "fdc_id", "description", "said", "grams", "kcal", "protein", "fat", "carbs", "eaten_at")
     )
     entries = list(rows)
     totals = {

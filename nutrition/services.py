@@ -69,11 +69,19 @@ def food_log(*, user_id: int, text: str) -> Logged:
                 fdc_id=food.get("fdc_id"),
                 description=food["description"][:255],
                 grams=grams,
+                said=_said(amount, query),
                 **{name: _scaled(food.get(name), grams) for name in ("kcal", "protein", "fat", "carbs")},
             )
     except IntegrityError:  # the profile was deleted (/forget) between the check and the insert
         raise ApplicationError(UNKNOWN_USER, status=404) from None
     return Logged(entry=entry, amount=amount, query=query)
+
+
+def _said(amount: Amount, query: str) -> str:
+    if amount.unit == "g":
+        return ""  # "150 g" says it already
+    joiner = " " if amount.unit == "item" else " of "
+    return f"{amount.text}{joiner}{query}"[:120]
 
 
 def _offline_hint(foods: list[dict]) -> str:

@@ -19,9 +19,9 @@ pytestmark = pytest.mark.django_db
 def test_undo_removes_the_last_entry_only(bot):
     bot.say("/log 2 eggs")
     bot.say("/log 100 g banana")
-    assert bot.say("/undo") == "Removed 100 g Bananas, raw (89 kcal). See the day with /today"
+    assert bot.say("/undo") == "Removed 100 g Bananas, raw, 89 kcal. See the day with /today"
     assert list(FoodEntry.objects.values_list("description", flat=True)) == ["Egg, whole, raw, fresh"]
-    assert "Removed 100 g Egg" in bot.say("/undo")
+    assert "Removed 2 eggs (100 g Egg, whole, raw, fresh), 143 kcal." in bot.say("/undo")
     assert bot.say("/undo") == "Your diary is empty: nothing to undo."
 
 
@@ -29,12 +29,13 @@ def test_today_numbers_entries_and_delete_takes_one_out(bot):
     for text in ("/log 2 eggs", "/log 100 g banana", "/log 1 cup rice"):
         bot.say(text)
     today = bot.say("/today")
-    assert "1. 100 g Egg, whole, raw, fresh — 143 kcal" in today
+    # In the user's words where they did not weigh it.
+    assert "1. 2 eggs (100 g Egg, whole, raw, fresh) — 143 kcal" in today
     assert "2. 100 g Bananas, raw — 89 kcal" in today
-    assert "3. 158 g Rice" in today
-    assert "Removed entry 2: 100 g Bananas, raw (89 kcal)" in bot.say("/delete 2")
+    assert "3. 1 cup of rice (158 g Rice" in today
+    assert "Removed entry 2: 100 g Bananas, raw, 89 kcal" in bot.say("/delete 2")
     after = bot.say("/diary")
-    assert "Bananas" not in after and "2. 158 g Rice" in after
+    assert "Bananas" not in after and "2. 1 cup of rice (158 g Rice" in after
     assert FoodEntry.objects.count() == 2
 
 

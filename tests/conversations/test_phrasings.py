@@ -84,7 +84,7 @@ PHRASES = [
     ("how much protein does chicken have", "food_info", "<b>Per 100 g</b>, top matches for “chicken”"),
     ("how many calories in café au lait", "food_info", "only searched the offline sample data set"),
     # taking the last entry back
-    ("undo", "undo", "Removed 100 g Bananas, raw (89 kcal)."),
+    ("undo", "undo", "Removed 100 g Bananas, raw, 89 kcal."),
     ("delete that", "undo", "Removed 100 g Bananas, raw"),
     ("remove the last entry", "undo", "Removed 100 g Bananas, raw"),
     # the rest
