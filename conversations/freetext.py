@@ -17,8 +17,8 @@ from nutrition.portions import grams_of
 from nutrition.selectors import diary_day, local_today, search_foods
 from nutrition.services import NoFoodMatch, food_log
 
-from . import commands
-from .commands import Turn
+from . import commands, food_commands
+from .turn import Turn
 from .intents import classify
 from .replies import Reply, esc, fmt_number, reply, to_plain
 
@@ -41,7 +41,7 @@ def _log_food(turn: Turn, items: list[str]) -> Reply:
     logged, problems, unmatched = [], [], []
     for item in items[:8]:
         try:
-            logged.append(commands.logged_line(food_log(user_id=turn.user_id, text=item)))
+            logged.append(food_commands.logged_line(food_log(user_id=turn.user_id, text=item)))
         except NoFoodMatch:
             unmatched.append(item)
         except ApplicationError as error:
@@ -67,7 +67,7 @@ def _set(turn: Turn, field: str, value: str) -> Reply:
 
 def _diary(turn: Turn, day: int) -> Reply:
     date = local_today(turn.tz) + datetime.timedelta(days=day)
-    return reply(*commands.diary_lines(turn, date))
+    return reply(*food_commands.diary_lines(turn, date))
 
 
 def _calories_left(turn: Turn) -> Reply:
@@ -113,10 +113,10 @@ def _food_info(turn: Turn, query: str) -> Reply:
     amount, food_words = split_amount(query)
     foods = search_foods(query=food_words) if food_words else []
     if not foods:
-        return commands.not_found(food_words or query)
+        return food_commands.not_found(food_words or query)
     food = foods[0]
     if amount is None or food.get("kcal") is None:
-        return commands.cmd_food(turn, food_words)
+        return food_commands.cmd_food(turn, food_words)
     grams = grams_of(amount, food=food, query=food_words)
     kcal = float(food["kcal"]) * float(grams) / 100
     return reply(f"{esc(amount.text, 40)} {esc(food_words, 80)} ({fmt_number(grams)} g) of "
@@ -125,7 +125,7 @@ def _food_info(turn: Turn, query: str) -> Reply:
 
 
 def _undo(turn: Turn) -> Reply:
-    return commands.cmd_undo(turn, "")
+    return food_commands.cmd_undo(turn, "")
 
 
 def _food_mention(turn: Turn, food: str) -> Reply:
