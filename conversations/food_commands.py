@@ -12,7 +12,7 @@ from nutrition.sample import OFFLINE_NOTE
 from nutrition.selectors import diary_day, local_today, search_foods
 from nutrition.services import Logged, food_delete, food_log, food_undo
 
-from .replies import Reply, esc, fmt_number, reply
+from .replies import Reply, esc, fmt_grams, fmt_number, reply
 from .turn import Turn
 
 
@@ -51,7 +51,7 @@ def cmd_food(turn: Turn, args: str) -> Reply:
 def logged_line(logged: Logged) -> str:
     """"Logged 2 eggs (100 g): Egg, whole, raw, fresh — 143 kcal · P 12.6 g · F 9.5 g · C 0.7 g"."""
     entry, amount = logged.entry, logged.amount
-    grams = f"{fmt_number(entry.grams)} g"
+    grams = fmt_grams(entry.grams)
     food = esc(logged.query, 100)
     said = (f"{grams} {food}" if amount.unit == "g" else f"{esc(amount.text, 40)} {food} ({grams})"
             if amount.unit == "item" else f"{esc(amount.text, 40)} of {food} ({grams})")
@@ -70,7 +70,7 @@ def cmd_log(turn: Turn, args: str) -> Reply:
 def entry_text(entry) -> str:
     """"2 eggs (100 g Egg, whole, raw, fresh)" or "150 g Bananas, raw"; a dict or a FoodEntry."""
     get = entry.get if isinstance(entry, dict) else lambda name: getattr(entry, name)
-    weighed = f"{fmt_number(get('grams'))} g {esc(get('description'), 80)}"
+    weighed = f"{fmt_grams(get('grams'))} {esc(get('description'), 80)}"
     return f"{esc(get('said'), 80)} ({weighed})" if get("said") else weighed
 
 

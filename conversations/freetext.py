@@ -20,7 +20,7 @@ from nutrition.services import NoFoodMatch, food_log
 from . import commands, food_commands
 from .turn import Turn
 from .intents import classify
-from .replies import Reply, esc, fmt_number, reply, to_plain
+from .replies import Reply, esc, fmt_grams, reply, to_plain
 
 CAN_DO = ("I can log food (“I had 2 eggs and a coffee”, /log 150 g banana), tell you what you ate "
           "(“what did I eat today?”) and what is left of your target, and remember your profile "
@@ -119,7 +119,7 @@ def _food_info(turn: Turn, query: str) -> Reply:
         return food_commands.cmd_food(turn, food_words)
     grams = grams_of(amount, food=food, query=food_words)
     kcal = float(food["kcal"]) * float(grams) / 100
-    return reply(f"{esc(amount.text, 40)} {esc(food_words, 80)} ({fmt_number(grams)} g) of "
+    return reply(f"{esc(amount.text, 40)} {esc(food_words, 80)} ({fmt_grams(grams)}) of "
                  f"<b>{esc(food['description'], 120)}</b>: about {kcal:.0f} kcal.",
                  f"To log it: /log {esc(amount.text, 40)} {esc(food_words, 80)}")
 

@@ -29,6 +29,7 @@ PHRASES = [
     ("had a glass of milk", "log_food", "Logged a glass of milk (258 g)"),
     ("I drank 250 ml orange juice this morning", "log_food", "Logged 250 ml of orange juice (262 g)"),
     ("log 2 eggs", "log_food", "Logged 2 eggs (100 g)"),
+    ("I had 1 tbsp olive oil", "log_food", "Logged 1 tbsp of olive oil (13.5 g): <b>Oil, olive, salad or cooking</b>"),
     ("I had eggs for breakfast and toast for lunch", "log_food", "Logged 1 toast (25 g)"),
     ("had a coffee with my friend", "log_food", "Logged a coffee (237 g)"),
     ("we had pasta for dinner", "log_food", "Logged 1 cup of pasta (140 g)"),
