@@ -22,6 +22,7 @@ from .turn import Turn
 from .intents import classify
 from .replies import Reply, esc, fmt_grams, reply, to_plain
 
+MAX_ITEMS = 8  # foods logged from one message
 CAN_DO = ("I can log food (“I had 2 eggs and a coffee”, /log 150 g banana), tell you what you ate "
           "(“what did I eat today?”) and what is left of your target, and remember your profile "
           "(“my weight is 82 kg”). Send /help for everything.")
@@ -39,7 +40,7 @@ def _name(turn: Turn) -> str:
 
 def _log_food(turn: Turn, items: list[str]) -> Reply:
     logged, problems, unmatched = [], [], []
-    for item in items[:8]:
+    for item in items[:MAX_ITEMS]:
         try:
             logged.append(food_commands.logged_line(food_log(user_id=turn.user_id, text=item)))
         except NoFoodMatch:
@@ -52,6 +53,8 @@ def _log_food(turn: Turn, items: list[str]) -> Reply:
                      "To log food, name it with an amount, like “I had 2 eggs” or /log 150 g banana. " + CAN_DO,
                      helpful=False)
     lines = logged + problems
+    if len(items) > MAX_ITEMS:
+        lines.append(f"That was {len(items)} things: I took only the first {MAX_ITEMS}. Send the rest again.")
     lines += [f"Not logged: {esc(item, 60)} — no food matched; try a simpler name, like /log 1 banana"
               for item in unmatched]
     if logged:

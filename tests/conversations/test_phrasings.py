@@ -153,3 +153,22 @@ def test_free_text_logs_every_item_and_undo_takes_the_last(bot, ada):
     bot.say("/undo")
     assert list(FoodEntry.objects.order_by("id").values_list("description", flat=True)) == [
         "Bananas, raw", "Egg, whole, raw, fresh"]
+
+
+def test_random_text_always_gets_a_reply(bot, ada):
+    """Seeded random mixes of the words the intent layer looks for: every message is answered
+    (200, a sendMessage) and nothing raises; long messages are classified too."""
+    import random
+
+    words = ("i had ate 2 1/2 ½ a an half of cup tbsp ml g kg lbs my weight is i'm tall cm m years "
+             "old what did eat say today yesterday calories left target bmi undo and with , . ? ! 😀 "
+             "café banana eggs coffee rice 1e2 -5 0 999999 '' \" / @ for breakfast lunch").split()
+    rng = random.Random(15)
+    for _ in range(150):
+        text = " ".join(rng.choice(words) for _ in range(rng.randint(1, 12)))
+        assert bot.say(text)
+    assert len(classify("i had " + "1 and " * 700 + "x").args["items"]) == 701
+    assert classify("my name is " + "a" * 4000).action == "unknown"  # a name is at most 41 characters
+    before = FoodEntry.objects.count()
+    assert "only the first 8" in bot.say("I had " + ", ".join(["a banana"] * 20))
+    assert FoodEntry.objects.count() - before == 8
