@@ -91,9 +91,11 @@ def split_amount(text: str) -> tuple[Amount | None, str]:
         rest = clean[match.end():]
         if rest[:1] not in ("", " "):  # something glued to the number: a unit or garbage ("1e2")
             glued = _GLUED.match(rest)
-            if glued is None or canonical_unit(glued.group(1)) is None:
+            if glued is None or (canonical_unit(glued.group(1)) is None and glued.group(1) != "x"):
                 raise ApplicationError(BAD_AMOUNT)
         words = rest.split()
+        if words[:1] in (["x"], ["×"]):  # "2x eggs", "2 x eggs"
+            words = words[1:]
         if words[:3] in (["and", "a", "half"], ["and", "an", "half"]):  # "2 and a half cups"
             quantity, words = quantity + Decimal("0.5"), words[3:]
     elif clean[:1].isdigit() or (clean[:1] in ("+", "-", ".", ",") and clean[1:2].isdigit()):

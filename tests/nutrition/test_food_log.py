@@ -53,6 +53,10 @@ def user():
     ("a coffee", "Beverages, coffee, brewed, prepared with tap water", "237.0"),
     ("a dozen eggs", "Egg, whole, raw, fresh", "600.0"),
     ("a couple of eggs", "Egg, whole, raw, fresh", "100.0"),
+    ("2x eggs", "Egg, whole, raw, fresh", "100.0"),
+    ("3 × eggs", "Egg, whole, raw, fresh", "150.0"),
+    ("one and a half cups rice", "Rice, white, long-grain, regular, enriched, cooked", "237.0"),
+    ("2 and a half cups rice", "Rice, white, long-grain, regular, enriched, cooked", "395.0"),
     ("a handful of almonds", "Nuts, almonds", "28.0"),
 ])
 def test_amounts_as_people_write_them(sample, user, text, description, grams):
