@@ -180,12 +180,25 @@ def fdc_portions(raw: dict) -> dict[str, float]:
     for measure in raw.get("foodMeasures") or ():
         if isinstance(measure, dict):
             _add(found, measure.get("disseminationText"), measure.get("gramWeight"))
+    for portion in raw.get("foodPortions") or ():  # the same, as a food's detail record spells it
+        if isinstance(portion, dict):
+            _add(found, _portion_text(portion), portion.get("gramWeight"))
     size, unit = raw.get("servingSize"), str(raw.get("servingSizeUnit") or "").strip().upper()
     if _positive(size) and unit in ("G", "GRM"):
         _add(found, raw.get("householdServingFullText"), size, serving=True)
     elif _positive(size) and unit in ("ML", "MLT"):
         found.setdefault("ml", 1.0)
     return found
+
+
+def _portion_text(portion: dict) -> str | None:
+    """"1 cup", "1 large" from a foodPortions entry (portionDescription, else amount + unit/modifier)."""
+    if isinstance(portion.get("portionDescription"), str) and portion["portionDescription"].strip():
+        return portion["portionDescription"]
+    unit = portion.get("measureUnit") if isinstance(portion.get("measureUnit"), dict) else {}
+    name = unit.get("name") if unit.get("name") not in (None, "", "undetermined") else portion.get("modifier")
+    amount = portion.get("amount") if _positive(portion.get("amount")) else 1
+    return f"{amount:g} {name}" if isinstance(name, str) and name.strip() else None
 
 
 def _add(found: dict[str, float], text: object, grams: object, *, serving: bool = False) -> None:

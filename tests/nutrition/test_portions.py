@@ -52,6 +52,16 @@ def test_food_measures_of_survey_foods_win_over_the_table():
     assert TABLE["rice"]["cup"] == 158
 
 
+def test_food_portions_of_a_detail_record_are_read_too():
+    raw = fdc_food(2, "Egg, whole, raw", {1008: 143}, foodPortions=[
+        {"amount": 1, "gramWeight": 50.0, "modifier": "large", "measureUnit": {"name": "undetermined"}},
+        {"amount": 1, "gramWeight": 243.0, "measureUnit": {"name": "cup"}},
+        {"portionDescription": "1 medium", "gramWeight": 44.0},
+    ])
+    assert parse_food(raw)["portions"] == {"item": 44.0, "ml": 1.0271}
+    assert _grams("2 eggs", parse_food(raw)) == Decimal("88.0")
+
+
 def test_branded_drink_in_ml_counts_ml_as_grams():
     # FDC gives branded foods labelled in ml per 100 ml, so ml and the data's unit agree.
     assert fdc_portions({"servingSize": 240, "servingSizeUnit": "MLT"}) == {"ml": 1.0}
