@@ -20,7 +20,7 @@ $(STAMP): requirements.txt
 	@touch $(STAMP)
 
 migrate: install
-	@$(DEV_ENV) $(BIN)/python manage.py migrate --no-input -v 0
+	@$(DEV_ENV) LOG_LEVEL=$${LOG_LEVEL:-WARNING} $(BIN)/python manage.py migrate --no-input -v 0
 
 run: migrate
 	@$(DEV_ENV) $(BIN)/python manage.py chat

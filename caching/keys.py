@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 # Bump when the shape of any cached value changes: every key changes with it, so a deploy never
 # reads a value written by the previous code (old entries simply expire).
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 USER_MEMORY = "user_memory"
 USDA = "usda"

@@ -1,16 +1,28 @@
-"""One bot turn: dispatch a message to a command or the free-text helper, errors become replies."""
+"""One bot turn: dispatch a message to a command or the free-text helper, errors become replies.
+
+Also the answers to updates that are not text: a photo, sticker or voice message gets a one-line
+"I read text only", once per conversation (the time it was said is kept on the profile, so a burst
+of stickers gets one answer); an edited message is acknowledged, not re-processed — running an
+edited "/log 2 eggs" again would log twice, and the bot already answered the original.
+"""
 
 from __future__ import annotations
 
 import logging
 
 from healthagent.errors import ApplicationError
+from memory.services import profile_ensure, text_only_notice_due
 
 from . import freetext
 from .commands import COMMANDS, Turn
 from .replies import Reply, esc, reply
 
 logger = logging.getLogger(__name__)
+
+TEXT_ONLY = "I read text only: tell me in words, like “I had 2 eggs” or /help."
+EDITED = ("I saw you edited a message. I act on new messages only, so nothing changed: send it again "
+          "if you want me to act on the new text (/undo removes a food entry).")
+EDIT_KINDS = ("edited_message",)
 
 
 def respond(*, turn: Turn, text: str) -> Reply:
@@ -23,6 +35,40 @@ def respond(*, turn: Turn, text: str) -> Reply:
             if command is None:
                 return reply(f"I don't know /{esc(name, 40)}. Send /help for the list.", helpful=False)
             return command(turn, args.strip())
-        return freetext.answer(text=text, memory=turn.memory, first_name=turn.first_name, history=turn.history)
+        return freetext.answer(turn=turn, text=text)
     except ApplicationError as exc:
         return reply(esc(exc.message, 1000))
+
+
+def _sender(message: object) -> tuple[int, int, dict] | None:
+    """(user id, chat id, from) of a message from a person in a private chat, or None. In groups
+    the bot stays quiet about other people's photos and edits."""
+    if not isinstance(message, dict):
+        return None
+    sender, chat = message.get("from"), message.get("chat")
+    if not isinstance(sender, dict) or not isinstance(chat, dict) or sender.get("is_bot") is True:
+        return None
+    user_id, chat_id = sender.get("id"), chat.get("id")
+    if any(isinstance(v, bool) or not isinstance(v, int) for v in (user_id, chat_id)):
+        return None
+    return (user_id, chat_id, sender) if chat.get("type") == "private" else None
+
+
+def respond_other(update: dict) -> dict:
+    """The answer to an update with no text message: {} when there is nothing to say."""
+    for kind in EDIT_KINDS:
+        if (found := _sender(update.get(kind))) is not None:
+            return _send(found[1], EDITED)
+    found = _sender(update.get("message"))
+    if found is None:  # callbacks, channel posts, bots, service updates: nothing to answer
+        return {}
+    user_id, chat_id, sender = found
+    profile_ensure(user_id=user_id, name=str(sender.get("first_name") or ""),
+                   username=str(sender.get("username") or ""))
+    if not text_only_notice_due(user_id=user_id):
+        return {}
+    return _send(chat_id, TEXT_ONLY)
+
+
+def _send(chat_id: int, text: str) -> dict:
+    return {"method": "sendMessage", "chat_id": chat_id, "text": text, "parse_mode": "HTML"}

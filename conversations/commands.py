@@ -5,46 +5,38 @@ User-facing failures are raised as ApplicationError; bot.respond turns them into
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Callable
-
-from django.conf import settings
 
 from healthagent.errors import ApplicationError
 from memory import services as memory_services
-from memory.energy import bmi, kcal_target
-from memory.fields import FIELDS
-from nutrition.selectors import diary_day, search_foods
-from nutrition.services import food_log
+from memory.energy import DISCLAIMER, bmi_line, daily_target, implausible_bmi_note
+from memory.fields import FIELDS, LABELS, shown
 
-from .replies import Reply, esc, fmt_number, reply, to_plain
+from .food_commands import cmd_delete, cmd_food, cmd_log, cmd_today, cmd_undo
+from .replies import Reply, esc, reply, to_plain
 from .selectors import HISTORY_MAX, get_conversation_history
+from .turn import Turn
 
-
-@dataclass(frozen=True)
-class Turn:
-    user_id: int
-    first_name: str
-    memory: dict
-    message_id: int | None = None  # the stored user message of this turn, left out of /history
-    history: tuple[dict, ...] = ()  # recent messages before this one, oldest first
-
-    @property
-    def profile(self) -> dict:
-        return self.memory.get("profile") or {}
+__all__ = ["COMMANDS", "HELP", "Turn"]  # Turn is imported from here by the webhook's code path
 
 
 HELP = (
     "<b>What I can do</b>",
+    "/log &lt;amount&gt; &lt;food&gt; — add to your food diary: /log 150 g banana, /log 2 eggs, "
+    "/log 1 tbsp olive oil, /log a slice of bread",
+    "/today — today's numbered entries and totals against your target (/diary yesterday for the day before)",
+    "/undo — remove the last entry · /delete N — remove entry N of /today",
+    "/food &lt;query&gt; — nutrition per 100 g, e.g. /food banana",
     "/profile — what I know about you",
     "/set &lt;field&gt; &lt;value&gt; — e.g. /set weight_kg 70 (fields: " + ", ".join(FIELDS) + ")",
     "/pref &lt;key&gt; &lt;value&gt; — remember a preference, e.g. /pref diet vegetarian (value - removes it)",
     "/prefs — your preferences",
-    "/food &lt;query&gt; — nutrition per 100 g, e.g. /food banana",
-    "/log &lt;amount&gt; &lt;unit&gt; &lt;food&gt; — add to your food diary, e.g. /log 150 g banana",
-    "/today — today's totals against your target",
     "/history [n] — our last n messages (default 10)",
-    "/forget — delete everything I keep about you",
+    "/forget — delete everything I keep about you (asks first)",
+    "Or just write: “I had 2 eggs and a coffee”, “my weight is 82 kg”, “what did I eat today?”, "
+    "“how many calories are left?”",
+    "",
+    DISCLAIMER,
 )
 
 
@@ -58,17 +50,33 @@ def cmd_help(turn: Turn, args: str) -> Reply:
     return reply(*HELP)
 
 
+def target_lines(profile: dict) -> list[str]:
+    target = daily_target(profile)
+    line = f"Daily target: {target.kcal} kcal ({target.source})" if target.kcal else f"Daily target: {target.source}"
+    return [line, *(f"⚠️ {note}" for note in target.notes)]
+
+
 def cmd_profile(turn: Turn, args: str) -> Reply:
-    units = {"height_cm": " cm", "weight_kg": " kg", "kcal_target": " kcal", "age": " years"}
     lines = ["<b>Your profile</b>"]
     for field in FIELDS:
-        value = turn.profile.get(field)
-        shown = "—" if value in (None, "") else esc(f"{value:g}" if isinstance(value, float) else value, 100)
-        lines.append(f"{field}: {shown}{units.get(field, '') if value not in (None, '') else ''}")
-    if (index := bmi(turn.profile)) is not None:
-        lines.append(f"BMI: {index}")
-    target, source = kcal_target(turn.profile)
-    lines.append(f"Daily target: {target} kcal ({source})" if target else f"Daily target: {source}")
+        if field == "kcal_target" and not turn.profile.get(field):
+            continue  # shown below with the estimate
+        lines.append(f"{LABELS[field]}: {esc(shown(field, turn.profile.get(field)), 100)}")
+    if line := bmi_line(turn.profile):
+        lines.append(line if line.startswith("BMI") else f"⚠️ {line}")
+    lines += target_lines(turn.profile)
+    lines.append("Change a value with /set, e.g. /set weight_kg 72")
+    return reply(*lines)
+
+
+def saved_reply(turn: Turn, field: str, profile) -> Reply:
+    value = getattr(profile, field)
+    lines = [f"Saved: {LABELS[field].lower()} {esc(shown(field, value), 100)}."]
+    updated = {**turn.profile, field: float(value) if field in ("height_cm", "weight_kg") else value}
+    if field in ("height_cm", "weight_kg") and (note := implausible_bmi_note(updated)):
+        lines.append(f"⚠️ {note}")
+    if field in ("kcal_target", "age", "goal", "sex", "weight_kg", "height_cm"):
+        lines += [f"⚠️ {note}" for note in daily_target(updated).notes]
     return reply(*lines)
 
 
@@ -77,9 +85,7 @@ def cmd_set(turn: Turn, args: str) -> Reply:
     if not field:
         raise ApplicationError("Usage: /set <field> <value>, e.g. /set weight_kg 70. Fields: " + ", ".join(FIELDS))
     profile = memory_services.profile_update(user_id=turn.user_id, field=field, raw_value=value)
-    field = field.strip().lower()
-    saved = getattr(profile, field)
-    return reply(f"Saved: {field} = {esc(saved, 100)}")
+    return saved_reply(turn, field.strip().lower(), profile)
 
 
 def cmd_pref(turn: Turn, args: str) -> Reply:
@@ -100,68 +106,6 @@ def cmd_prefs(turn: Turn, args: str) -> Reply:
     return reply("<b>Your preferences</b>", *(f"{esc(k)}: {esc(v)}" for k, v in sorted(preferences.items())))
 
 
-SAMPLE_NOTE = "<i>Sample data (offline data set), not a live USDA lookup.</i>"
-
-
-def _sample_note(foods: list[dict]) -> tuple[str, ...]:
-    return (SAMPLE_NOTE,) if any(food.get("source") == "sample" for food in foods) else ()
-
-
-def _food_line(food: dict) -> str:
-    brand = f" ({esc(food['brand'], 60)})" if food.get("brand") else ""
-    return (
-        f"<b>{esc(food['description'], 120)}</b>{brand} — {fmt_number(food.get('kcal'))} kcal · "
-        f"P {fmt_number(food.get('protein'), 1)} g · F {fmt_number(food.get('fat'), 1)} g · "
-        f"C {fmt_number(food.get('carbs'), 1)} g"
-    )
-
-
-def cmd_food(turn: Turn, args: str) -> Reply:
-    foods = search_foods(query=args, limit=5)
-    if not foods:
-        return reply(f"No foods found for “{esc(args.strip(), 100)}”. Try a simpler name, e.g. /food apple")
-    lines = [f"<b>Per 100 g</b>, top matches for “{esc(args.strip(), 100)}”:"]
-    lines += [f"{i}. {_food_line(food)}" for i, food in enumerate(foods, 1)]
-    return reply(*lines, *_sample_note(foods), f"Log one with /log 100 g {esc(args.strip(), 100)}")
-
-
-LOG_USAGE = "Usage: /log <amount> <unit> <food>, e.g. /log 150 g banana (units: g, kg, oz, lb, ml)"
-
-
-def cmd_log(turn: Turn, args: str) -> Reply:
-    parts = args.split(maxsplit=2)
-    if len(parts) < 3:
-        raise ApplicationError(LOG_USAGE)
-    amount, unit, query = parts
-    entry = food_log(user_id=turn.user_id, amount=amount, unit=unit, query=query)
-    lines = [
-        f"Logged {fmt_number(entry.grams)} g <b>{esc(entry.description, 120)}</b>: {fmt_number(entry.kcal)} kcal · "
-        f"P {fmt_number(entry.protein, 1)} g · F {fmt_number(entry.fat, 1)} g · C {fmt_number(entry.carbs, 1)} g",
-    ]
-    if settings.NUTRITION_PROVIDER == "sample":
-        lines.append(SAMPLE_NOTE)
-    return reply(*lines, "See the day with /today")
-
-
-def cmd_today(turn: Turn, args: str) -> Reply:
-    day = diary_day(user_id=turn.user_id)
-    target, source = kcal_target(turn.profile)
-    if not day["entries"]:
-        lines = ["Nothing logged today yet. Add food with /log 150 g banana"]
-    else:
-        lines = ["<b>Today</b>"]
-        lines += [f"• {fmt_number(e['grams'])} g {esc(e['description'], 80)} — {fmt_number(e['kcal'])} kcal"
-                  for e in day["entries"]]
-        lines.append(f"Total: {fmt_number(day['kcal'])} kcal · P {fmt_number(day['protein'], 1)} g · "
-                     f"F {fmt_number(day['fat'], 1)} g · C {fmt_number(day['carbs'], 1)} g")
-    if target:
-        left = target - float(day["kcal"] or 0)
-        lines.append(f"Target: {target} kcal ({source}) — {abs(left):.0f} kcal {'left' if left >= 0 else 'over'}")
-    else:
-        lines.append(f"No daily target yet: {source}.")
-    return reply(*lines)
-
-
 def cmd_history(turn: Turn, args: str) -> Reply:
     raw = args.strip() or "10"
     if not raw.isdigit() or not 1 <= int(raw) <= HISTORY_MAX:
@@ -177,12 +121,15 @@ def cmd_history(turn: Turn, args: str) -> Reply:
 
 
 def cmd_forget(turn: Turn, args: str) -> Reply:
+    if args.strip().lower() != "yes":
+        return reply("This deletes your profile, preferences, food diary and our conversation, and can't be "
+                     "undone. To go ahead, send /forget yes")
     memory_services.user_forget(user_id=turn.user_id)
     return reply("Done: I deleted your profile, preferences, diary and our conversation.", store=False)
 
 
 COMMANDS: dict[str, Callable[[Turn, str], Reply]] = {
     "start": cmd_start, "help": cmd_help, "profile": cmd_profile, "set": cmd_set, "pref": cmd_pref,
-    "prefs": cmd_prefs, "food": cmd_food, "log": cmd_log, "today": cmd_today, "history": cmd_history,
-    "forget": cmd_forget,
+    "prefs": cmd_prefs, "food": cmd_food, "log": cmd_log, "today": cmd_today, "diary": cmd_today,
+    "undo": cmd_undo, "delete": cmd_delete, "history": cmd_history, "forget": cmd_forget,
 }

@@ -1,66 +1,162 @@
-"""Answers to free text, built from user memory and history. Deterministic: no language model.
+"""Answers to free text, built from user memory, the diary and history. Deterministic: no language
+model. conversations.intents decides what was asked; this module answers it, through the same
+services and cached selectors as the commands.
 
-It recognises a few intents (greetings, thanks, foods, weight/BMI, calories, what was said before)
-and says plainly when it did not understand — those replies are flagged unhelpful.
+Replies that say the bot did not understand are flagged unhelpful (kept out of the history it reads).
 """
 
 from __future__ import annotations
 
-import re
+import datetime
 
-from memory.energy import bmi, kcal_target
+from healthagent.errors import ApplicationError
+from memory import services as memory_services
+from memory.energy import bmi_line, daily_target
+from nutrition.amounts import split_amount
+from nutrition.portions import grams_of
+from nutrition.selectors import diary_day, local_today, search_foods
+from nutrition.services import NoFoodMatch, food_log
 
-from .replies import Reply, esc, reply, to_plain
+from . import commands, food_commands
+from .turn import Turn
+from .intents import classify
+from .replies import Reply, esc, fmt_grams, reply, to_plain
 
-FOOD_WORDS = frozenset("""
-apple apples avocado bacon bagel banana bananas beans beef blueberries bread broccoli butter cake
-carrot carrots cereal cheerios cheese chicken chips chocolate coffee cookie cookies corn cucumber egg
-eggs fish fries grapes ham honey hummus icecream juice lentils lettuce mango milk muffin nuts oatmeal
-oats orange oranges pasta peanut peanuts pear pizza pork potato potatoes rice salad salmon sandwich
-sausage spinach steak strawberries sugar tea tofu tomato tomatoes tuna turkey walnuts yogurt yoghurt
-""".split())
-_WORD = re.compile(r"[a-zà-ÿ']+")
-GREETINGS = {"hi", "hello", "hey", "hiya", "morning", "evening", "yo", "howdy"}
+MAX_ITEMS = 8  # foods logged from one message
+CAN_DO = ("I can log food (“I had 2 eggs and a coffee”, /log 150 g banana), tell you what you ate "
+          "(“what did I eat today?”) and what is left of your target, and remember your profile "
+          "(“my weight is 82 kg”). Send /help for everything.")
 
 
-def _words(text: str) -> list[str]:
-    return _WORD.findall(text.casefold())
+def answer(*, turn: Turn, text: str) -> Reply:
+    intent = classify(text)
+    handler = _HANDLERS[intent.action]
+    return handler(turn, **intent.args)
 
 
-def answer(*, text: str, memory: dict, first_name: str, history: tuple[dict, ...]) -> Reply:
-    words = _words(text)
-    wordset = set(words)
-    profile = memory.get("profile") or {}
-    preferences = memory.get("preferences") or {}
-    name = esc(profile.get("name") or first_name or "there", 60)
+def _name(turn: Turn) -> str:
+    return esc(turn.profile.get("name") or turn.first_name or "there", 60)
 
-    foods = [w for w in words if w in FOOD_WORDS]
-    if foods:
-        food = foods[0].rstrip("s") if foods[0] not in {"oats", "chips", "fries", "cheerios"} else foods[0]
-        lines = [f"Sounds like {esc(foods[0])}. For its nutrition per 100 g: /food {esc(food)}",
-                 f"To add it to your diary: /log 100 g {esc(food)}"]
-        if diet := preferences.get("diet"):
-            lines.append(f"(I remember your diet preference: {esc(diet)}.)")
-        return reply(*lines)
-    if wordset & {"bmi", "weight", "weigh", "heavy", "overweight"}:
-        if (index := bmi(profile)) is None:
-            return reply("I need your height and weight for that: /set height_cm 172 and /set weight_kg 70")
-        return reply(f"With {profile['weight_kg']:g} kg at {profile['height_cm']:g} cm your BMI is {index} "
-                     "(18.5–25 is the usual healthy range).")
-    if wordset & {"calories", "calorie", "kcal", "target", "eat", "goal"}:
-        target, source = kcal_target(profile)
-        if target is None:
-            return reply(f"To work out a daily target I need more: {source}.")
-        return reply(f"Your daily target is {target} kcal ({source}). See today's total with /today")
-    if wordset & {"said", "asked", "earlier", "before", "last"}:
-        said = [m for m in history if m["role"] == "user"]
-        if said:
-            return reply(f"Earlier you said: “{esc(to_plain(said[-1]['content']), 200)}”")
-        return reply("This is the start of our conversation.")
-    if wordset & GREETINGS:
-        return reply(f"Hi {name}! Ask me about a food, or send /help to see what I can do.")
-    if wordset & {"thanks", "thank", "thx", "cheers"}:
-        return reply(f"You're welcome, {name}!")
-    return reply("Sorry, I didn't understand that. I can look up foods (/food banana), keep a diary "
-                 "(/log 150 g banana, /today) and remember your profile (/set weight_kg 70). "
-                 "Send /help for everything.", helpful=False)
+
+def _log_food(turn: Turn, items: list[str]) -> Reply:
+    logged, problems, unmatched = [], [], []
+    for item in items[:MAX_ITEMS]:
+        try:
+            logged.append(food_commands.logged_line(food_log(user_id=turn.user_id, text=item)))
+        except NoFoodMatch:
+            unmatched.append(item)
+        except ApplicationError as error:
+            problems.append(f"Not logged: {esc(item, 60)} — {esc(error.message, 300)}")
+    if not logged and not problems:
+        # Nothing in it was food we know: "I had a great day" is not a diary entry.
+        return reply(f"I couldn't find “{esc(', '.join(unmatched), 100)}” in the food data, so I logged nothing. "
+                     "To log food, name it with an amount, like “I had 2 eggs” or /log 150 g banana. " + CAN_DO,
+                     helpful=False)
+    lines = logged + problems
+    if len(items) > MAX_ITEMS:
+        lines.append(f"That was {len(items)} things: I took only the first {MAX_ITEMS}. Send the rest again.")
+    lines += [f"Not logged: {esc(item, 60)} — no food matched; try a simpler name, like /log 1 banana"
+              for item in unmatched]
+    if logged:
+        lines.append("/undo removes the last entry · /today shows the day")
+    return reply(*lines)
+
+
+def _set(turn: Turn, field: str, value: str) -> Reply:
+    profile = memory_services.profile_update(user_id=turn.user_id, field=field, raw_value=value)
+    saved = commands.saved_reply(turn, field, profile)
+    return reply(*saved.lines, f"(Next time you can also send /set {field} {esc(value, 40)}; /profile shows it all.)")
+
+
+def _diary(turn: Turn, day: int) -> Reply:
+    date = local_today(turn.tz) + datetime.timedelta(days=day)
+    return reply(*food_commands.diary_lines(turn, date))
+
+
+def _calories_left(turn: Turn) -> Reply:
+    target = daily_target(turn.profile)
+    eaten = float(diary_day(user_id=turn.user_id, tz=turn.tz)["kcal"])
+    if not target.kcal:
+        return reply(f"You've had {eaten:.0f} kcal today. For what is left I need a daily target: {target.source}.")
+    left = target.kcal - eaten
+    lines = [f"You've had {eaten:.0f} of {target.kcal} kcal today: {abs(left):.0f} kcal "
+             f"{'left' if left >= 0 else 'over your target'}."]
+    return reply(*lines, *(f"⚠️ {note}" for note in target.notes), "See the entries with /today")
+
+
+def _target(turn: Turn) -> Reply:
+    target = daily_target(turn.profile)
+    if target.kcal is None:
+        return reply(f"To work out a daily target I need more: {target.source}.", *(f"⚠️ {n}" for n in target.notes))
+    return reply(f"Your daily target is {target.kcal} kcal ({target.source}).",
+                 *(f"⚠️ {note}" for note in target.notes), "See today's total with /today")
+
+
+def _bmi(turn: Turn) -> Reply:
+    line = bmi_line(turn.profile)
+    if line is None:
+        return reply("I need your height and weight for that: tell me “my weight is 70 kg” and “I'm 172 cm”, "
+                     "or /set height_cm 172 and /set weight_kg 70")
+    if not line.startswith("BMI"):
+        return reply(f"⚠️ {line}")
+    profile = turn.profile
+    return reply(f"With {profile['weight_kg']:g} kg at {profile['height_cm']:g} cm: {line}.")
+
+
+def _said_before(turn: Turn) -> Reply:
+    said = [m for m in turn.history if m["role"] == "user" and not m["content"].lstrip().startswith("/")]
+    if said:
+        return reply(f"Earlier you said: “{esc(to_plain(said[-1]['content']), 200)}”")
+    commands_only = any(m["role"] == "user" for m in turn.history)
+    return reply("You've only sent commands so far (/history shows them)." if commands_only
+                 else "This is the start of our conversation.")
+
+
+def _food_info(turn: Turn, query: str) -> Reply:
+    amount, food_words = split_amount(query)
+    foods = search_foods(query=food_words) if food_words else []
+    if not foods:
+        return food_commands.not_found(food_words or query)
+    food = foods[0]
+    if amount is None or food.get("kcal") is None:
+        return food_commands.cmd_food(turn, food_words)
+    grams = grams_of(amount, food=food, query=food_words)
+    kcal = float(food["kcal"]) * float(grams) / 100
+    return reply(f"{esc(amount.text, 40)} {esc(food_words, 80)} ({fmt_grams(grams)}) of "
+                 f"<b>{esc(food['description'], 120)}</b>: about {kcal:.0f} kcal.",
+                 f"To log it: /log {esc(amount.text, 40)} {esc(food_words, 80)}")
+
+
+def _undo(turn: Turn) -> Reply:
+    return food_commands.cmd_undo(turn, "")
+
+
+def _food_mention(turn: Turn, food: str) -> Reply:
+    single = food.rstrip("s") if food not in {"oats", "chips", "fries", "cheerios", "hummus"} else food
+    lines = [f"Sounds like {esc(food)}. For its nutrition per 100 g: /food {esc(single)}",
+             f"Had some? Tell me “I had 1 {esc(single)}”, or /log 100 g {esc(single)}"]
+    if diet := (turn.memory.get("preferences") or {}).get("diet"):
+        lines.append(f"(I remember your diet preference: {esc(diet)}.)")
+    return reply(*lines)
+
+
+def _unknown(turn: Turn) -> Reply:
+    return reply(f"Sorry, I didn't understand that. {CAN_DO}", helpful=False)
+
+
+_HANDLERS = {
+    "log_food": _log_food,
+    "set": _set,
+    "diary": _diary,
+    "calories_left": _calories_left,
+    "target": _target,
+    "bmi": _bmi,
+    "said_before": _said_before,
+    "food_info": _food_info,
+    "undo": _undo,
+    "help": lambda turn: commands.cmd_help(turn, ""),
+    "greeting": lambda turn: reply(f"Hi {_name(turn)}! Tell me what you ate, ask about a food, or send /help."),
+    "thanks": lambda turn: reply(f"You're welcome, {_name(turn)}!"),
+    "food_mention": _food_mention,
+    "unknown": _unknown,
+}

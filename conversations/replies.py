@@ -65,3 +65,9 @@ def fmt_number(value: object, digits: int = 0) -> str:
     if value is None:
         return "?"
     return f"{float(value):.{digits}f}"
+
+
+def fmt_grams(value: object) -> str:
+    """"100 g", "13.5 g": whole grams without a decimal, a tenth where it matters."""
+    number = float(value)
+    return f"{number:.0f} g" if number == round(number) or number >= 100 else f"{number:.1f} g"

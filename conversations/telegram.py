@@ -70,7 +70,7 @@ def handle_update(update: object) -> dict:
     """Process one Update; the JSON body to answer Telegram with ({} when there is nothing to say)."""
     message = text_message(update)
     if message is None:
-        return {}
+        return bot.respond_other(update)  # photos, stickers, edits: bot.py decides whether to answer
     update_id, user_id, chat_id = update["update_id"], message["from"]["id"], message["chat"]["id"]
     # fence.scope: this turn's cache reads rely on the outbox check that the claim carries.
     # journal: the turn's cache keys go on its ProcessedUpdate row, not into intent rows.

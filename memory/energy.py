@@ -1,30 +1,106 @@
-"""Daily energy target from the profile (Mifflin-St Jeor), used when the user set no kcal_target."""
+"""Health figures from the profile: BMI and a daily energy target (Mifflin-St Jeor), with the care
+they need — implausible values are questioned, not reported, and a target never goes below the
+floor without saying why.
+
+The floor: 1200 kcal a day for women and 1500 for men is the commonly cited minimum for a diet
+without medical supervision (NIH/NHLBI weight-loss guidance; "other" takes the lower one). The
+estimate is made for adults.
+"""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 ACTIVITY_FACTORS = {"sedentary": 1.2, "light": 1.375, "moderate": 1.55, "active": 1.725, "very_active": 1.9}
 GOAL_ADJUSTMENT = {"lose": -500, "maintain": 0, "gain": 300}
 # Mifflin-St Jeor's sex constant; "other" takes the midpoint rather than guessing.
 SEX_CONSTANT = {"male": 5, "female": -161, "other": -78}
+KCAL_FLOOR = {"male": 1500, "female": 1200, "other": 1200}
+# Adult BMIs outside this range do not occur in practice: such a pair of height and weight is a typo.
+PLAUSIBLE_BMI = (12.0, 70.0)
+HEALTHY_BMI = (18.5, 25.0)
+DISCLAIMER = ("<i>I'm not a doctor: figures here are estimates for healthy adults, not medical advice. "
+              "For a medical condition, pregnancy or an eating disorder, ask a professional.</i>")
 
 
-def kcal_target(profile: dict) -> tuple[int | None, str]:
-    """(kcal per day, where it came from); (None, what is missing) when it cannot be worked out."""
-    if profile.get("kcal_target"):
-        return int(profile["kcal_target"]), "your target"
-    needed = ("weight_kg", "height_cm", "age", "sex")
-    missing = [f for f in needed if not profile.get(f)]
-    if missing:
-        return None, "set " + ", ".join(missing) + " (or kcal_target) to get a daily target"
-    bmr = 10 * float(profile["weight_kg"]) + 6.25 * float(profile["height_cm"]) - 5 * int(profile["age"])
-    bmr += SEX_CONSTANT[profile["sex"]]
-    tdee = bmr * ACTIVITY_FACTORS.get(profile.get("activity") or "sedentary", 1.2)
-    target = tdee + GOAL_ADJUSTMENT.get(profile.get("goal") or "maintain", 0)
-    return max(1200, int(round(target, -1))), "estimated from your profile"
+@dataclass(frozen=True)
+class Target:
+    kcal: int | None
+    source: str  # "your target", "estimated from your profile", or what is missing
+    notes: tuple[str, ...] = ()  # cautions to show with it
 
 
 def bmi(profile: dict) -> float | None:
+    """The BMI, or None without both height and weight. Check `bmi_plausible` before reporting it."""
     if not (profile.get("weight_kg") and profile.get("height_cm")):
         return None
     metres = float(profile["height_cm"]) / 100
     return round(float(profile["weight_kg"]) / (metres * metres), 1)
+
+
+def bmi_plausible(index: float) -> bool:
+    return PLAUSIBLE_BMI[0] <= index <= PLAUSIBLE_BMI[1]
+
+
+def implausible_bmi_note(profile: dict) -> str | None:
+    index = bmi(profile)
+    if index is None or bmi_plausible(index):
+        return None
+    return (f"{profile['weight_kg']:g} kg at {profile['height_cm']:g} cm would be a BMI of {index}, which isn't "
+            "possible for an adult — please check your height (/set height_cm) and weight (/set weight_kg).")
+
+
+_MISSING_NAMES = {"weight_kg": "weight", "height_cm": "height", "age": "age", "sex": "sex"}
+_MISSING_EXAMPLES = {"weight_kg": "/set weight_kg 70", "height_cm": "/set height_cm 172", "age": "/set age 34",
+                     "sex": "/set sex female"}
+
+
+def _missing(fields: list[str]) -> str:
+    names = [_MISSING_NAMES[f] for f in fields]
+    listed = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+    return (f"tell me your {listed} ({', '.join(_MISSING_EXAMPLES[f] for f in fields)}), "
+            "or set your own with /set kcal_target 2000")
+
+
+def daily_target(profile: dict) -> Target:
+    """The daily energy target: the user's own, else an estimate from the profile; with cautions."""
+    floor = KCAL_FLOOR.get(profile.get("sex") or "other", 1200)
+    if profile.get("kcal_target"):
+        kcal = int(profile["kcal_target"])
+        notes = (f"That is below {floor} kcal, the usual floor without medical supervision.",) if kcal < floor else ()
+        return Target(kcal, "your target", notes)
+    missing = [f for f in ("weight_kg", "height_cm", "age", "sex") if not profile.get(f)]
+    if missing:
+        return Target(None, _missing(missing))
+    if note := implausible_bmi_note(profile):
+        return Target(None, "I can't estimate it yet", (note,))
+    age, index, goal = int(profile["age"]), bmi(profile), profile.get("goal") or "maintain"
+    notes: list[str] = []
+    if goal == "lose" and index < HEALTHY_BMI[0]:
+        notes.append(f"At a BMI of {index} losing weight isn't advised, so I took nothing off for “lose”: "
+                     "please talk to a doctor.")
+        goal = "maintain"
+    elif goal == "lose" and age >= 65:
+        notes.append("Over 65, losing weight can cost muscle and bone: talk to your doctor before cutting calories.")
+    if age < 18:
+        notes.append("The formula is made for adults: under 18, ask a doctor or dietitian about energy needs.")
+    bmr = 10 * float(profile["weight_kg"]) + 6.25 * float(profile["height_cm"]) - 5 * age
+    bmr += SEX_CONSTANT[profile["sex"]]
+    tdee = bmr * ACTIVITY_FACTORS.get(profile.get("activity") or "sedentary", 1.2)
+    estimate = int(round(tdee + GOAL_ADJUSTMENT.get(goal, 0), -1))
+    if estimate < floor:
+        notes.append(f"The formula gives {estimate} kcal; I use {floor} kcal instead, the usual floor "
+                     "without medical supervision.")
+        estimate = floor
+    return Target(estimate, "estimated from your profile", tuple(notes))
+
+
+def bmi_line(profile: dict) -> str | None:
+    """"BMI 22.9 (healthy range 18.5–25)", a question when implausible, None without the figures."""
+    index = bmi(profile)
+    if index is None:
+        return None
+    if not bmi_plausible(index):
+        return implausible_bmi_note(profile)
+    where = ("below" if index < HEALTHY_BMI[0] else "above" if index >= HEALTHY_BMI[1] else "within")
+    return f"BMI {index} ({where} the usual healthy range of 18.5–25; it says nothing of muscle or build)"

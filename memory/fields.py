@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+import unicodedata
+import zoneinfo
 from decimal import Decimal, InvalidOperation
 from typing import Callable
 
@@ -10,8 +13,15 @@ from healthagent.errors import ApplicationError
 from .models import Profile
 
 
+# Plain decimals, as /log takes them: no signs, exponents ("1e4"), "nan" or "inf".
+_PLAIN = re.compile(r"\d+(?:[.,]\d+)?", re.ASCII)
+
+
 def _number(raw: str, field: str, low: float, high: float, unit: str, *, whole: bool) -> Decimal | int:
     hint = f"{field} must be a {'whole ' if whole else ''}number from {low:g} to {high:g}{unit}, e.g. /set {field} {_EXAMPLES[field]}"
+    raw = unicodedata.normalize("NFKC", raw).strip()
+    if not _PLAIN.fullmatch(raw):
+        raise ApplicationError(hint)
     try:
         value = Decimal(raw.replace(",", "."))
     except InvalidOperation:
@@ -39,9 +49,20 @@ def _name(raw: str) -> str:
     return value
 
 
+def _zone(raw: str) -> str:
+    hint = ("tz must be a time zone name like Europe/Berlin, America/New_York or Asia/Tokyo "
+            "(see en.wikipedia.org/wiki/List_of_tz_database_time_zones), e.g. /set tz Europe/Berlin")
+    value = raw.strip()
+    names = {name.casefold(): name for name in zoneinfo.available_timezones()}
+    name = names.get(value.casefold()) or names.get(value.replace(" ", "_").casefold())
+    if name is None:
+        raise ApplicationError(hint)
+    return name
+
+
 _EXAMPLES = {
     "name": "Alex", "age": "34", "sex": "female", "height_cm": "172", "weight_kg": "70.5",
-    "activity": "moderate", "goal": "maintain", "kcal_target": "2000",
+    "activity": "moderate", "goal": "maintain", "kcal_target": "2000", "tz": "Europe/Berlin",
 }
 
 PARSERS: dict[str, Callable[[str], object]] = {
@@ -53,7 +74,24 @@ PARSERS: dict[str, Callable[[str], object]] = {
     "activity": lambda raw: _choice(raw, "activity", Profile.Activity.values),
     "goal": lambda raw: _choice(raw, "goal", Profile.Goal.values),
     "kcal_target": lambda raw: _number(raw, "kcal_target", 800, 10000, " kcal", whole=True),
+    "tz": _zone,
 }
+# What people call each field (/profile, confirmations), and how a value is shown.
+LABELS = {
+    "name": "Name", "age": "Age", "sex": "Sex", "height_cm": "Height", "weight_kg": "Weight",
+    "activity": "Activity", "goal": "Goal", "kcal_target": "Daily target", "tz": "Time zone",
+}
+UNITS = {"height_cm": " cm", "weight_kg": " kg", "kcal_target": " kcal", "age": " years"}
+
+
+def shown(field: str, value: object) -> str:
+    """A field's value as a person reads it: "70 kg", "very active", "—" when unset."""
+    if value in (None, ""):
+        return "—"
+    if isinstance(value, (float, Decimal)):
+        value = f"{float(value):g}"
+    text = str(value).replace("_", " ") if field in ("activity", "sex", "goal") else str(value)
+    return text + UNITS.get(field, "")
 FIELDS = tuple(PARSERS)
 
 

@@ -42,6 +42,10 @@ class Profile(models.Model):
     kcal_target = models.PositiveIntegerField(
         null=True, blank=True, validators=[MinValueValidator(800), MaxValueValidator(10000)]
     )
+    # An IANA time zone name ("Europe/Berlin"); blank: settings.TIME_ZONE. Where /today's day starts.
+    tz = models.CharField(max_length=64, blank=True, verbose_name="time zone")
+    # When the bot last said it reads text only (a photo or sticker came): said once per conversation.
+    text_only_notice_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

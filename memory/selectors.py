@@ -10,7 +10,7 @@ from caching.readthrough import read_through
 from .models import Preference, Profile
 
 PROFILE_FIELDS = (
-    "name", "username", "age", "sex", "height_cm", "weight_kg", "activity", "goal", "kcal_target",
+    "name", "username", "age", "sex", "height_cm", "weight_kg", "activity", "goal", "kcal_target", "tz",
 )
 
 

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import datetime
 import re
 
 from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
 
 from healthagent.errors import ApplicationError
 
@@ -86,3 +89,18 @@ def user_forget(*, user_id: int) -> None:
         Profile.objects.filter(pk=user_id).delete()
         # Replies kept for redelivery hold personal data; the update ids stay to keep exactly-once.
         ProcessedUpdate.objects.filter(user_id=user_id).update(response={})
+
+
+# A conversation, for "say it once": messages with less than this between them.
+CONVERSATION_GAP = datetime.timedelta(hours=6)
+
+
+def text_only_notice_due(*, user_id: int) -> bool:
+    """True (and noted) when the bot should say it reads text only: not said in this conversation.
+
+    One conditional UPDATE, so two photos arriving together get one notice. The field is not part
+    of the cached user memory, so no invalidation is needed (and none is skipped).
+    """
+    now = timezone.now()
+    due = Q(text_only_notice_at__isnull=True) | Q(text_only_notice_at__lt=now - CONVERSATION_GAP)
+    return Profile.objects.filter(Q(pk=user_id) & due).update(text_only_notice_at=now) == 1

@@ -5,7 +5,7 @@ from .models import FoodEntry
 
 @admin.register(FoodEntry)
 class FoodEntryAdmin(admin.ModelAdmin):
-    list_display = ("eaten_at", "user", "description", "grams", "kcal", "protein", "fat", "carbs")
+    list_display = ("eaten_at", "user", "description", "said", "grams", "kcal", "protein", "fat", "carbs")
     date_hierarchy = "eaten_at"
     search_fields = ("description", "=user__telegram_id", "=fdc_id")
     list_select_related = ("user",)

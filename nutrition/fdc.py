@@ -18,6 +18,7 @@ from urllib3.exceptions import InvalidHeader, MaxRetryError, ReadTimeoutError, R
 from urllib3.util.retry import Retry
 
 from healthagent.errors import ApplicationError
+from nutrition.portions import fdc_portions
 from nutrition.units import convert_nutrient
 
 logger = logging.getLogger(__name__)
@@ -238,6 +239,7 @@ def parse_food(raw: object) -> dict | None:
         **{field: next((nutrients[i] for i in ids if i in nutrients), None) for field, (ids, _) in _FIELDS.items()},
         "serving_size": serving_size,
         "serving_unit": serving_unit,
+        "portions": fdc_portions(raw),
         "source": "usda",
     }
 

@@ -10,6 +10,9 @@ class FoodEntry(models.Model):
     )
     fdc_id = models.BigIntegerField(null=True, blank=True)
     description = models.CharField(max_length=255)
+    # The amount as the user put it when it was not in grams ("2 eggs", "1 tbsp olive oil"): the
+    # diary shows it back in their words.
+    said = models.CharField(max_length=120, blank=True)
     grams = models.DecimalField(max_digits=7, decimal_places=1)
     kcal = models.DecimalField(max_digits=7, decimal_places=1)
     protein = models.DecimalField(max_digits=7, decimal_places=1, null=True, blank=True)

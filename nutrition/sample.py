@@ -14,6 +14,12 @@ import re
 import unicodedata
 from pathlib import Path
 
+# Said with every "not found" from this data set: the user should know it is small, and how to get more.
+OFFLINE_NOTE = (
+    "I only searched the offline sample data set (about 70 everyday foods, English names). Live "
+    "USDA FoodData Central lookups cover far more: the operator enables them with USDA_API_KEY "
+    "(free at fdc.nal.usda.gov/api-key-signup) and NUTRITION_PROVIDER=usda."
+)
 DATA_FILE = Path(__file__).resolve().parent / "data" / "sample_foods.json"
 _NUTRIENTS = ("kcal", "protein", "fat", "carbs", "fiber", "sugars", "sodium_mg")
 # Words that would match half the data set and say nothing about the food.
@@ -53,6 +59,7 @@ def _foods() -> tuple[tuple[dict, frozenset[str], tuple[str, ...]], ...]:
             **{name: None if raw[name] is None else float(raw[name]) for name in _NUTRIENTS},
             "serving_size": None,
             "serving_unit": None,
+            "portions": {},  # nutrition.portions' table covers these foods
             "source": "sample",
         }
         words = tokens(" ".join([raw["description"], *raw.get("keywords", ())]))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime
 import unicodedata
 from decimal import Decimal
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.conf import settings
 from django.core.cache import cache
@@ -30,7 +30,12 @@ def normalise_query(query: str) -> str:
     return " ".join(unicodedata.normalize("NFKC", query).casefold().split())
 
 
-def search_foods(*, query: str, limit: int = 5) -> list[dict]:
+# /food shows this many matches and /log takes the first of the same answer: one cached lookup
+# (one key, one FDC call) per normalised query serves both.
+LOOKUP_LIMIT = 5
+
+
+def search_foods(*, query: str, limit: int = LOOKUP_LIMIT) -> list[dict]:
     """At most `limit` foods (dicts as nutrition.fdc.parse_food makes them) matching `query`.
 
     USDA answers are cached per normalised query and limit (DESIGN §5.3): concurrent misses make one
@@ -66,16 +71,31 @@ def _fetch_foods(query: str, limit: int) -> list[dict]:
     return get_provider().search(query, page_size=limit)[:limit]
 
 
-def diary_day(*, user_id: int, day: datetime.date | None = None) -> dict:
-    """The food diary of `day` (default today) as the user's day runs in settings.TIME_ZONE.
+def user_zone(tz: str | None) -> ZoneInfo:
+    """The user's time zone (their /set tz), else settings.TIME_ZONE — also for a name this
+    machine's tz database no longer knows (zones are renamed now and then)."""
+    try:
+        return ZoneInfo(tz) if tz else ZoneInfo(settings.TIME_ZONE)
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo(settings.TIME_ZONE)
+
+
+def local_today(tz: str | None = None) -> datetime.date:
+    return timezone.localtime(timezone.now(), user_zone(tz)).date()
+
+
+def diary_day(*, user_id: int, day: datetime.date | None = None, tz: str | None = None) -> dict:
+    """The food diary of `day` (default today) as the user's day runs in `tz` (an IANA name, their
+    /set tz), else in settings.TIME_ZONE.
 
     Returns {"day": date, "entries": [entry dicts, oldest first], "kcal", "protein", "fat", "carbs"}.
-    Entries are dicts (id, fdc_id, description, grams, kcal, protein, fat, carbs, eaten_at); totals
+    Entries are dicts (id, fdc_id, description, said, grams, kcal, protein, fat, carbs, eaten_at); totals
     and amounts are Decimal with one decimal place, as stored — exact sums, no float drift. A
-    nutrient missing from an entry (None) counts as 0 in the totals.
+    nutrient missing from an entry (None) counts as 0 in the totals. Entries are numbered 1.. in
+    this order by /today and /delete.
     """
-    zone = ZoneInfo(settings.TIME_ZONE)
-    day = day or timezone.localtime(timezone.now(), zone).date()
+    zone = user_zone(tz)
+    day = day or local_today(tz)
     # Midnight to midnight in local time: 23 or 25 hours on DST changes, and still a range on the
     # (user, eaten_at) index rather than a per-row date conversion.
     start = datetime.datetime.combine(day, datetime.time.min, tzinfo=zone)
@@ -83,7 +103,7 @@ def diary_day(*, user_id: int, day: datetime.date | None = None) -> dict:
     rows = (
         FoodEntry.objects.filter(user_id=user_id, eaten_at__gte=start, eaten_at__lt=end)
         .order_by("eaten_at", "id")
-        .values("id", "fdc_id", "description", "grams", "kcal", "protein", "fat", "carbs", "eaten_at")
+        .values("id", "fdc_id", "description", "said", "grams", "kcal", "protein", "fat", "carbs", "eaten_at")
     )
     entries = list(rows)
     totals = {

@@ -1,83 +1,91 @@
-"""Nutrition writes: logging food to the diary."""
+"""Nutrition writes: logging food to the diary, and taking entries back out."""
 
 from __future__ import annotations
 
-import re
-import unicodedata
+import datetime
+from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 
 from healthagent.errors import ApplicationError
 from memory.models import Profile
 from nutrition import selectors
+from nutrition.amounts import Amount, split_amount
 from nutrition.models import FoodEntry
-from nutrition.units import ACCEPTED_UNITS, grams_per_unit
+from nutrition.portions import default_amount, grams_of
+from nutrition.sample import OFFLINE_NOTE
 
-MAX_GRAMS = Decimal(5000)
 TENTH = Decimal("0.1")
-BAD_AMOUNT = "Amount must be a number of grams between 0 and 5000, like /log 150 g banana"
-# Plain decimals only: no signs, exponents, "nan" or "inf", so no non-finite value gets this far.
-_NUMBER = re.compile(r"(?:\d+(?:\.\d*)?|\.\d+)", re.ASCII)
+UNKNOWN_USER = "I don't know you yet: send /start first, then log food."
+LOG_USAGE = ("Tell me what and how much, like /log 150 g banana, /log 2 eggs, /log 1 tbsp olive oil or "
+             "/log a slice of bread")
 
 
-def parse_amount(amount: str, unit: str) -> Decimal:
-    """`amount` `unit` in grams, rounded to 0.1 g: ("150", "g") → 150.0, ("1,5", "kg") → 1500.0.
+class NoFoodMatch(ApplicationError):
+    """No food matched the query (free text tells this apart from "food found, amount wrong")."""
 
-    Units: g/gram(s), kg, oz, lb and ml — ml counts as grams (exact for water, close for milk,
-    juice and coffee). A comma works as the decimal point. Anything else, and amounts that are not
-    above 0 g or are over 5000 g, raise ApplicationError saying what is accepted.
+
+@dataclass(frozen=True)
+class Logged:
+    entry: FoodEntry
+    amount: Amount  # as the user put it: "2", "100g", "1 tbsp"
+    query: str  # the food words: "eggs", "olive oil"
+
+
+def food_log(*, user_id: int, text: str) -> Logged:
+    """Log what `text` says ("2 eggs", "100g banana", "1 cup rice") to the user's diary.
+
+    The food is the best match of the same cached lookup /food makes; the amount becomes grams
+    through nutrition.portions. Nutrients are the food's per-100 g values scaled to the amount,
+    rounded to 0.1. Raises ApplicationError — and stores nothing — for a bad amount, an unknown
+    user, no matching food, an amount that cannot be weighed, or a top match without an energy value.
     """
-    # NFKC turns full-width digits into ASCII ones; the length cap keeps Decimal work trivial.
-    text = unicodedata.normalize("NFKC", amount).strip().replace(",", ".")
-    if len(text) > 20 or not _NUMBER.fullmatch(text):
-        raise ApplicationError(BAD_AMOUNT)  # checked first: in "/log lots of rice" the amount is wrong
-    factor = grams_per_unit(unit)
-    if factor is None:
-        raise ApplicationError(
-            f"I can't weigh in “{unit.strip()[:20]}”: use {ACCEPTED_UNITS}, like /log 150 g banana"
-        )
-    grams = (Decimal(text) * factor).quantize(TENTH, rounding=ROUND_HALF_UP)
-    if not Decimal(0) < grams <= MAX_GRAMS:
-        raise ApplicationError(BAD_AMOUNT)
-    return grams
-
-
-def food_log(*, user_id: int, amount: str, unit: str, query: str) -> FoodEntry:
-    """Log `amount` `unit` of the best match for `query` to the user's diary; return the entry.
-
-    Nutrients are the food's per-100 g values scaled to the amount, rounded to 0.1. Raises
-    ApplicationError — and stores nothing — for a bad amount, an unknown user, no matching food or a
-    top match without an energy value.
-    """
-    grams = parse_amount(amount, unit)
+    amount, query = split_amount(text)
+    if not query.strip():
+        raise ApplicationError(LOG_USAGE)
     # Checked before the lookup so an unknown user costs no upstream call.
     if not Profile.objects.filter(telegram_id=user_id).exists():
-        raise ApplicationError("I don't know you yet: send /start first, then log food.", status=404)
-    foods = selectors.search_foods(query=query, limit=1)
+        raise ApplicationError(UNKNOWN_USER, status=404)
+    foods = selectors.search_foods(query=query)
     if not foods:
-        raise ApplicationError(
-            f"No food matched “{query.strip()}”, so nothing logged. Try a simpler name, like /log 150 g banana"
-        )
+        raise NoFoodMatch(f"No food matched “{query.strip()}”, so nothing logged. "
+                               f"Try a simpler name, like /log 150 g banana{_offline_hint(foods)}")
     food = foods[0]
     if food.get("kcal") is None:
         raise ApplicationError(
             f"“{food['description']}” has no energy value in the food data, so nothing logged. "
             "Try a more specific name."
         )
+    amount = amount or default_amount(food, query)  # "/log banana": one banana; "I had pasta": a cup
+    grams = grams_of(amount, food=food, query=query)
     try:
         # The entry is one row: it is written whole or not at all, and cache invalidation hooked
         # to on_commit runs only once it is really there.
         with transaction.atomic():
-            return FoodEntry.objects.create(
+            entry = FoodEntry.objects.create(
                 user_id=user_id,
                 fdc_id=food.get("fdc_id"),
                 description=food["description"][:255],
                 grams=grams,
+                said=_said(amount, query),
                 **{name: _scaled(food.get(name), grams) for name in ("kcal", "protein", "fat", "carbs")},
             )
     except IntegrityError:  # the profile was deleted (/forget) between the check and the insert
-        raise ApplicationError("I don't know you yet: send /start first, then log food.", status=404) from None
+        raise ApplicationError(UNKNOWN_USER, status=404) from None
+    return Logged(entry=entry, amount=amount, query=query)
+
+
+def _said(amount: Amount, query: str) -> str:
+    if amount.unit == "g":
+        return ""  # "150 g" says it already
+    joiner = " " if amount.unit == "item" else " of "
+    return f"{amount.text}{joiner}{query}"[:120]
+
+
+def _offline_hint(foods: list[dict]) -> str:
+    return f"\n{OFFLINE_NOTE}" if settings.NUTRITION_PROVIDER == "sample" else ""
 
 
 def _scaled(per_100_g: float | None, grams: Decimal) -> Decimal | None:
@@ -85,3 +93,28 @@ def _scaled(per_100_g: float | None, grams: Decimal) -> Decimal | None:
     if per_100_g is None:
         return None
     return (Decimal(str(per_100_g)) * grams / 100).quantize(TENTH, rounding=ROUND_HALF_UP)
+
+
+def food_undo(*, user_id: int) -> FoodEntry | None:
+    """Delete the user's most recently logged entry (of any day); the deleted entry, or None."""
+    with transaction.atomic():
+        entry = (FoodEntry.objects.select_for_update().filter(user_id=user_id)
+                 .order_by("-id").first())
+        if entry is None:
+            return None
+        entry.delete()
+    return entry
+
+
+def food_delete(*, user_id: int, number: int, day: datetime.date | None = None, tz: str | None = None) -> dict:
+    """Delete entry `number` (1-based) of the day as /today lists it; the deleted entry's dict."""
+    entries = selectors.diary_day(user_id=user_id, day=day, tz=tz)["entries"]
+    if not entries:
+        raise ApplicationError("Nothing logged today, so nothing to delete.")
+    if not 1 <= number <= len(entries):
+        raise ApplicationError(f"Choose an entry from 1 to {len(entries)}, as /today numbers them, e.g. /delete 1")
+    entry = entries[number - 1]
+    deleted, _ = FoodEntry.objects.filter(pk=entry["id"], user_id=user_id).delete()
+    if not deleted:  # removed meanwhile (another /undo): say so rather than pretend
+        raise ApplicationError("That entry was already removed. See the day with /today")
+    return entry

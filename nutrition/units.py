@@ -9,21 +9,56 @@ from __future__ import annotations
 import math
 from decimal import Decimal
 
-# Grams per unit a user may type after /log. ml counts as grams: exact for water and within a few
-# per cent for milk, juice and coffee — the things people log by volume — while the food data itself
-# is per 100 g, so a density table would buy little precision for a lot of guessing.
+# Mass: grams per unit.
 GRAMS_PER_UNIT: dict[str, Decimal] = {
-    **dict.fromkeys(("g", "gr", "gram", "grams", "gramme", "grammes"), Decimal(1)),
+    **dict.fromkeys(("g", "gr", "gram", "grams", "gramme", "grammes", "grm"), Decimal(1)),
     **dict.fromkeys(("kg", "kgs", "kilo", "kilos", "kilogram", "kilograms"), Decimal(1000)),
     **dict.fromkeys(("oz", "ounce", "ounces"), Decimal("28.349523125")),
     **dict.fromkeys(("lb", "lbs", "pound", "pounds"), Decimal("453.59237")),
-    **dict.fromkeys(("ml", "milliliter", "milliliters", "millilitre", "millilitres"), Decimal(1)),
 }
-ACCEPTED_UNITS = "g, kg, oz, lb or ml"
+
+# Volume: millilitres per unit. Cup, tablespoon, teaspoon and fluid ounce are the US customary
+# measures FDC's household portions use (1 cup = 8 fl oz = 236.6 ml). A glass has no standard size:
+# 250 ml is the common one. Volume becomes grams only through the food's density (nutrition.portions).
+ML_PER_UNIT: dict[str, Decimal] = {
+    **dict.fromkeys(("ml", "mls", "milliliter", "milliliters", "millilitre", "millilitres", "mlt"), Decimal(1)),
+    **dict.fromkeys(("cl", "centiliter", "centilitre", "centiliters", "centilitres"), Decimal(10)),
+    **dict.fromkeys(("dl", "deciliter", "decilitre", "deciliters", "decilitres"), Decimal(100)),
+    **dict.fromkeys(("l", "liter", "liters", "litre", "litres"), Decimal(1000)),
+    **dict.fromkeys(("tsp", "tsps", "teaspoon", "teaspoons"), Decimal("4.92892")),
+    **dict.fromkeys(("tbsp", "tbsps", "tbs", "tablespoon", "tablespoons"), Decimal("14.7868")),
+    **dict.fromkeys(("cup", "cups"), Decimal("236.588")),
+    **dict.fromkeys(("floz", "fl oz", "fl.oz", "fluid ounce", "fluid ounces"), Decimal("29.5735")),
+    **dict.fromkeys(("glass", "glasses"), Decimal(250)),
+}
+
+# Household pieces, weighed per food (FDC's portions or nutrition.portions' table). "item" is a
+# count of the food itself: "2 eggs", "a banana".
+PIECES: dict[str, str] = {
+    **dict.fromkeys(("slice", "slices"), "slice"),
+    **dict.fromkeys(("piece", "pieces", "pc", "pcs"), "item"),
+    **dict.fromkeys(("serving", "servings", "portion", "portions", "helping", "helpings"), "serving"),
+    **dict.fromkeys(("bowl", "bowls"), "bowl"),
+    **dict.fromkeys(("handful", "handfuls"), "handful"),
+}
+ACCEPTED_UNITS = "g, kg, oz, lb; ml, l, tsp, tbsp, cup, glass; slice, piece, serving, bowl, handful"
+
+
+def canonical_unit(word: str) -> tuple[str, Decimal | None] | None:
+    """("g", grams per unit) | ("ml", ml per unit) | (piece name, None); None for a non-unit word."""
+    word = word.strip().casefold()
+    word = word if word in ML_PER_UNIT else word.rstrip(".")
+    if word in GRAMS_PER_UNIT:
+        return "g", GRAMS_PER_UNIT[word]
+    if word in ML_PER_UNIT:
+        return "ml", ML_PER_UNIT[word]
+    if word in PIECES:
+        return PIECES[word], None
+    return None
 
 
 def grams_per_unit(unit: str) -> Decimal | None:
-    """Grams in one `unit` ("g", "Kg", "ounces", …), or None for a unit we do not accept."""
+    """Grams in one mass `unit` ("g", "Kg", "ounces", …), or None for any other word."""
     return GRAMS_PER_UNIT.get(unit.strip().casefold().rstrip("."))
 
 

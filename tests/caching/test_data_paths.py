@@ -118,14 +118,14 @@ def test_bot_writes_are_visible_to_the_next_turn_with_a_warm_cache(bot):
     bot.say("/start")
     bot.say("/profile")  # memory and history now cached
     bot.say("/set weight_kg 72.5")
-    assert "weight_kg: 72.5 kg" in bot.say("/profile")
+    assert "Weight: 72.5 kg" in bot.say("/profile")
     bot.say("/pref diet vegan")
     assert "diet: vegan" in bot.say("/prefs")
     bot.say("/pref diet -")
     assert "No preferences yet" in bot.say("/prefs")
     assert "/pref diet -" in bot.say("/history 4")
-    bot.say("/forget")
-    assert "weight_kg: —" in bot.say("/profile")
+    bot.say("/forget yes")
+    assert "Weight: —" in bot.say("/profile")
     assert "/pref diet" not in bot.say("/history 50")
 
 

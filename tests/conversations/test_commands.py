@@ -18,7 +18,10 @@ def test_start_greets_by_name_and_lists_commands(bot):
 
 
 def test_help_lists_commands(bot):
-    assert "/log &lt;amount&gt; &lt;unit&gt; &lt;food&gt;" in bot.say("/help")
+    reply = bot.say("/help")
+    assert "/log &lt;amount&gt; &lt;food&gt;" in reply
+    for command in ("/undo", "/delete N", "/today", "/forget"):
+        assert command in reply
 
 
 def test_start_with_bot_suffix_in_group_chats(bot):
@@ -26,17 +29,18 @@ def test_start_with_bot_suffix_in_group_chats(bot):
 
 
 def test_set_then_profile_shows_the_values(bot):
-    assert bot.say("/set weight_kg 70") == "Saved: weight_kg = 70.0"
+    assert bot.say("/set weight_kg 70") == "Saved: weight 70 kg."
     bot.say("/set height_cm 175")
     bot.say("/set age 30")
     bot.say("/set sex male")
     bot.say("/set activity Very active")
     bot.say("/set goal lose")
     reply = bot.say("/profile")
-    assert "weight_kg: 70 kg" in reply
-    assert "height_cm: 175 cm" in reply
-    assert "activity: very_active" in reply
-    assert "BMI: 22.9" in reply
+    # Human names, not internal ones.
+    assert "Weight: 70 kg" in reply and "weight_kg:" not in reply
+    assert "Height: 175 cm" in reply
+    assert "Activity: very active" in reply
+    assert "BMI 22.9 (within the usual healthy range" in reply
     # Mifflin-St Jeor: 10*70 + 6.25*175 - 5*30 + 5 = 1648.75; ×1.9 = 3132.6; −500 → 2630
     assert "Daily target: 2630 kcal (estimated from your profile)" in reply
     bot.say("/set kcal_target 2000")
@@ -100,7 +104,8 @@ def test_food_without_query_or_unknown_food(bot):
 def test_log_and_today_totals_against_target(bot):
     bot.say("/set kcal_target 2000")
     reply = bot.say("/log 120 g banana")
-    assert reply.startswith("Logged 120 g <b>Banana")
+    assert reply.startswith("Logged 120 g banana: <b>Banana")
+    assert "107 kcal" in reply and "/undo to remove it" in reply
     entry = FoodEntry.objects.get()
     assert float(entry.grams) == 120.0 and entry.kcal > 0
     bot.say("/log 0.2 kg apple")
@@ -112,13 +117,16 @@ def test_log_and_today_totals_against_target(bot):
 
 
 @pytest.mark.parametrize("command, expected", [
-    ("/log lots of banana", "Amount must be"),
-    ("/log 150 banana", "Usage: /log"),
-    ("/log", "Usage: /log"),
+    ("/log lots of banana", "How much is “lots”?"),
+    ("/log 150 banana", "Did you mean grams? Then send /log 150 g banana"),
+    ("/log", "Tell me what and how much"),
     ("/log -5 g banana", "Amount must be"),
-    ("/log 150 stone banana", "g"),
-    ("/log 99999 g banana", "Amount must be"),
+    ("/log 1e2 g banana", "Amount must be a plain number"),
+    ("/log 0 g banana", "more than 0"),
+    ("/log 150 stone banana", "Did you mean grams?"),
+    ("/log 99999 g banana", "more than 5 kg"),
     ("/log 100 g qwertyuiopasdf", "nothing logged"),
+    ("/log 250 ml chicken", "I don't know how dense it is"),
 ])
 def test_log_rejects_bad_input_and_stores_nothing(bot, command, expected):
     assert expected in bot.say(command)
@@ -128,7 +136,9 @@ def test_log_rejects_bad_input_and_stores_nothing(bot, command, expected):
 def test_today_when_nothing_logged(bot):
     reply = bot.say("/today")
     assert "Nothing logged today yet" in reply
-    assert "set weight_kg, height_cm, age, sex (or kcal_target)" in reply
+    assert ("No daily target yet: tell me your weight, height, age and sex (/set weight_kg 70, "
+            "/set height_cm 172, /set age 34, /set sex female), or set your own with /set kcal_target 2000."
+            in reply)
 
 
 def test_history_shows_recent_messages_without_unhelpful_replies(bot):
@@ -151,10 +161,13 @@ def test_forget_deletes_everything(bot):
     bot.say("/set weight_kg 80")
     bot.say("/pref diet vegan")
     bot.say("/log 100 g banana")
-    assert "deleted" in bot.say("/forget")
+    asked = bot.say("/forget")
+    assert "can't be undone" in asked and "/forget yes" in asked
+    assert Profile.objects.filter(pk=42).exists() and FoodEntry.objects.count() == 1
+    assert "deleted" in bot.say("/forget yes")
     assert not Profile.objects.filter(pk=42).exists()
     assert Message.objects.count() == 0 and Preference.objects.count() == 0 and FoodEntry.objects.count() == 0
-    assert "weight_kg: —" in bot.say("/profile")
+    assert "Weight: —" in bot.say("/profile")
 
 
 def test_unknown_command_is_flagged_unhelpful(bot):
@@ -164,7 +177,8 @@ def test_unknown_command_is_flagged_unhelpful(bot):
 
 @pytest.mark.parametrize("text, expected", [
     ("hello!", "Hi Ada"),
-    ("I had a banana for breakfast", "/food banana"),
+    ("I had a banana for breakfast", "Logged a banana (118 g)"),
+    ("banana?", "/food banana"),
     ("what's my bmi?", "I need your height and weight"),
     ("how many calories should I eat", "To work out a daily target"),
     ("thanks", "You're welcome"),
@@ -177,7 +191,7 @@ def test_free_text_is_answered_usefully(bot, text, expected):
 def test_free_text_uses_memory_and_history(bot):
     bot.say("/set weight_kg 70")
     bot.say("/set height_cm 175")
-    assert "BMI is 22.9" in bot.say("how is my weight?")
+    assert "BMI 22.9" in bot.say("how is my weight?")
     bot.say("/pref diet vegetarian")
     assert "vegetarian" in bot.say("I want chicken")
     assert "Earlier you said: “I want chicken”" in bot.say("what did I say before?")

@@ -63,6 +63,8 @@ def test_body_over_256_kib_is_413(bot):
     {"update_id": 7, "message": "hello"},
 ])
 def test_updates_the_bot_does_not_handle_get_200_empty(bot, update):
+    # None of these is from a person in a private chat; there, media and edits get a one-line
+    # answer instead (tests/conversations/test_non_text.py).
     response = bot.post(update)
     assert response.status_code == 200
     assert response.json() == {}

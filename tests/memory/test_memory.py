@@ -5,7 +5,7 @@ from decimal import Decimal
 import pytest
 
 from healthagent.errors import ApplicationError
-from memory.energy import bmi, kcal_target
+from memory.energy import bmi, daily_target
 from memory.models import Preference, Profile
 from memory.selectors import load_user_memory
 from memory.services import preference_delete, preference_set, profile_ensure, profile_update, user_forget
@@ -70,8 +70,8 @@ def test_forget_removes_profile_and_preferences():
 def test_energy_helpers():
     assert bmi({"weight_kg": 81, "height_cm": 180}) == 25.0
     assert bmi({"weight_kg": 81}) is None
-    assert kcal_target({"kcal_target": 1800}) == (1800, "your target")
-    target, source = kcal_target({"weight_kg": 60, "height_cm": 165, "age": 40, "sex": "female"})
+    assert daily_target({"kcal_target": 1800}).kcal == 1800
+    target = daily_target({"weight_kg": 60, "height_cm": 165, "age": 40, "sex": "female"})
     # 10*60 + 6.25*165 - 5*40 - 161 = 1270.25; ×1.2 (sedentary default) = 1524.3 → 1520
-    assert (target, source) == (1520, "estimated from your profile")
-    assert kcal_target({"weight_kg": 60})[0] is None
+    assert (target.kcal, target.source, target.notes) == (1520, "estimated from your profile", ())
+    assert daily_target({"weight_kg": 60}).kcal is None

@@ -4,6 +4,7 @@ and builders for FDC-shaped foods."""
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
 from collections import deque
@@ -93,10 +94,14 @@ def fdc_food(fdc_id: int = 1, description: str = "Test food", nutrients: dict[in
 
 # The keys of every food dict, whichever provider made it (DESIGN §6).
 FOOD_FIELDS = frozenset({"fdc_id", "description", "data_type", "brand", "kcal", "protein", "fat", "carbs",
-                         "fiber", "sugars", "sodium_mg", "serving_size", "serving_unit", "source"})
+                         "fiber", "sugars", "sodium_mg", "serving_size", "serving_unit", "portions",
+                         "source"})
 BANANA_NUTRIENTS = {1008: 89, 1003: 1.09, 1004: 0.33, 1005: 22.84, 1079: 2.6, 2000: 12.23, 1093: 1}
 
 
 def samples_dir() -> Path:
-    """The shared saved FDC responses, beside the project; they are never copied into the repo."""
+    """The shared saved FDC responses, beside the project (or where FDC_SAMPLES_DIR says, for a
+    checkout elsewhere); they are never copied into the repo."""
+    if configured := os.environ.get("FDC_SAMPLES_DIR"):
+        return Path(configured)
     return Path(django_settings.BASE_DIR).parent / "shared" / "fdc-samples"

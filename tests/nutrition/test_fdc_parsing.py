@@ -41,6 +41,8 @@ def test_real_response_first_food(cheerios):
         "sodium_mg": 487.0,
         "serving_size": 39.0,
         "serving_unit": "g",  # FDC says GRM
+        # 39 g is "1 1/2 cup": 26 g a cup, 0.11 g per ml — what "/log 1 cup cheerios" weighs.
+        "portions": {"serving": 39.0, "ml": 0.1099},
         "source": "usda",
     }
 

@@ -21,7 +21,7 @@ def test_banana_is_found_with_its_values():
     assert food == {
         "fdc_id": 173944, "description": "Bananas, raw", "data_type": "Sample", "brand": None,
         "kcal": 89.0, "protein": 1.09, "fat": 0.33, "carbs": 22.84, "fiber": 2.6, "sugars": 12.23,
-        "sodium_mg": 1.0, "serving_size": None, "serving_unit": None, "source": "sample",
+        "sodium_mg": 1.0, "serving_size": None, "serving_unit": None, "portions": {}, "source": "sample",
     }
 
 

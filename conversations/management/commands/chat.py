@@ -1,12 +1,20 @@
-"""Talk to the bot in a terminal, through the same code path as the Telegram webhook."""
+"""Talk to the bot in a terminal, through the same code path as the Telegram webhook.
+
+In a terminal: line editing and history (readline; kept in ~/.healthagent_chat_history), Ctrl-C
+or Ctrl-D ends the chat cleanly. With stdin piped, each line is one message and the transcript
+shows both sides. Replies are separated by one blank line. Log lines (stderr) stay at WARNING
+unless -v 2 or LOG_LEVEL asks for more.
+"""
 
 from __future__ import annotations
 
 import getpass
 import json
 import logging
+import os
 import sys
 import time
+from pathlib import Path
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
@@ -17,6 +25,18 @@ from caching import stats
 from conversations.replies import to_plain
 from conversations.views import SECRET_HEADER, telegram_webhook
 
+HISTORY_FILE = Path(os.environ.get("HEALTHAGENT_CHAT_HISTORY", Path.home() / ".healthagent_chat_history"))
+TRACE_LEGEND = """\
+[cache] after each reply, what the turn did in each cache namespace, in order:
+  HIT     answered from the cache, no database query
+  MISS    not cached: read from the database (or USDA), then usually…
+  SET     …stored, so the next turn hits
+  DELETE  dropped because this turn changed what it holds (on commit, so no one reads it stale)
+  A first turn looks like user_memory: MISS, SET, DELETE, MISS, SET — nothing is cached yet, the
+  cached "no profile" is replaced once your profile is created. That is expected, not a bug;
+  later turns should be mostly HIT. conversation_history ends with SET every turn: the new
+  messages are appended to the cached history, which keeps it warm."""
+
 
 class Command(BaseCommand):
     help = "Chat with the bot in the terminal (reads stdin when it is not a terminal)."
@@ -24,52 +44,103 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--user", type=int, default=1, help="Telegram user id to chat as (default 1)")
         parser.add_argument("--name", default=getpass.getuser().capitalize(), help="first name to chat as")
-        parser.add_argument("--trace", action="store_true", help="show cache hits and misses per turn")
+        parser.add_argument("--trace", action="store_true",
+                            help="show cache hits and misses per turn (a legend explains them)")
 
     def handle(self, *args, user: int, name: str, trace: bool, **options):
-        if options["verbosity"] < 2:
-            # Per-turn INFO lines would interleave with the conversation; -v 2 shows them.
-            logging.getLogger().setLevel(logging.WARNING)
+        # Per-turn INFO lines would interleave with the conversation; -v 2 shows them.
+        logging.getLogger().setLevel(logging.INFO if options["verbosity"] >= 2 else logging.WARNING)
         if user <= 0:
             raise CommandError("--user must be a positive Telegram user id")
         interactive = sys.stdin.isatty()
-        factory = RequestFactory()
-        headers = {SECRET_HEADER: settings.TELEGRAM_WEBHOOK_SECRET} if settings.TELEGRAM_WEBHOOK_SECRET else {}
-        # Update ids must not repeat across runs, or the webhook would answer with a stored reply.
-        update_id = time.time_ns() // 1000
+        self.session = _Session(user=user, name=name)
         if interactive:
-            self.stdout.write("Talk to the bot (/help lists commands, Ctrl-D quits).")
-        while True:
+            _enable_line_editing()
+            self.stdout.write("Talk to the bot (/help lists commands; Ctrl-D or Ctrl-C quits).")
+        if trace:
+            self.stdout.write(TRACE_LEGEND)
+        if interactive or trace:
+            self.stdout.write("")
+        try:
+            self._loop(interactive=interactive, trace=trace)
+        except KeyboardInterrupt:  # Ctrl-C while the bot is answering
+            self.stdout.write("")
+        finally:
             if interactive:
-                self.stdout.write("you> ", ending="")
-                self.stdout.flush()
-            line = sys.stdin.readline()
-            if not line:
-                break
+                _save_history()
+
+    def _loop(self, *, interactive: bool, trace: bool) -> None:
+        while True:
+            try:
+                line = input("you> ") if interactive else sys.stdin.readline()
+            except (EOFError, KeyboardInterrupt):  # Ctrl-D / Ctrl-C at the prompt
+                self.stdout.write("")
+                return
+            if not interactive and not line:
+                return
             text = line.rstrip("\n")
             if not text.strip():
                 continue
-            update_id += 1
-            update = {
-                "update_id": update_id,
-                "message": {
-                    "message_id": update_id % 2**31, "date": int(time.time()), "text": text,
-                    "chat": {"id": user, "type": "private"},
-                    "from": {"id": user, "is_bot": False, "first_name": name},
-                },
-            }
-            request = factory.post(reverse("telegram-webhook"), data=json.dumps(update),
-                                   content_type="application/json", **headers)
-            with stats.capture() as events:
-                response = telegram_webhook(request)
-            body = json.loads(response.content or b"{}")
-            if response.status_code != 200:
-                self.stderr.write(f"[webhook answered {response.status_code}: {body.get('error', '')}]")
+            if not interactive:
+                self.stdout.write(f"you> {text}")
+            status, body, events = self.session.say(text)
+            if status != 200:
+                self.stderr.write(f"[webhook answered {status}: {body.get('error', '')}]")
                 continue
-            self.stdout.write(("bot> " if interactive else "") + to_plain(body.get("text", "(no reply)")))
+            self.stdout.write("bot> " + to_plain(body.get("text", "(no reply)")))
             if trace:
                 self.stdout.write(format_trace(events))
+            self.stdout.write("")
             self.stdout.flush()
+
+
+class _Session:
+    """Posts each line to the webhook view as Telegram would, with a fresh update id."""
+
+    def __init__(self, *, user: int, name: str) -> None:
+        self.user, self.name = user, name
+        self.factory = RequestFactory()
+        self.headers = {SECRET_HEADER: settings.TELEGRAM_WEBHOOK_SECRET} if settings.TELEGRAM_WEBHOOK_SECRET else {}
+        # Update ids must not repeat across runs, or the webhook would answer with a stored reply.
+        self.update_id = time.time_ns() // 1000
+
+    def say(self, text: str) -> tuple[int, dict, list[tuple[str, str]]]:
+        self.update_id += 1
+        update = {
+            "update_id": self.update_id,
+            "message": {
+                "message_id": self.update_id % 2**31, "date": int(time.time()), "text": text,
+                "chat": {"id": self.user, "type": "private"},
+                "from": {"id": self.user, "is_bot": False, "first_name": self.name},
+            },
+        }
+        request = self.factory.post(reverse("telegram-webhook"), data=json.dumps(update),
+                                    content_type="application/json", **self.headers)
+        with stats.capture() as events:
+            response = telegram_webhook(request)
+        return response.status_code, json.loads(response.content or b"{}"), events
+
+
+def _enable_line_editing() -> None:
+    """Arrow keys, editing and history at the prompt (input() uses readline once it is imported)."""
+    try:
+        import readline
+    except ImportError:  # not built into this Python: input() still works, without editing
+        return
+    readline.set_history_length(1000)
+    try:
+        readline.read_history_file(str(HISTORY_FILE))
+    except (FileNotFoundError, PermissionError, OSError):
+        pass
+
+
+def _save_history() -> None:
+    try:
+        import readline
+
+        readline.write_history_file(str(HISTORY_FILE))
+    except (ImportError, OSError):
+        pass  # history is a convenience: a read-only home must not break the chat
 
 
 def format_trace(events: list[tuple[str, str]]) -> str:

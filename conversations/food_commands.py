@@ -1,0 +1,126 @@
+"""The food commands: /food, /log, and the diary — /today (/diary), /undo, /delete."""
+
+from __future__ import annotations
+
+import datetime
+
+from django.conf import settings
+
+from healthagent.errors import ApplicationError
+from memory.energy import daily_target
+from nutrition.sample import OFFLINE_NOTE
+from nutrition.selectors import diary_day, local_today, search_foods
+from nutrition.services import Logged, food_delete, food_log, food_undo
+
+from .replies import Reply, esc, fmt_grams, fmt_number, reply
+from .turn import Turn
+
+
+SAMPLE_NOTE = "<i>Sample data (offline data set), not a live USDA lookup.</i>"
+
+
+def _sample_note(foods: list[dict]) -> tuple[str, ...]:
+    return (SAMPLE_NOTE,) if any(food.get("source") == "sample" for food in foods) else ()
+
+
+def _food_line(food: dict) -> str:
+    brand = f" ({esc(food['brand'], 60)})" if food.get("brand") else ""
+    return (
+        f"<b>{esc(food['description'], 120)}</b>{brand} — {fmt_number(food.get('kcal'))} kcal · "
+        f"P {fmt_number(food.get('protein'), 1)} g · F {fmt_number(food.get('fat'), 1)} g · "
+        f"C {fmt_number(food.get('carbs'), 1)} g"
+    )
+
+
+def not_found(query: str) -> Reply:
+    lines = [f"No foods found for “{esc(query.strip(), 100)}”. Try a simpler name, e.g. /food apple"]
+    if settings.NUTRITION_PROVIDER == "sample":
+        lines.append(f"<i>{esc(OFFLINE_NOTE, 400)}</i>")
+    return reply(*lines)
+
+
+def cmd_food(turn: Turn, args: str) -> Reply:
+    foods = search_foods(query=args)
+    if not foods:
+        return not_found(args)
+    lines = [f"<b>Per 100 g</b>, top matches for “{esc(args.strip(), 100)}”:"]
+    lines += [f"{i}. {_food_line(food)}" for i, food in enumerate(foods, 1)]
+    return reply(*lines, *_sample_note(foods), f"Log one with /log 100 g {esc(args.strip(), 100)}")
+
+
+def logged_line(logged: Logged) -> str:
+    """"Logged 2 eggs (100 g): Egg, whole, raw, fresh — 143 kcal · P 12.6 g · F 9.5 g · C 0.7 g"."""
+    entry, amount = logged.entry, logged.amount
+    grams = fmt_grams(entry.grams)
+    food = esc(logged.query, 100)
+    said = (f"{grams} {food}" if amount.unit == "g" else f"{esc(amount.text, 40)} {food} ({grams})"
+            if amount.unit == "item" else f"{esc(amount.text, 40)} of {food} ({grams})")
+    return (f"Logged {said}: <b>{esc(entry.description, 120)}</b> — {fmt_number(entry.kcal)} kcal · "
+            f"P {fmt_number(entry.protein, 1)} g · F {fmt_number(entry.fat, 1)} g · C {fmt_number(entry.carbs, 1)} g")
+
+
+def cmd_log(turn: Turn, args: str) -> Reply:
+    logged = food_log(user_id=turn.user_id, text=args)
+    lines = [logged_line(logged)]
+    if settings.NUTRITION_PROVIDER == "sample":
+        lines.append(SAMPLE_NOTE)
+    return reply(*lines, "/undo to remove it · /today for the day")
+
+
+def entry_text(entry) -> str:
+    """"2 eggs (100 g Egg, whole, raw, fresh)" or "150 g Bananas, raw"; a dict or a FoodEntry."""
+    get = entry.get if isinstance(entry, dict) else lambda name: getattr(entry, name)
+    weighed = f"{fmt_grams(get('grams'))} {esc(get('description'), 80)}"
+    return f"{esc(get('said'), 80)} ({weighed})" if get("said") else weighed
+
+
+def diary_lines(turn: Turn, day: datetime.date | None = None) -> list[str]:
+    diary = diary_day(user_id=turn.user_id, day=day, tz=turn.tz)
+    today = local_today(turn.tz)
+    name = ("Today" if diary["day"] == today else "Yesterday" if diary["day"] == today - datetime.timedelta(days=1)
+            else diary["day"].isoformat())
+    if not diary["entries"]:
+        when = {"Today": "today yet", "Yesterday": "yesterday"}.get(name, f"on {name}")
+        lines = [f"Nothing logged {when}. Add food with /log 150 g banana"]
+    else:
+        lines = [f"<b>{name}</b>"]
+        lines += [f"{i}. {entry_text(e)} — {fmt_number(e['kcal'])} kcal" for i, e in enumerate(diary["entries"], 1)]
+        lines.append(f"Total: {fmt_number(diary['kcal'])} kcal · P {fmt_number(diary['protein'], 1)} g · "
+                     f"F {fmt_number(diary['fat'], 1)} g · C {fmt_number(diary['carbs'], 1)} g")
+    target = daily_target(turn.profile)
+    if target.kcal:
+        left = target.kcal - float(diary["kcal"] or 0)
+        lines.append(f"Target: {target.kcal} kcal ({target.source}) — {abs(left):.0f} kcal {'left' if left >= 0 else 'over'}")
+    else:
+        lines.append(f"No daily target yet: {target.source}.")
+    if diary["entries"] and name == "Today":
+        lines.append("/delete N removes entry N · /undo the last one")
+    return lines
+
+
+def cmd_today(turn: Turn, args: str) -> Reply:
+    word = args.strip().lower()
+    if word in ("", "today"):
+        return reply(*diary_lines(turn))
+    if word == "yesterday":
+        return reply(*diary_lines(turn, local_today(turn.tz) - datetime.timedelta(days=1)))
+    try:
+        return reply(*diary_lines(turn, datetime.date.fromisoformat(word)))
+    except ValueError:
+        raise ApplicationError("Usage: /diary [today|yesterday|YYYY-MM-DD], e.g. /diary yesterday") from None
+
+
+def cmd_undo(turn: Turn, args: str) -> Reply:
+    entry = food_undo(user_id=turn.user_id)
+    if entry is None:
+        return reply("Your diary is empty: nothing to undo.")
+    return reply(f"Removed {entry_text(entry)}, {fmt_number(entry.kcal)} kcal. See the day with /today")
+
+
+def cmd_delete(turn: Turn, args: str) -> Reply:
+    raw = args.strip()
+    if not (raw.isascii() and raw.isdigit()):
+        raise ApplicationError("Usage: /delete N, with N an entry number from /today, e.g. /delete 2")
+    entry = food_delete(user_id=turn.user_id, number=int(raw), tz=turn.tz)
+    return reply(f"Removed entry {int(raw)}: {entry_text(entry)}, {fmt_number(entry['kcal'])} kcal. "
+                 "The others are renumbered: see /today")

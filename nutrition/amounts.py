@@ -1,0 +1,125 @@
+"""Amounts as people write them: "100g banana", "1.5 kg rice", "½ cup oats", "a slice of bread",
+"half an avocado", "2 eggs", "1 1/2 cups milk".
+
+`split_amount` separates the amount from the food; turning it into grams needs the food found
+(nutrition.portions). Plain decimals and fractions only: "1e2" is refused here as in /set.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from fractions import Fraction
+
+from healthagent.errors import ApplicationError
+from nutrition.units import canonical_unit
+
+BAD_AMOUNT = ("Amount must be a plain number more than 0 (150, 1.5, 1/2 or a word like “a” or “half”), "
+              "like /log 150 g banana or /log 2 eggs")
+VAGUE = "How much is “{word}”? Give a number, like /log 150 g {food} or /log 1 {food}"
+
+_VULGAR = {"½": "1/2", "⅓": "1/3", "⅔": "2/3", "¼": "1/4", "¾": "3/4", "⅕": "1/5", "⅛": "1/8", "⅜": "3/8",
+           "⅝": "5/8", "⅞": "7/8", "⅙": "1/6"}
+_WORDS = {"a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
+          "eight": 8, "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "half": Fraction(1, 2),
+          "quarter": Fraction(1, 4), "dozen": 12, "couple": 2}
+_VAGUE = frozenset({"some", "lots", "lot", "few", "bit", "little", "loads", "much", "many", "several"})
+# "2 1/2", "1/2", "1.5", "1,5", ".5", "12." — then what follows must be a space or a unit glued on.
+_NUMBER = re.compile(r"(\d+ \d+/\d+|\d+/\d+|\d+[.,]\d+|[.,]\d+|\d+\.?)(?=$|[ a-z])", re.ASCII)
+_GLUED = re.compile(r"([a-z.]+)(?= |$)")
+
+
+@dataclass(frozen=True)
+class Amount:
+    quantity: Decimal  # how many units
+    unit: str  # "g", "ml", or a piece: "item" (a count of the food), "slice", "serving", "bowl", "handful"
+    factor: Decimal | None = None  # grams or ml per unit, for "g" and "ml"
+    text: str = ""  # as the user wrote it, for the confirmation: "100g", "2", "1 tbsp"
+
+
+def _clean(text: str) -> str:
+    for char, fraction in _VULGAR.items():
+        text = text.replace(char, f" {fraction} ")
+    text = unicodedata.normalize("NFKC", text).replace("\u2044", "/").casefold()
+    return " ".join(text.split())
+
+
+def _to_decimal(raw: str) -> Decimal:
+    raw = raw.replace(",", ".").rstrip(".")
+    try:
+        if "/" in raw:
+            whole, _, fraction = raw.rpartition(" ")
+            top, bottom = fraction.split("/")
+            if int(bottom) == 0:
+                raise ApplicationError(BAD_AMOUNT)
+            value = Fraction(int(top), int(bottom)) + (int(whole) if whole else 0)
+            return Decimal(value.numerator) / Decimal(value.denominator)
+        return Decimal(raw)
+    except (InvalidOperation, ValueError):
+        raise ApplicationError(BAD_AMOUNT) from None
+
+
+def _leading_quantity(words: list[str]) -> tuple[Decimal | None, int]:
+    """(quantity, words used) for a number word phrase at the start: "a", "half an", "a couple of"."""
+    if not words or words[0] not in _WORDS:
+        return None, 0
+    first, used = words[0], 1
+    value = Fraction(_WORDS[first])
+    nxt = words[1] if len(words) > 1 else ""
+    if first in ("a", "an") and nxt in ("half", "quarter", "dozen", "couple"):
+        value, used = Fraction(_WORDS[nxt]), 2
+    elif first in ("half", "quarter") and nxt in ("a", "an"):
+        used = 2  # "half a banana"
+    elif words[used:used + 3] in (["and", "a", "half"], ["and", "an", "half"]):
+        value, used = value + Fraction(1, 2), used + 3  # "one and a half cups"
+    if words[used:used + 1] == ["of"] and words[used - 1] in ("couple", "dozen", "half", "quarter"):
+        used += 1
+    return Decimal(value.numerator) / Decimal(value.denominator), used
+
+
+def split_amount(text: str) -> tuple[Amount | None, str]:
+    """(amount, food words). Amount is None when the text starts with no amount at all ("banana").
+
+    Raises ApplicationError for a malformed number ("1e2", "-5", "1/0"), zero, or a vague amount
+    ("lots of rice").
+    """
+    clean = _clean(text)
+    if match := _NUMBER.match(clean):
+        quantity = _to_decimal(match.group(1))
+        rest = clean[match.end():]
+        if rest[:1] not in ("", " "):  # something glued to the number: a unit or garbage ("1e2")
+            glued = _GLUED.match(rest)
+            if glued is None or (canonical_unit(glued.group(1)) is None and glued.group(1) != "x"):
+                raise ApplicationError(BAD_AMOUNT)
+        words = rest.split()
+        if words[:1] in (["x"], ["×"]):  # "2x eggs", "2 x eggs"
+            words = words[1:]
+        if words[:3] in (["and", "a", "half"], ["and", "an", "half"]):  # "2 and a half cups"
+            quantity, words = quantity + Decimal("0.5"), words[3:]
+    elif clean[:1].isdigit() or (clean[:1] in ("+", "-", ".", ",") and clean[1:2].isdigit()):
+        raise ApplicationError(BAD_AMOUNT)
+    else:
+        words = clean.split()
+        quantity, used = _leading_quantity(words)
+        if quantity is None:
+            head = words[1] if words[:1] in (["a"], ["an"]) and len(words) > 1 else (words or [""])[0]
+            if head in _VAGUE:
+                food = " ".join(w for w in words if w not in _VAGUE and w not in ("a", "an", "of"))
+                raise ApplicationError(VAGUE.format(word=head, food=food or "banana"))
+            return None, clean
+        words = words[used:]
+    unit: tuple[str, Decimal | None] = ("item", None)
+    for size in (2, 1):  # "fl oz" before "oz"
+        if len(words) > size - 1 and (found := canonical_unit(" ".join(words[:size]))) is not None:
+            unit, words = found, words[size:]
+            if words[:1] == ["of"]:
+                words = words[1:]
+            break
+    if quantity <= 0:
+        raise ApplicationError(BAD_AMOUNT)
+    food = " ".join(words)
+    said = clean[: len(clean) - len(food)].strip()
+    said = said[:-3] if said.endswith(" of") else said
+    return Amount(quantity=quantity, unit=unit[0], factor=unit[1], text=said), food

@@ -1,0 +1,229 @@
+"""From "2 eggs", "1 tbsp olive oil" or "a slice of bread" to grams, for the food that was found.
+
+Food data is per 100 g, so every amount ends in grams:
+- mass units convert exactly;
+- counts and household pieces (item, slice, serving, bowl, handful) use the food's own FDC portions
+  (`foodMeasures` of SR Legacy/FNDDS foods, or a branded food's `servingSize` with its
+  `householdServingFullText`), else the table below;
+- volumes go through the food's density: FDC's portions again, else the table; a food whose density
+  is unknown is refused with the reason — ml are never silently taken as grams.
+
+The table holds typical weights from FDC SR Legacy household portions (rounded), for foods people
+log by count or by cup. "cup" is a US cup (236.6 ml) and gives the food's density; a cooked food's
+cup is the cooked food's (the sample data set's rice and pasta are cooked).
+"""
+
+from __future__ import annotations
+
+from decimal import ROUND_HALF_UP, Decimal
+
+from healthagent.errors import ApplicationError
+from nutrition.amounts import Amount, split_amount
+from nutrition.sample import tokens
+from nutrition.units import ML_PER_UNIT
+
+CUP_ML = ML_PER_UNIT["cup"]
+MAX_GRAMS = Decimal(5000)
+TENTH = Decimal("0.1")
+TOO_MUCH = "That is more than 5 kg in one entry: log it in parts, or check the amount (like /log 150 g banana)."
+
+# food word → {"cup": grams per US cup, "item": grams per piece, "slice": …, "handful": …}
+TABLE: dict[str, dict[str, float]] = {
+    "egg": {"item": 50, "cup": 243},
+    "banana": {"item": 118, "cup": 150},
+    "apple": {"item": 182, "cup": 125},
+    "orange": {"item": 131, "cup": 180},
+    "pear": {"item": 178, "cup": 140},
+    "peach": {"item": 150, "cup": 154},
+    "avocado": {"item": 150, "cup": 150},
+    "kiwi": {"item": 69},
+    "lemon": {"item": 58},
+    "strawberry": {"item": 12, "cup": 152},
+    "blueberry": {"cup": 148},
+    "grape": {"item": 5, "cup": 151},
+    "watermelon": {"slice": 286, "cup": 152},
+    "pineapple": {"slice": 84, "cup": 165},
+    "tomato": {"item": 123, "cup": 180},
+    "potato": {"item": 213},
+    "sweet potato": {"item": 130},
+    "onion": {"item": 110, "cup": 160},
+    "carrot": {"item": 61, "cup": 128},
+    "cucumber": {"item": 301, "cup": 119},
+    "pepper": {"item": 119, "cup": 149},
+    "mushroom": {"item": 18, "cup": 70},
+    "broccoli": {"cup": 91},
+    "spinach": {"cup": 30},
+    "lettuce": {"cup": 36},
+    "salad": {"cup": 36},
+    "pea": {"cup": 160},
+    "corn": {"cup": 164},
+    "rice": {"cup": 158},
+    "oat": {"cup": 81},
+    "oatmeal": {"cup": 234},
+    "porridge": {"cup": 234},
+    "pasta": {"cup": 140},
+    "spaghetti": {"cup": 140},
+    "noodle": {"cup": 160},
+    "quinoa": {"cup": 185},
+    "couscous": {"cup": 157},
+    "bread": {"slice": 25, "item": 25},
+    "toast": {"slice": 25, "item": 25},
+    "pizza": {"slice": 107},
+    "milk": {"cup": 244},
+    "yogurt": {"cup": 245, "item": 170},
+    "yoghurt": {"cup": 245, "item": 170},
+    "cheese": {"slice": 28, "cup": 113},
+    "butter": {"cup": 227},
+    "peanut butter": {"cup": 256},
+    "almond": {"item": 1.2, "cup": 143, "handful": 28},
+    "walnut": {"cup": 117, "handful": 28},
+    "peanut": {"cup": 146, "handful": 28},
+    "nut": {"handful": 28},
+    "lentil": {"cup": 198},
+    "chickpea": {"cup": 164},
+    "bean": {"cup": 172},
+    "hummus": {"cup": 246},
+    "chicken breast": {"item": 172},
+    "coffee": {"item": 237, "cup": 237},
+    "espresso": {"item": 30, "cup": 237},
+    "tea": {"item": 237, "cup": 237},
+    "juice": {"item": 248, "cup": 248},
+    "water": {"item": 237, "cup": 237},
+    "oil": {"cup": 216},
+    "honey": {"cup": 339},
+    "sugar": {"cup": 200},
+}
+PIECE_NAMES = {"item": "one", "slice": "a slice of", "serving": "a serving of", "bowl": "a bowl of",
+               "handful": "a handful of"}
+
+
+def _table_measures(*texts: str) -> dict[str, Decimal]:
+    """The table's measures for the first food word found: two-word names first, the last word
+    before earlier ones ("orange juice" → juice, "chicken breast" as a whole)."""
+    for text in texts:
+        words = tokens(text)
+        candidates = [" ".join(pair) for pair in zip(words, words[1:])] + words[::-1]
+        for word in candidates:
+            if word in TABLE:
+                return _as_measures(TABLE[word])
+    return {}
+
+
+def _as_measures(entry: dict[str, float]) -> dict[str, Decimal]:
+    measures = {name: Decimal(str(grams)) for name, grams in entry.items() if name != "cup"}
+    if "cup" in entry:
+        measures["ml"] = Decimal(str(entry["cup"])) / CUP_ML
+    return measures
+
+
+def measures_of(food: dict, query: str) -> dict[str, Decimal]:
+    """Grams per piece ("item", "slice"…) and per ml ("ml") for `food`: FDC's own portions win."""
+    measures = _table_measures(query, food.get("description", "").split(",")[0])
+    measures.update({name: Decimal(str(grams)) for name, grams in (food.get("portions") or {}).items()})
+    if food.get("serving_unit") == "g" and food.get("serving_size") and "serving" not in measures:
+        measures["serving"] = Decimal(str(food["serving_size"]))
+    return measures
+
+
+def default_amount(food: dict, query: str) -> Amount:
+    """What "I had pasta" means without an amount: one piece when the food comes in pieces, else a
+    cup of it, else one serving; one piece otherwise (refused by grams_of when unknown)."""
+    measures = measures_of(food, query)
+    if "item" not in measures and "ml" in measures:
+        return Amount(quantity=Decimal(1), unit="ml", factor=CUP_ML, text="1 cup")
+    if "item" not in measures and "serving" in measures:
+        return Amount(quantity=Decimal(1), unit="serving", text="1 serving")
+    return Amount(quantity=Decimal(1), unit="item", text="1")
+
+
+def grams_of(amount: Amount, *, food: dict, query: str) -> Decimal:
+    """`amount` of `food` in grams (0.1 g), or ApplicationError saying why it cannot be weighed."""
+    if amount.unit == "g":
+        grams = amount.quantity * amount.factor
+    else:
+        measures = measures_of(food, query)
+        name = query.strip() or food["description"]
+        if amount.unit == "ml":
+            if "ml" not in measures:
+                raise ApplicationError(
+                    f"I can't turn {amount.text} of {name} into grams: I don't know how dense it is, and "
+                    f"the food data is per 100 g. Log it by weight, like /log 250 g {name}")
+            grams = amount.quantity * amount.factor * measures["ml"]
+        elif amount.unit in measures:
+            grams = amount.quantity * measures[amount.unit]
+        else:
+            raise ApplicationError(
+                f"I don't know what {PIECE_NAMES.get(amount.unit, 'one')} {name} weighs. Log it by weight, "
+                f"like /log 150 g {name}" + (" or /log 1 cup " + name if "ml" in measures else ""))
+    grams = grams.quantize(TENTH, rounding=ROUND_HALF_UP)
+    if grams > MAX_GRAMS and amount.unit == "item" and amount.text.isdigit():
+        # "/log 150 banana" is 150 g far more often than 150 bananas.
+        raise ApplicationError(f"{amount.text} of them would be {grams / 1000:.1f} kg. Did you mean grams? "
+                               f"Then send /log {amount.text} g {query.strip()}")
+    if grams > MAX_GRAMS:
+        raise ApplicationError(TOO_MUCH)
+    if grams <= 0:
+        raise ApplicationError("That rounds to 0 g: log at least 0.1 g, like /log 150 g banana")
+    return grams
+
+
+# --- FDC's portions ----------------------------------------------------------------------------------
+
+def fdc_portions(raw: dict) -> dict[str, float]:
+    """Grams per piece and per ml from one FDC search food (JSON-native, for the cached food dict).
+
+    `foodMeasures` ("1 cup" = 158 g, "1 large" = 50 g) come with SR Legacy and FNDDS foods; branded
+    foods give one serving in grams and its household text ("1 1/2 cup", "1 pouch (26g)").
+    Branded drinks labelled in ml are per 100 ml in FDC, so for them a ml counts as a gram.
+    """
+    found: dict[str, float] = {}
+    for measure in raw.get("foodMeasures") or ():
+        if isinstance(measure, dict):
+            _add(found, measure.get("disseminationText"), measure.get("gramWeight"))
+    for portion in raw.get("foodPortions") or ():  # the same, as a food's detail record spells it
+        if isinstance(portion, dict):
+            _add(found, _portion_text(portion), portion.get("gramWeight"))
+    size, unit = raw.get("servingSize"), str(raw.get("servingSizeUnit") or "").strip().upper()
+    if _positive(size) and unit in ("G", "GRM"):
+        _add(found, raw.get("householdServingFullText"), size, serving=True)
+    elif _positive(size) and unit in ("ML", "MLT"):
+        found.setdefault("ml", 1.0)
+    return found
+
+
+def _portion_text(portion: dict) -> str | None:
+    """"1 cup", "1 large" from a foodPortions entry (portionDescription, else amount + unit/modifier)."""
+    if isinstance(portion.get("portionDescription"), str) and portion["portionDescription"].strip():
+        return portion["portionDescription"]
+    unit = portion.get("measureUnit") if isinstance(portion.get("measureUnit"), dict) else {}
+    name = unit.get("name") if unit.get("name") not in (None, "", "undetermined") else portion.get("modifier")
+    amount = portion.get("amount") if _positive(portion.get("amount")) else 1
+    return f"{amount:g} {name}" if isinstance(name, str) and name.strip() else None
+
+
+def _add(found: dict[str, float], text: object, grams: object, *, serving: bool = False) -> None:
+    if serving and _positive(grams):
+        found.setdefault("serving", float(grams))
+    if not isinstance(text, str) or not _positive(grams):
+        return
+    try:
+        amount, rest = split_amount(text[:60])
+    except ApplicationError:
+        return
+    if amount is None:
+        return
+    per_unit = Decimal(str(grams)) / amount.quantity
+    if amount.unit == "ml":
+        found.setdefault("ml", round(float(per_unit / amount.factor), 4))
+    elif amount.unit == "g":
+        return
+    elif "serving" in rest:
+        found.setdefault("serving", round(float(per_unit), 1))
+    elif amount.unit == "item" and "medium" in rest:  # the typical piece wins over "1 large"
+        found["item"] = round(float(per_unit), 1)
+    else:
+        found.setdefault(amount.unit, round(float(per_unit), 1))
+
+
+def _positive(value: object) -> bool:
+    return not isinstance(value, bool) and isinstance(value, (int, float)) and 0 < value < 1e6
