@@ -74,5 +74,8 @@ bench: $(BENCH_STAMP)
 bench-quick: $(BENCH_STAMP)
 	$(BIN)/python -m bench --quick $(BENCH_ARGS)
 
+# The embedded cache goes with the database it caches: a cache that outlived db.sqlite3 would
+# describe profiles the new database does not have.
 clean:
-	rm -rf $(VENV) db.sqlite3 staticfiles .pytest_cache
+	@if test -x $(BIN)/python; then $(MAKE) --no-print-directory stop; fi
+	rm -rf $(VENV) db.sqlite3 staticfiles .pytest_cache .run
