@@ -2,10 +2,14 @@
 and per-namespace stats (DESIGN §5, properties 4–6).
 
 django-redis keeps the connection pool and its tooling (`lock`, `ttl`, `expire`, `delete_pattern`,
-`get_redis_connection`, through `caching.client.SafeClient`). The Django API methods are ours: they
-talk to redis-py directly (one round trip per call, nothing else on a hit), keep Django's documented
-return values, and go through `_guard` (caching/guard.py), the one place where Redis failing is
-decided: reads miss and writes do nothing when Redis is away or answers an error, bugs propagate.
+`get_redis_connection`, through `caching.client.SafeClient`, each routed through the guard by
+caching/extras.py). The Django API methods are ours: they talk to redis-py directly (one round trip
+per call, nothing else on a hit), keep Django's documented return values and django-redis's extra
+arguments (`client=` to batch on a pipeline, `set(nx=, xx=)`, `incr(ignore_key_check=)`), and go
+through `_guard` (caching/guard.py), the one place where Redis failing is decided: reads miss and
+writes do nothing when Redis is away or answers an error, bugs propagate.
+
+Options django-redis accepts but this backend cannot honour are refused at start-up (`_refuse`).
 """
 
 from __future__ import annotations
@@ -22,12 +26,15 @@ from django.core.cache.backends.base import (
     CacheKeyWarning,
     memcache_key_warnings,
 )
+from django.core.exceptions import ImproperlyConfigured
+from django.utils.module_loading import import_string
 from django_redis.cache import RedisCache as DjangoRedisCache
 from redis.exceptions import ResponseError
 
 from . import serializer, singleflight, stats
 from .breaker import breaker_for
 from .embedded import EmbeddedConnection
+from .extras import DjangoRedisExtras
 from .fallback import DEFAULT_MAX_ENTRIES, local_copy_for
 from .guard import GuardedRedis
 from .keys import SCHEMA_VERSION, namespace_of
@@ -40,12 +47,54 @@ _MISSING = object()
 _UNAVAILABLE = object()
 
 
-class RedisCache(GuardedRedis, DjangoRedisCache):
+# Redis's answers when INCRBY cannot add (the value is no integer, or the sum leaves 64 bits).
+_INCR_IN_PYTHON = ("not an integer", "overflow")
+_OUR_CLIENT = "caching.client.SafeClient"
+# django-redis's DefaultClient, as most django-redis settings name it, is ours with our value format.
+_CLIENTS = {_OUR_CLIENT, "django_redis.client.DefaultClient", "django_redis.client.default.DefaultClient"}
+
+
+def _refuse(server: Any, options: dict[str, Any]) -> str:
+    """The primary's URL, after refusing what this backend cannot honour (ImproperlyConfigured)."""
+    client_class = options.get("CLIENT_CLASS", _OUR_CLIENT)
+    if client_class not in _CLIENTS and not issubclass(import_string(client_class), import_string(_OUR_CLIENT)):
+        raise ImproperlyConfigured(
+            f"CACHES OPTIONS CLIENT_CLASS={client_class!r} is not supported by caching.backend.RedisCache: "
+            f"its Django API methods do their own Redis calls (herd or shard clients would be silently "
+            f"bypassed). Remove CLIENT_CLASS or set it to {_OUR_CLIENT!r}."
+        )
+    if "SERIALIZER" in options:
+        raise ImproperlyConfigured(
+            f"CACHES OPTIONS SERIALIZER={options['SERIALIZER']!r} is not supported by caching.backend.RedisCache: "
+            "values are always JSON or signed pickle (caching/serializer.py), so that nothing written by "
+            "someone without DJANGO_SECRET_KEY is ever unpickled. Remove SERIALIZER."
+        )
+    if options.get("IGNORE_EXCEPTIONS", True) is not True:
+        raise ImproperlyConfigured(
+            "CACHES OPTIONS IGNORE_EXCEPTIONS=False is not supported by caching.backend.RedisCache: Redis "
+            "failing is always answered as a miss / not stored, behind a circuit breaker. Remove it."
+        )
+    locations = server if isinstance(server, (list, tuple)) else str(server).split(",")
+    if not locations or not locations[0]:
+        raise ImproperlyConfigured("CACHES LOCATION is empty: set it to a redis:// URL (REDIS_URL)")
+    # A primary/replica list is accepted; every call of ours goes to the primary (caching/guard.py).
+    return locations[0]
+
+
+class RedisCache(DjangoRedisExtras, GuardedRedis, DjangoRedisCache):
     enabled = True
 
     def __init__(self, server: str, params: dict[str, Any]) -> None:
-        super().__init__(server, params)
         options = params.get("OPTIONS", {})
+        primary = _refuse(server, options)
+        client_class = options.get("CLIENT_CLASS", _OUR_CLIENT)
+        if client_class in _CLIENTS:
+            client_class = _OUR_CLIENT
+        params = {**params, "OPTIONS": {**options, "CLIENT_CLASS": client_class}}
+        super().__init__(server, params)
+        # From here on `server` is the primary: breaker, single flight and local copy are per primary.
+        server = primary
+        serializer.use_compressor(options.get("COMPRESSOR"), options)
         prefix = self.key_prefix
         # Stats live beside the data but outside every data key pattern (and survive schema bumps).
         self.stats_key = f"{prefix}:stats" if prefix else "stats"
@@ -67,7 +116,7 @@ class RedisCache(GuardedRedis, DjangoRedisCache):
             failure_threshold=int(options.get("BREAKER_FAILURES", 3)),
             cooldown=float(options.get("BREAKER_COOLDOWN", 5.0)),
         )
-        stats.start_flusher(float(options.get("STATS_FLUSH_INTERVAL", 1.0)))
+        stats.configure_flusher(float(options.get("STATS_FLUSH_INTERVAL", 1.0)))
         # get_or_set's single flight (caching/singleflight.py): the Redis lock's TTL, in seconds —
         # above one FDC attempt's worst case (3.05 s connect + 10 s read) with room for a retry.
         self.lock_timeout = float(options.get("LOCK_TIMEOUT", 20.0))
@@ -80,14 +129,13 @@ class RedisCache(GuardedRedis, DjangoRedisCache):
         # One C-speed test on the hot path; Django's per-character scan only for keys that fail it.
         if len(key) <= MEMCACHE_MAX_KEY_LENGTH and key.isascii() and key.isprintable() and " " not in key:
             return
+        # Exactly Django's warnings: Redis takes any bytes, so a non-ASCII key is not one of them.
         for warning in memcache_key_warnings(key):
             warnings.warn(warning, CacheKeyWarning)
-        if not key.isascii():
-            warnings.warn(f"Cache key is not ASCII: {key!r}", CacheKeyWarning)
 
     # --- reads ------------------------------------------------------------------------------------
-    def get(self, key: Any, default: Any = None, version: int | None = None) -> Any:
-        value = self._read(self.make_and_validate_key(key, version=version), namespace_of(key), key)
+    def get(self, key: Any, default: Any = None, version: int | None = None, client: Any = None) -> Any:
+        value = self._read(self.make_and_validate_key(key, version=version), namespace_of(key), key, client)
         return default if value is _MISSING or value is _UNAVAILABLE else value
 
     def get_or_set(self, key: Any, default: Any, timeout: Any = DEFAULT_TIMEOUT, version: int | None = None) -> Any:
@@ -110,9 +158,9 @@ class RedisCache(GuardedRedis, DjangoRedisCache):
         return singleflight.fill(self, key=key, rkey=rkey, namespace=namespace, compute=default, timeout=timeout,
                                  version=version, reached=value is _MISSING)
 
-    def _read(self, rkey: str, namespace: str, key: Any) -> Any:
+    def _read(self, rkey: str, namespace: str, key: Any, client: Any = None) -> Any:
         """One GET: the value, _MISSING (Redis answered: not there) or _UNAVAILABLE (it could not)."""
-        raw = self._guard(lambda r: r.get(rkey), (namespace,), "get", _UNAVAILABLE, write=False)
+        raw = self._guard(lambda r: r.get(rkey), (namespace,), "get", _UNAVAILABLE, write=False, client=client)
         if raw is _UNAVAILABLE:
             return _UNAVAILABLE
         if raw is None:
@@ -130,12 +178,13 @@ class RedisCache(GuardedRedis, DjangoRedisCache):
             logger.debug("cache HIT %s", key)
         return value
 
-    def get_many(self, keys: Iterable[Any], version: int | None = None) -> dict[Any, Any]:
+    def get_many(self, keys: Iterable[Any], version: int | None = None, client: Any = None) -> dict[Any, Any]:
         by_rkey = {self.make_and_validate_key(key, version=version): key for key in keys}
         if not by_rkey:
             return {}
         namespaces = [namespace_of(key) for key in by_rkey.values()]
-        raws = self._guard(lambda r: r.mget(list(by_rkey)), namespaces, "get_many", None, write=False)
+        raws = self._guard(lambda r: r.mget(list(by_rkey)), namespaces, "get_many", None, write=False,
+                           client=client)
         if raws is None:
             return {}
         found = {}
@@ -151,18 +200,23 @@ class RedisCache(GuardedRedis, DjangoRedisCache):
             stats.record(namespace, stats.HIT)
         return found
 
-    def has_key(self, key: Any, version: int | None = None) -> bool:
+    def has_key(self, key: Any, version: int | None = None, client: Any = None) -> bool:
         rkey = self.make_and_validate_key(key, version=version)
-        return self._guard(lambda r: r.exists(rkey) == 1, (namespace_of(key),), "has_key", False, write=False)
+        return self._guard(lambda r: r.exists(rkey) == 1, (namespace_of(key),), "has_key", False, write=False,
+                           client=client)
 
     # --- writes -----------------------------------------------------------------------------------
-    def set(self, key: Any, value: Any, timeout: Any = DEFAULT_TIMEOUT, version: int | None = None) -> bool:
-        return self._store(key, value, timeout, version, only_new=False)
+    def set(self, key: Any, value: Any, timeout: Any = DEFAULT_TIMEOUT, version: int | None = None,
+            client: Any = None, nx: bool = False, xx: bool = False) -> bool:
+        """True if stored. django-redis's `nx` (only if absent, as add()) and `xx` (only if present)."""
+        return self._store(key, value, timeout, version, nx=nx, xx=xx, client=client)
 
-    def add(self, key: Any, value: Any, timeout: Any = DEFAULT_TIMEOUT, version: int | None = None) -> bool:
-        return self._store(key, value, timeout, version, only_new=True)
+    def add(self, key: Any, value: Any, timeout: Any = DEFAULT_TIMEOUT, version: int | None = None,
+            client: Any = None) -> bool:
+        return self._store(key, value, timeout, version, nx=True, xx=False, client=client)
 
-    def _store(self, key: Any, value: Any, timeout: Any, version: int | None, *, only_new: bool) -> bool:
+    def _store(self, key: Any, value: Any, timeout: Any, version: int | None, *,
+               nx: bool, xx: bool, client: Any) -> bool:
         namespace = namespace_of(key)
         rkey = self.make_and_validate_key(key, version=version)
         data = serializer.dumps(value)  # an unpicklable value raises here: the caller's bug
@@ -170,18 +224,19 @@ class RedisCache(GuardedRedis, DjangoRedisCache):
 
         def store(r: Any) -> bool:
             if px is not None and px <= 0:  # Django: a timeout of 0 or less means "do not cache"
-                if only_new:
+                if nx:  # an existing value stays as it is
                     return not r.exists(rkey)
-                r.delete(rkey)
-                return True
-            return bool(r.set(rkey, data, px=px, nx=only_new))
+                deleted = r.delete(rkey)
+                return deleted == 1 if xx else True
+            return bool(r.set(rkey, data, nx=nx, px=px, xx=xx))
 
-        stored = self._guard(store, (namespace,), "add" if only_new else "set", False)
+        stored = self._guard(store, (namespace,), "add" if nx else "set", False, client=client)
         if stored:
             stats.record(namespace, stats.SET)
         return stored
 
-    def set_many(self, data: dict[Any, Any], timeout: Any = DEFAULT_TIMEOUT, version: int | None = None) -> list:
+    def set_many(self, data: dict[Any, Any], timeout: Any = DEFAULT_TIMEOUT, version: int | None = None,
+                 client: Any = None) -> list:
         """Return the keys that were not stored (Django's contract: [] when all were)."""
         if not data:
             return []
@@ -193,15 +248,15 @@ class RedisCache(GuardedRedis, DjangoRedisCache):
         px = self._expiry_ms(timeout)
 
         def store(r: Any) -> list:
-            pipe = r.pipeline(transaction=False)
+            pipe = r.pipeline(transaction=False) if client is None else r  # the caller's pipeline executes
             for _, rkey, blob in entries:
                 if px is not None and px <= 0:
                     pipe.delete(rkey)
                 else:
                     pipe.set(rkey, blob, px=px)
-            return pipe.execute(raise_on_error=False)
+            return pipe.execute(raise_on_error=False) if client is None else [True] * len(entries)
 
-        results = self._guard(store, namespaces, "set_many", None)
+        results = self._guard(store, namespaces, "set_many", None, client=client)
         if results is None:
             return list(data)
         failed = []
@@ -213,7 +268,7 @@ class RedisCache(GuardedRedis, DjangoRedisCache):
                 stats.record(namespace, stats.SET)
         return failed
 
-    def touch(self, key: Any, timeout: Any = DEFAULT_TIMEOUT, version: int | None = None) -> bool:
+    def touch(self, key: Any, timeout: Any = DEFAULT_TIMEOUT, version: int | None = None, client: Any = None) -> bool:
         rkey = self.make_and_validate_key(key, version=version)
         px = self._expiry_ms(timeout)
 
@@ -222,29 +277,33 @@ class RedisCache(GuardedRedis, DjangoRedisCache):
                 return bool(r.persist(rkey)) or r.exists(rkey) == 1
             return bool(r.pexpire(rkey, px))  # ≤ 0 deletes the key, as the contract wants
 
-        return self._guard(touch, (namespace_of(key),), "touch", False)
+        return self._guard(touch, (namespace_of(key),), "touch", False, client=client)
 
-    def incr(self, key: Any, delta: int = 1, version: int | None = None) -> Any:
+    def incr(self, key: Any, delta: int = 1, version: int | None = None, client: Any = None,
+             ignore_key_check: bool = False) -> Any:
+        """Django's incr; django-redis's `ignore_key_check=True` creates a missing key (no TTL) at
+        `delta`. Beyond 64 bits, or on a value Redis cannot add to, done in Python as LocMemCache
+        does (value + delta), keeping the key's TTL."""
         namespace = namespace_of(key)
         rkey = self.make_and_validate_key(key, version=version)
 
         def incr(r: Any) -> Any:
             try:
-                return INCR_IF_EXISTS(r, [rkey], [delta])
+                return r.incrby(rkey, delta) if ignore_key_check else INCR_IF_EXISTS(r, [rkey], [delta])
             except ResponseError as error:
-                if "not an integer" not in str(error):
+                if not any(reason in str(error) for reason in _INCR_IN_PYTHON):
                     raise
                 return self._incr_in_python(r, rkey, delta)
 
-        value = self._guard(incr, (namespace,), "incr", None)
+        value = self._guard(incr, (namespace,), "incr", None, client=client)
         if value is None or value is False:  # also when Redis is away: a miss, as with DummyCache
             raise ValueError(f"Key '{key}' not found")
         stats.record(namespace, stats.SET)
         return value
 
     def _incr_in_python(self, r: Any, rkey: str, delta: int) -> Any:
-        # Redis cannot add to this value (not an integer, or beyond 64 bits): do what LocMemCache
-        # does — value + delta, which raises TypeError for None, a str or a list.
+        # value + delta, which raises TypeError for None, a str or a list (as LocMemCache). Not
+        # atomic: a concurrent write between GET and SET is lost — Redis cannot add these values.
         raw = r.get(rkey)
         if raw is None:
             return None
@@ -252,36 +311,60 @@ class RedisCache(GuardedRedis, DjangoRedisCache):
         r.set(rkey, serializer.dumps(value), keepttl=True)
         return value
 
-    decr = BaseCache.decr
-    incr_version = BaseCache.incr_version  # django-redis's loses None values; Django's keeps them
-    decr_version = BaseCache.decr_version
+    def decr(self, key: Any, delta: int = 1, version: int | None = None, client: Any = None) -> Any:
+        return self.incr(key, -delta, version=version, client=client)
+
+    def incr_version(self, key: Any, delta: int = 1, version: int | None = None, client: Any = None) -> int:
+        """Django's incr_version (a cached None is moved too), keeping the key's remaining TTL."""
+        if version is None:
+            version = self.version
+        namespace = namespace_of(key)
+        old = self.make_and_validate_key(key, version=version)
+        new = self.make_and_validate_key(key, version=version + delta)
+
+        def move(r: Any) -> bool:
+            pipe = r.pipeline(transaction=False)
+            raw, ttl_ms = pipe.get(old).pttl(old).execute()
+            if raw is None:
+                return False
+            # PTTL: -1 no expiry; -2 (it just expired) or 0 leave nothing to keep.
+            if ttl_ms == -2 or ttl_ms == 0:
+                return False
+            pipe.set(new, raw, px=ttl_ms if ttl_ms > 0 else None).delete(old).execute()
+            return True
+
+        if not self._guard(move, (namespace,), "incr_version", False, client=client):
+            raise ValueError(f"Key '{key}' not found")
+        return version + delta
+
+    decr_version = BaseCache.decr_version  # incr_version(key, -delta)
 
     # --- deletes ----------------------------------------------------------------------------------
-    def delete(self, key: Any, version: int | None = None) -> bool:
+    def delete(self, key: Any, version: int | None = None, client: Any = None) -> bool:
         namespace = namespace_of(key)
         rkey = self.make_and_validate_key(key, version=version)
-        deleted = self._guard(lambda r: r.delete(rkey), (namespace,), "delete", None)
+        deleted = self._guard(lambda r: r.delete(rkey), (namespace,), "delete", None, client=client)
         if deleted is None:
             return False
         stats.record(namespace, stats.DELETE)
         return deleted == 1
 
-    def delete_many(self, keys: Iterable[Any], version: int | None = None) -> None:
+    def delete_many(self, keys: Iterable[Any], version: int | None = None, client: Any = None) -> None:
         by_rkey = {self.make_and_validate_key(key, version=version): key for key in keys}
         if not by_rkey:
             return
         namespaces = [namespace_of(key) for key in by_rkey.values()]
-        if self._guard(lambda r: r.delete(*by_rkey), namespaces, "delete_many", None) is not None:
+        if self._guard(lambda r: r.delete(*by_rkey), namespaces, "delete_many", None, client=client) is not None:
             for namespace in namespaces:
                 stats.record(namespace, stats.DELETE)
 
-    def clear(self) -> bool:
+    def clear(self, client: Any = None) -> bool:
         """Empty the Redis database (Django's contract: everything, counters included), and this
         process's local copy of it (caching/fallback.py)."""
         self.local_copy.clear()
         # ASYNC: the keys are gone at once, the memory is freed in the background — a large
         # database would otherwise block Redis for every other client.
-        return self._guard(lambda r: bool(r.flushdb(asynchronous=True)), (), "clear", False)
+        return self._guard(lambda r: bool(r.flushdb(asynchronous=True)), (), "clear", False, client=client)
 
     def _expiry_ms(self, timeout: Any) -> int | None:
         if timeout is DEFAULT_TIMEOUT:

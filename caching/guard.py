@@ -6,7 +6,10 @@
   WARNING, otherwise DEBUG — and answered the same way. The breaker stays closed: Redis is up.
 - Anything else (a bad argument, an unpicklable value, a bug in a script caller) propagates.
 
-`guarded` and `run_script` give later cache code raw Redis and Lua under the same rules.
+`guarded` and `run_script` give later cache code raw Redis and Lua under the same rules. Every call
+goes to the primary (the first LOCATION): a replica may lag behind a write this process just made.
+A call given the caller's own `client=` (a pipeline, to batch) is never bypassed — a pipeline must
+queue every command it is handed, or the answers of its execute() would not line up.
 """
 
 from __future__ import annotations
@@ -16,12 +19,13 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
+from django_redis.exceptions import ConnectionInterrupted
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from . import stats
-from .breaker import CLOSED, CircuitBreaker
+from .breaker import CLOSED, OPEN, CircuitBreaker
 from .scripts import LuaScript
 
 logger = logging.getLogger("caching.backend")
@@ -37,6 +41,10 @@ _last_warned: dict[str, float] = {}
 # replay invalidations recorded while Redis was away, before any answer from it is trusted again.
 # A Redis error raised by a hook fails the probe. Signature: hook(client, cache).
 PROBE_HOOKS: list[Callable[[Any, Any], None]] = []
+
+
+class CacheUnavailable(RedisConnectionError):
+    """Redis cannot be used now (the breaker is open) and the call has no safe answer without it."""
 
 
 class GuardedRedis:
@@ -65,22 +73,40 @@ class GuardedRedis:
         return False, self.breaker.last_error or "no answer"
 
     def _guard(
-        self, fn: Callable[[Any], T], namespaces: Iterable[str], op: str, default: T, *, write: bool = True
+        self, fn: Callable[[Any], T], namespaces: Iterable[str], op: str, default: T, *,
+        write: bool = True, client: Any = None,
     ) -> T:
+        # `write` is kept for callers; reads go to the primary too (see the module docstring).
+        if client is not None:
+            try:
+                return fn(client)
+            except (*REDIS_ERRORS, ConnectionInterrupted) as error:
+                self._failed(_unwrapped(error), namespaces, op)
+                return default
         if not self.breaker.allow():
             for namespace in namespaces:
                 stats.record(namespace, stats.BYPASS)
             return default
         try:
-            client = self.client.get_client(write=write)
+            client = self.client.get_client(write=True)
             if self.breaker.state is not CLOSED:
                 self.before_probe(client)
             result = fn(client)
-        except REDIS_ERRORS as error:
-            self._failed(error, namespaces, op)
+        except (*REDIS_ERRORS, ConnectionInterrupted) as error:
+            # django-redis's client wraps Redis errors in ConnectionInterrupted: judged by the cause.
+            self._failed(_unwrapped(error), namespaces, op)
             return default
         self.breaker.succeeded()
         return result
+
+    def require_redis(self, op: str) -> None:
+        """For calls with no safe answer without Redis (a lock, a raw connection): raise while the
+        breaker is open. After the cool-down the call goes ahead (and probes, as any call would)."""
+        if self.breaker.state is OPEN and not self.breaker.allow():
+            raise CacheUnavailable(
+                f"cache {op}: Redis at {self.breaker.name} is unavailable (cache breaker open after "
+                f"{self.breaker.last_error or 'failures'}); there is no safe answer without it"
+            )
 
     def before_probe(self, client: Any) -> None:
         for hook in PROBE_HOOKS:
@@ -103,6 +129,15 @@ class GuardedRedis:
         stats.record(namespace, stats.ERROR)
         logger.warning("refused the cached value at %s (%s): treated as a miss and deleted", rkey, refusal)
         self._guard(lambda r: r.delete(rkey), (), "delete", 0)
+
+
+def _unwrapped(error: Exception) -> Exception:
+    if isinstance(error, ConnectionInterrupted):
+        cause = error.__cause__
+        if not isinstance(cause, REDIS_ERRORS):
+            raise error
+        return cause
+    return error
 
 
 def _first_in_a_while(kind: str) -> bool:

@@ -10,6 +10,11 @@ Three formats, told apart by the first byte:
   by anyone who can write to Redis but does not know the secret is refused — never unpickled.
 
 JSON text never starts with a byte below 0x09, so the tags cannot be mistaken for JSON.
+
+With a COMPRESSOR configured (django-redis's compressor classes, cache OPTIONS), a value of at least
+COMPRESS_MIN_BYTES whose compressed form is smaller is stored as `\x03` + the compressed bytes of
+one of the formats above. Short values (counters among them: INCRBY needs them bare) never are.
+A compressed value read without the compressor that wrote it is refused (a miss), never guessed at.
 """
 
 from __future__ import annotations
@@ -25,6 +30,10 @@ from django.conf import settings
 
 _BYTES = 0x01
 _SIGNED_PICKLE = 0x02
+_COMPRESSED = 0x03
+COMPRESS_MIN_BYTES = 1024
+_IDENTITY = "django_redis.compressors.identity.IdentityCompressor"
+_compressor: Any = None  # process-wide: values are shared by every process and alias
 _MAC_SIZE = 32
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 # orjson refuses nesting deeper than 254; stopping earlier keeps the check's recursion shallow.
@@ -36,7 +45,27 @@ class RefusedValue(Exception):
     """A stored value that must not be trusted: bad signature, unknown format or corrupt JSON."""
 
 
+def use_compressor(path: str | None, options: dict[str, Any]) -> None:
+    """Compress values with django-redis's compressor class at `path` (None: do not compress)."""
+    global _compressor
+    if not path or path == _IDENTITY:
+        _compressor = None
+        return
+    from django.utils.module_loading import import_string
+
+    _compressor = import_string(path)(options=options)
+
+
 def dumps(value: Any) -> bytes:
+    data = _dumps(value)
+    if _compressor is not None and len(data) >= COMPRESS_MIN_BYTES:
+        packed = _compressor.compress(data)
+        if len(packed) + 1 < len(data):
+            return bytes((_COMPRESSED,)) + packed
+    return data
+
+
+def _dumps(value: Any) -> bytes:
     if type(value) is bytes:
         return bytes((_BYTES,)) + value
     if _is_json(value, 0):
@@ -67,7 +96,20 @@ def loads(raw: bytes) -> Any:
             if hmac.compare_digest(mac, hmac.digest(key, payload, "sha256")):
                 return _unpickle(payload)
         raise RefusedValue("signature does not verify")
+    if tag == _COMPRESSED:
+        inner = _decompress(raw)
+        if inner and inner[0] != _COMPRESSED:
+            return loads(inner)
     raise RefusedValue(f"unknown format 0x{tag:02x}")
+
+
+def _decompress(raw: bytes) -> bytes:
+    if _compressor is None:
+        raise RefusedValue("a compressed value, but no COMPRESSOR is configured")
+    try:
+        return _compressor.decompress(raw[1:])
+    except Exception as error:  # CompressorError, or a different compressor wrote it
+        raise RefusedValue(f"compressed value cannot be decompressed ({type(error).__name__})") from None
 
 
 def _unpickle(payload: bytes) -> Any:

@@ -1,6 +1,7 @@
 """Cache statistics per namespace, summed over every process in Redis (DESIGN §5.6).
 
-The hot path only increments a list item in this process. A daemon thread sends the growth since
+The hot path only increments a list item in this process. A daemon thread (started by the first
+count, ended by `stop_flusher()`) sends the growth since
 the last flush as one MULTI/EXEC of HINCRBY into one hash (`<KEY_PREFIX>:stats`, fields
 `<namespace>:<counter>`) at most every STATS_FLUSH_INTERVAL seconds, and once more at exit. A flush
 that fails (Redis down, breaker open) sends nothing and leaves the counts pending for the next one;
@@ -41,6 +42,8 @@ def record(namespace: str, event: int, n: int = 1) -> None:
     # A plain increment: a rare lost update between threads is an acceptable price for a hit path
     # without a lock.
     _counts[namespace][event] += n
+    if _flusher_idle:
+        _start_flusher()
     if _capturing:
         events = getattr(_local, "events", None)
         if events is not None:
@@ -139,25 +142,51 @@ def _backend() -> Any:
 
 
 # --- the flusher thread ---------------------------------------------------------------------------
-_flusher_pid: int | None = None
+# Started by the first count this process records (not by building a backend: a process that never
+# uses the cache runs no thread), at most one per process; stop_flusher() ends it for good.
 _flusher_interval = 1.0
+_flusher_idle = True  # True until the thread is started (or flushing is switched off)
+_flusher: threading.Thread | None = None
+_flusher_stop = threading.Event()
+_flusher_lock = threading.Lock()  # not _flush_lock: a flush records counts (errors) itself
 
 
-def start_flusher(interval: float) -> None:
-    """Start this process's flusher once (called by every backend instance; cheap after the first)."""
-    global _flusher_pid, _flusher_interval
-    if _flusher_pid == os.getpid():
-        return
-    with _flush_lock:
-        if _flusher_pid == os.getpid():
+def configure_flusher(interval: float) -> None:
+    """Set the flush interval (cache OPTIONS STATS_FLUSH_INTERVAL); 0 or less: no thread at all."""
+    global _flusher_interval, _flusher_idle
+    _flusher_interval = interval
+    if interval <= 0:
+        _flusher_idle = False
+
+
+def _start_flusher() -> None:
+    global _flusher_idle, _flusher
+    with _flusher_lock:
+        if not _flusher_idle:
             return
-        _flusher_interval = interval
-        _flusher_pid = os.getpid()
-        threading.Thread(target=_run_flusher, name="cache-stats-flusher", daemon=True).start()
+        _flusher_idle = False
+        _flusher = threading.Thread(target=_run_flusher, args=(_flusher_stop,), name="cache-stats-flusher",
+                                    daemon=True)
+        _flusher.start()
 
 
-def _run_flusher() -> None:
-    stop = threading.Event()  # never set: a daemon thread ends with the process
+def stop_flusher() -> None:
+    """Stop the flusher thread (and do not start one again in this process); counts stay pending
+    for flush(). Waits for a flush in progress, so a caller can rely on nothing being sent after."""
+    global _flusher_idle
+    with _flusher_lock:
+        _flusher_idle = False
+        thread = _flusher
+    _flusher_stop.set()
+    if thread is not None and thread is not threading.current_thread():
+        thread.join()
+
+
+def flusher_running() -> bool:
+    return _flusher is not None and _flusher.is_alive()
+
+
+def _run_flusher(stop: threading.Event) -> None:
     while not stop.wait(_flusher_interval):
         try:
             flush()
@@ -168,15 +197,14 @@ def _run_flusher() -> None:
 
 def _after_fork_in_child() -> None:
     # A forked worker starts with its parent's counts, which the parent flushes itself; and without
-    # the parent's flusher thread, which does not survive fork().
-    global _flusher_pid, _flush_lock, _capture_lock
+    # the parent's flusher thread, which does not survive fork(): its first count starts its own.
+    global _flush_lock, _capture_lock, _flusher_lock, _flusher, _flusher_idle, _flusher_stop
     # Locks held by another thread at fork() time would stay held forever in the child.
-    _flush_lock, _capture_lock = threading.Lock(), threading.Lock()
+    _flush_lock, _capture_lock, _flusher_lock = threading.Lock(), threading.Lock(), threading.Lock()
     for ns, row in _counts.items():
         _flushed[ns][:] = row
-    if _flusher_pid is not None:
-        _flusher_pid = None
-        start_flusher(_flusher_interval)
+    if _flusher is not None and not _flusher_stop.is_set():
+        _flusher, _flusher_idle, _flusher_stop = None, True, threading.Event()
 
 
 def _flush_at_exit() -> None:
