@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 DEV_ENV := DJANGO_DEBUG=$${DJANGO_DEBUG:-true} \
 	NUTRITION_PROVIDER=$${NUTRITION_PROVIDER:-$(if $(USDA_API_KEY),usda,sample)}
 
-.PHONY: install run serve stop test chaos migrate contract bench bench-quick clean
+.PHONY: install run serve stop test chaos migrate contract compat bench bench-quick clean
 
 install: $(STAMP)
 
@@ -56,6 +56,21 @@ contract: install
 	DJANGO_DEBUG=false DJANGO_SECRET_KEY=$${DJANGO_SECRET_KEY:-contract-only-secret-key} \
 	TELEGRAM_WEBHOOK_SECRET=$${TELEGRAM_WEBHOOK_SECRET:-contract-secret} \
 	$(BIN)/python -m caching.contract $(CONTRACT_ARGS)
+
+# django-redis's own test suite (its sdist, fetched by pip into ~/.cache, never committed) against our
+# backend with the service's CACHES, on a redis-server the runner starts on a free port. It prints
+# passed / failed and the intended deviations (README); its pytest plugins are installed separately.
+COMPAT_STAMP := $(VENV)/.compat-installed
+
+$(COMPAT_STAMP): caching/compat/requirements.txt $(STAMP)
+	@echo "==> installing django-redis test suite requirements into $(VENV)"
+	@$(BIN)/pip install --quiet --disable-pip-version-check -r caching/compat/requirements.txt
+	@touch $(COMPAT_STAMP)
+
+compat: $(COMPAT_STAMP)
+	DJANGO_DEBUG=false DJANGO_SECRET_KEY=$${DJANGO_SECRET_KEY:-compat-only-secret-key} \
+	TELEGRAM_WEBHOOK_SECRET=$${TELEGRAM_WEBHOOK_SECRET:-compat-secret} \
+	$(BIN)/python -m caching.compat $(COMPAT_ARGS)
 
 # Benchmarks (BENCHMARKS.md). They need PostgreSQL and Redis answering on loopback (BENCH_DATABASE_URL,
 # BENCH_REDIS_URL: see bench/run.py), start everything else themselves, and install their own extra

@@ -87,11 +87,9 @@ class RedisCache(DjangoRedisExtras, GuardedRedis, DjangoRedisCache):
     def __init__(self, server: str, params: dict[str, Any]) -> None:
         options = params.get("OPTIONS", {})
         primary = _refuse(server, options)
-        client_class = options.get("CLIENT_CLASS", _OUR_CLIENT)
-        if client_class in _CLIENTS:
-            client_class = _OUR_CLIENT
-        params = {**params, "OPTIONS": {**options, "CLIENT_CLASS": client_class}}
         super().__init__(server, params)
+        if options.get("CLIENT_CLASS", _OUR_CLIENT) in _CLIENTS:
+            self._client_cls = import_string(_OUR_CLIENT)  # params stay the caller's (django-redis reads them live)
         # From here on `server` is the primary: breaker, single flight and local copy are per primary.
         server = primary
         serializer.use_compressor(options.get("COMPRESSOR"), options)
@@ -349,14 +347,19 @@ class RedisCache(DjangoRedisExtras, GuardedRedis, DjangoRedisCache):
         stats.record(namespace, stats.DELETE)
         return deleted == 1
 
-    def delete_many(self, keys: Iterable[Any], version: int | None = None, client: Any = None) -> None:
+    def delete_many(self, keys: Iterable[Any], version: int | None = None, client: Any = None) -> int | None:
+        """How many keys were deleted, as django-redis (0 when Redis cannot answer); None for no keys,
+        as Django's contract tests."""
         by_rkey = {self.make_and_validate_key(key, version=version): key for key in keys}
         if not by_rkey:
-            return
+            return None
         namespaces = [namespace_of(key) for key in by_rkey.values()]
-        if self._guard(lambda r: r.delete(*by_rkey), namespaces, "delete_many", None, client=client) is not None:
-            for namespace in namespaces:
-                stats.record(namespace, stats.DELETE)
+        deleted = self._guard(lambda r: r.delete(*by_rkey), namespaces, "delete_many", None, client=client)
+        if deleted is None:
+            return 0
+        for namespace in namespaces:
+            stats.record(namespace, stats.DELETE)
+        return deleted if isinstance(deleted, int) else len(by_rkey)
 
     def clear(self, client: Any = None) -> bool:
         """Empty the Redis database (Django's contract: everything, counters included), and this
