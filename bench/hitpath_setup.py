@@ -83,7 +83,8 @@ def _namespace(name: str, key: str, raw_client: redis.Redis, source: Variant, se
     if blob is None:
         raise RuntimeError(f"{key} is not in Redis: nothing to measure a hit on")
     value = cache.get(key)
-    stored_format = "json" if blob[:1] > b"\x08" else "signed pickle" if blob[:1] == b"\x02" else "other"
+    stored_format = {b"\x02": "signed pickle", b"\x03": "compressed (COMPRESSOR)"}.get(
+        blob[:1], "json" if blob[:1] > b"\x08" else "other")
     raw_key = rkey
     if stored_format != "json":
         # The baseline is JSON bytes of the same value; the entry itself is not JSON, so a copy is.

@@ -244,6 +244,11 @@ def write(results: dict, out: Path, *, full: bool) -> list[Path]:
         chart.draw(results, chart_path)
         written.append(chart_path)
     markdown = ROOT / "BENCHMARKS.md" if full else out / "BENCHMARKS.md"
+    from .compression import measured_section, write_section
+
+    kept = measured_section(markdown)  # bench/compression.py measures its section on its own: keep it
     markdown.write_text(report.render(results, chart=chart_path, json_path=json_path, relative_to=markdown.parent))
+    if kept:
+        write_section(kept, markdown)
     written.append(markdown)
     return written

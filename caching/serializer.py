@@ -103,6 +103,11 @@ def loads(raw: bytes) -> Any:
     raise RefusedValue(f"unknown format 0x{tag:02x}")
 
 
+def uncompressed(raw: bytes) -> bytes:
+    """The stored bytes without the COMPRESSOR's layer (as they are when it did not compress)."""
+    return _decompress(raw) if raw[:1] == bytes((_COMPRESSED,)) else raw
+
+
 def _decompress(raw: bytes) -> bytes:
     if _compressor is None:
         raise RefusedValue("a compressed value, but no COMPRESSOR is configured")
