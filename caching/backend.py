@@ -287,7 +287,10 @@ class RedisCache(DjangoRedisExtras, GuardedRedis, DjangoRedisCache):
 
         def incr(r: Any) -> Any:
             try:
-                return r.incrby(rkey, delta) if ignore_key_check else INCR_IF_EXISTS(r, [rkey], [delta])
+                if ignore_key_check:
+                    return r.incrby(rkey, delta)
+                value = INCR_IF_EXISTS(r, [rkey], [delta])
+                return int(value) if isinstance(value, bytes) else value  # GET's string: exact
             except ResponseError as error:
                 if not any(reason in str(error) for reason in _INCR_IN_PYTHON):
                     raise

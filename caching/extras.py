@@ -12,6 +12,7 @@ redis-py ConnectionError): `lock()` (pretending to hold a lock breaks mutual exc
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -114,23 +115,27 @@ class DjangoRedisExtras:
     def iter_keys(self, search: str, *args: Any, client: Any = None, **kwargs: Any) -> Iterator[str]:
         """Empty while the breaker is open; a failure mid-way is counted and raised (a listing
         silently cut short would look complete)."""
-        namespaces = (_namespace((search,), {}),)
-        keys = self._guard(lambda r: self.client.iter_keys(search, *args, client=r, **kwargs),
-                           namespaces, "iter_keys", iter(()), client=client)
-        return self._guarded_iteration(keys, namespaces)
-
-    def _guarded_iteration(self, keys: Iterator[Any], namespaces: tuple) -> Iterator[Any]:
-        try:
-            yield from keys
-        except REDIS_ERRORS as error:
-            self._failed(error, namespaces, "iter_keys")
-            raise
+        return self._iterate(lambda r: self.client.iter_keys(search, *args, client=r, **kwargs),
+                             (_namespace((search,), {}),), "iter_keys", client)
 
     def sscan_iter(self, key: str, *args: Any, client: Any = None, **kwargs: Any) -> Iterator[Any]:
-        namespaces = (namespace_of(key),)
-        members = self._guard(lambda r: self.client.sscan_iter(key, *args, client=r, **kwargs),
-                              namespaces, "sscan_iter", iter(()), client=client)
-        return self._guarded_iteration(members, namespaces)
+        return self._iterate(lambda r: self.client.sscan_iter(key, *args, client=r, **kwargs),
+                             (namespace_of(key),), "sscan_iter", client)
+
+    def _iterate(self, start: Callable[[Any], Iterator[Any]], namespaces: tuple, op: str, client: Any) -> Iterator[Any]:
+        def first_batch(r: Any) -> tuple[list, Iterator[Any]]:
+            # The first item inside the guard: a generator does not touch Redis until asked, and
+            # the breaker must see the round trip it judges.
+            items = start(r)
+            return [item for item in itertools.islice(items, 1)], items
+
+        head, rest = self._guard(first_batch, namespaces, op, ([], iter(())), client=client)
+        yield from head
+        try:
+            yield from rest
+        except REDIS_ERRORS as error:
+            self._failed(error, namespaces, op)
+            raise
 
     def lock(self, key: str, *args: Any, client: Any = None, **kwargs: Any) -> Any:
         """A redis-py Lock. Raises CacheUnavailable while the breaker is open: no lock is safe then."""

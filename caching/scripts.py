@@ -26,11 +26,14 @@ class LuaScript:
 
 
 # Django's incr(): ValueError for a missing key, and never recreate a key that expired between a
-# check and the increment — one atomic script. INCRBY keeps the key's TTL.
+# check and the increment — one atomic script. INCRBY keeps the key's TTL. The new value is
+# returned as GET's string: Lua turns INCRBY's integer reply into a double, which is wrong beyond
+# 2^53 (Redis answers -2^63 for 2^63 - 1).
 INCR_IF_EXISTS = LuaScript(
     """
 if redis.call('EXISTS', KEYS[1]) == 1 then
-    return redis.call('INCRBY', KEYS[1], ARGV[1])
+    redis.call('INCRBY', KEYS[1], ARGV[1])
+    return redis.call('GET', KEYS[1])
 end
 return false
 """

@@ -4,8 +4,16 @@ import pytest
 import redis
 from django.core.cache import cache
 
+from caching import stats
 from tests.nutrition.fakes import TEST_API_KEY, FakeFDC
 from tests.telegram import Bot
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _no_stats_flusher():
+    """The stats flusher would write to Redis on its own schedule, racing tests that count commands
+    or mock the client: tests flush by hand (stats.flush), and subprocesses at exit."""
+    stats.stop_flusher()
 
 
 @pytest.fixture(autouse=True)
