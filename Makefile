@@ -51,10 +51,12 @@ chaos: install
 	$(TEST_ENV) FLEET_ROUNDS=$${FLEET_ROUNDS:-100} $(BIN)/pytest tests/fleet $(PYTEST_ARGS)
 
 # Django's own cache test suite (its sdist, fetched by pip into ~/.cache, never committed) against
-# CACHES["default"]: on the embedded Redis, and on REDIS_URL too when set (that database is flushed).
+# CACHES["default"]: on the embedded Redis (the test suite's own, .run/test: it is flushed), and on
+# REDIS_URL too when set (that database is flushed).
 contract: install
 	DJANGO_DEBUG=false DJANGO_SECRET_KEY=$${DJANGO_SECRET_KEY:-contract-only-secret-key} \
 	TELEGRAM_WEBHOOK_SECRET=$${TELEGRAM_WEBHOOK_SECRET:-contract-secret} \
+	EMBEDDED_REDIS_DIR=$${EMBEDDED_REDIS_DIR:-.run/test} \
 	$(BIN)/python -m caching.contract $(CONTRACT_ARGS)
 
 # django-redis's own test suite (its sdist, fetched by pip into ~/.cache, never committed) against our
