@@ -69,6 +69,12 @@ def _refuse(server: Any, options: dict[str, Any]) -> str:
             "values are always JSON or signed pickle (caching/serializer.py), so that nothing written by "
             "someone without DJANGO_SECRET_KEY is ever unpickled. Remove SERIALIZER."
         )
+    if "PICKLE_VERSION" in options:
+        raise ImproperlyConfigured(
+            f"CACHES OPTIONS PICKLE_VERSION={options['PICKLE_VERSION']!r} is not supported by "
+            "caching.backend.RedisCache: values that are not JSON are pickled (and signed) by "
+            "caching/serializer.py at its own protocol. Remove it."
+        )
     if options.get("IGNORE_EXCEPTIONS", True) is not True:
         raise ImproperlyConfigured(
             "CACHES OPTIONS IGNORE_EXCEPTIONS=False is not supported by caching.backend.RedisCache: Redis "

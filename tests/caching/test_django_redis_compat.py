@@ -118,6 +118,7 @@ def test_extras_count_failures_open_the_breaker_then_answer_like_a_missing_key(
     ("CLIENT_CLASS", "django_redis.client.ShardClient"),
     ("SERIALIZER", "django_redis.serializers.json.JSONSerializer"),
     ("SERIALIZER", "django_redis.serializers.pickle.PickleSerializer"),
+    ("PICKLE_VERSION", 4),
     ("IGNORE_EXCEPTIONS", False),
 ])
 def test_options_we_cannot_honour_fail_at_start_up_naming_the_option(option, value):
