@@ -101,10 +101,6 @@ class DjangoRedisExtras:
     client: Any
     _default_scan_itersize: int
 
-    for _name, (_writes, _answer) in EXTRAS.items():
-        locals()[_name] = _extra(_name, _writes, _answer)
-    del _name, _writes, _answer
-
     def delete_pattern(self, pattern: str, *args: Any, client: Any = None, **kwargs: Any) -> int:
         kwargs.setdefault("itersize", self._default_scan_itersize)  # as django-redis does
         if client is not None:
@@ -122,7 +118,8 @@ class DjangoRedisExtras:
         return self._iterate(lambda r: self.client.sscan_iter(key, *args, client=r, **kwargs),
                              (namespace_of(key),), "sscan_iter", client)
 
-    def _iterate(self, start: Callable[[Any], Iterator[Any]], namespaces: tuple, op: str, client: Any) -> Iterator[Any]:
+    def _iterate(self, start: Callable[[Any], Iterator[Any]], namespaces: tuple, op: str,
+                 client: Any) -> Iterator[Any]:
         def first_batch(r: Any) -> tuple[list, Iterator[Any]]:
             # The first item inside the guard: a generator does not touch Redis until asked, and
             # the breaker must see the round trip it judges.
@@ -142,3 +139,8 @@ class DjangoRedisExtras:
         if client is None:
             self.require_redis("lock")
         return self.client.lock(key, *args, client=client, **kwargs)
+
+
+for _name, (_writes, _answer) in EXTRAS.items():
+    setattr(DjangoRedisExtras, _name, _extra(_name, _writes, _answer))
+del _name, _writes, _answer
