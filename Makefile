@@ -39,10 +39,12 @@ stop:
 
 # The suite empties its cache database: on the embedded default it uses a server of its own
 # (.run/test), never the one `make run` / `make serve` keep their cache in.
-TEST_ENV := DJANGO_DEBUG=false DJANGO_SECRET_KEY=$${DJANGO_SECRET_KEY:-test-only-secret-key} \
+TEST_ENV := $(if $(TEST_REDIS_URL),REDIS_URL="$(TEST_REDIS_URL)") DJANGO_DEBUG=false DJANGO_SECRET_KEY=$${DJANGO_SECRET_KEY:-test-only-secret-key} \
 	TELEGRAM_WEBHOOK_SECRET=$${TELEGRAM_WEBHOOK_SECRET:-test-secret_123} \
 	EMBEDDED_REDIS_DIR=$${EMBEDDED_REDIS_DIR:-.run/test}
 
+# TEST_REDIS_URL, when set, is the Redis the suite uses (and empties) instead of REDIS_URL. Either way the
+# suite refuses a database holding keys it did not write (tests/redis_guard.py).
 test: install
 	$(TEST_ENV) $(BIN)/pytest $(PYTEST_ARGS)
 

@@ -2,9 +2,11 @@ import threading
 
 import pytest
 import redis
+from django.conf import settings as django_settings
 from django.core.cache import cache
 
 from caching import stats
+from tests import redis_guard
 from tests.nutrition.fakes import TEST_API_KEY, FakeFDC
 from tests.telegram import Bot
 
@@ -16,12 +18,28 @@ def _no_stats_flusher():
     stats.stop_flusher()
 
 
+def pytest_sessionstart(session):
+    """Before the first test: never empty a Redis database holding someone else's keys."""
+    url = django_settings.REDIS_URL
+    if url:
+        reason = redis_guard.refusal(url)
+        if reason:
+            pytest.exit(reason, returncode=pytest.ExitCode.USAGE_ERROR)
+        redis_guard.claim(url)
+
+
 @pytest.fixture(autouse=True)
 def _clear_cache():
     """Every test starts and ends with an empty cache, real Redis or embedded."""
-    cache.clear()
+    _clear()
     yield
+    _clear()
+
+
+def _clear():
     cache.clear()
+    if django_settings.REDIS_URL:
+        redis_guard.claim(django_settings.REDIS_URL)
 
 
 @pytest.fixture
