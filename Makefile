@@ -1,62 +1,87 @@
 # The two commands a newcomer needs: `make run` and `make test`. Both install into .venv first.
+# `make help` lists every target. Configuration: the environment, then .env (healthagent/env.py).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+DEV_STAMP := $(VENV)/.dev-installed
+PIP := $(BIN)/pip install --quiet --disable-pip-version-check
 
-# Local development defaults for run/serve; a real deployment sets these in its environment.
-# Without a USDA key, lookups use the offline sample data set, so `make run` needs no network.
-DEV_ENV := DJANGO_DEBUG=$${DJANGO_DEBUG:-true} \
-	NUTRITION_PROVIDER=$${NUTRITION_PROVIDER:-$(if $(USDA_API_KEY),usda,sample)}
+# make serve: where gunicorn listens and how many worker processes it starts. Every worker shares the
+# embedded valkey-server (caching/embedded.py); where it cannot run, the cache falls back to
+# in-process fakeredis, which one process only may use: then one worker.
+HOST ?= 127.0.0.1
+PORT ?= 8000
+WEB_CONCURRENCY ?= $(shell $(BIN)/python -m caching.embedded available 2>/dev/null && echo 2 || echo 1)
+# make run: options for `manage.py chat`, e.g. make run ARGS="--trace --user 2".
+ARGS ?=
 
-.PHONY: install run serve stop test chaos migrate contract compat bench bench-quick clean
+.PHONY: help install install-dev run serve stop test chaos lint migrate contract compat bench bench-quick clean
 
-install: $(STAMP)
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z-]+):.*## (.*)/  make \1\t\2/' | expand -t 22
 
+install: $(STAMP) ## install the runtime requirements into .venv
+
+# Runtime only (requirements.txt): what the image installs too. Tests, browser and lint tools are
+# requirements-dev.txt, installed by the targets that need them.
 $(STAMP): requirements.txt
 	@echo "==> installing requirements into $(VENV)"
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	@$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.txt
+	@$(PIP) -r requirements.txt
 	@touch $(STAMP)
 
-migrate: install
-	@$(DEV_ENV) LOG_LEVEL=$${LOG_LEVEL:-WARNING} $(BIN)/python manage.py migrate --no-input -v 0
+install-dev: $(DEV_STAMP) ## install the runtime and the test/lint requirements into .venv
 
-run: migrate
-	@$(DEV_ENV) $(BIN)/python manage.py chat
+$(DEV_STAMP): requirements-dev.txt $(STAMP)
+	@echo "==> installing test and lint requirements into $(VENV)"
+	@$(PIP) -r requirements-dev.txt
+	@touch $(DEV_STAMP)
 
-# Every worker shares the embedded valkey-server (caching/embedded.py). Where it cannot run, the cache
-# falls back to in-process fakeredis, which one process only may use: then one worker.
-WORKERS ?= $(shell $(BIN)/python -m caching.embedded available 2>/dev/null && echo 2 || echo 1)
+migrate: install ## apply database migrations
+	@LOG_LEVEL=$${LOG_LEVEL:-WARNING} $(BIN)/python manage.py migrate --no-input -v 0
 
-serve: migrate
-	$(DEV_ENV) $(BIN)/gunicorn healthagent.wsgi --bind 0.0.0.0:8000 --workers $(WORKERS) --access-logfile -
+run: migrate ## chat with the bot in this terminal (ARGS="--trace" passes options)
+	@$(BIN)/python manage.py chat $(ARGS)
 
-# Stops the embedded valkey-server(s) that make run / serve / test started (their cache is lost).
-stop:
+# What production runs: collected static files (the admin styled with DJANGO_DEBUG=false) served by
+# gunicorn with the project's config. HEALTHAGENT_DEV_DEFAULTS: a checkout with nothing configured
+# serves in debug mode, as `make run` does; a configured one (.env) serves as configured.
+serve: migrate ## collectstatic, then gunicorn on HOST:PORT with WEB_CONCURRENCY workers
+	@HEALTHAGENT_DEV_DEFAULTS=1 $(BIN)/python manage.py collectstatic --no-input -v 0
+	HEALTHAGENT_DEV_DEFAULTS=1 HOST=$(HOST) PORT=$(PORT) WEB_CONCURRENCY=$(WEB_CONCURRENCY) \
+		$(BIN)/gunicorn healthagent.wsgi --config python:healthagent.gunicorn_conf
+
+stop: ## stop the embedded valkey-server(s) that run / serve / test started (their cache is lost)
 	@$(BIN)/python -m caching.embedded stop --dir .run
 	@$(BIN)/python -m caching.embedded stop --dir .run/test
 
 # The suite empties its cache database: on the embedded default it uses a server of its own
-# (.run/test), never the one `make run` / `make serve` keep their cache in.
-TEST_ENV := $(if $(TEST_REDIS_URL),REDIS_URL="$(TEST_REDIS_URL)") DJANGO_DEBUG=false DJANGO_SECRET_KEY=$${DJANGO_SECRET_KEY:-test-only-secret-key} \
+# (.run/test), never the one `make run` / `make serve` keep their cache in. TEST_REDIS_URL, when set,
+# is the Redis the suite uses (and empties) instead of REDIS_URL; either way the suite refuses a
+# database holding keys it did not write (tests/redis_guard.py). No .env is read.
+TEST_ENV := $(if $(TEST_REDIS_URL),REDIS_URL="$(TEST_REDIS_URL)") HEALTHAGENT_ENV_FILE= DJANGO_DEBUG=false \
+	DJANGO_SECRET_KEY=$${DJANGO_SECRET_KEY:-test-only-secret-key} \
 	TELEGRAM_WEBHOOK_SECRET=$${TELEGRAM_WEBHOOK_SECRET:-test-secret_123} \
 	EMBEDDED_REDIS_DIR=$${EMBEDDED_REDIS_DIR:-.run/test}
 
-# TEST_REDIS_URL, when set, is the Redis the suite uses (and empties) instead of REDIS_URL. Either way the
-# suite refuses a database holding keys it did not write (tests/redis_guard.py).
-test: install
+test: install-dev ## run the test suite (embedded servers; REDIS_URL/DATABASE_URL for real ones)
 	$(TEST_ENV) $(BIN)/pytest $(PYTEST_ARGS)
 
-# The fleet fault harness (tests/fleet/) with more rounds than `make test` runs.
-chaos: install
+chaos: install-dev ## the fleet fault harness (tests/fleet/) with more rounds (FLEET_ROUNDS, default 100)
 	$(TEST_ENV) FLEET_ROUNDS=$${FLEET_ROUNDS:-100} $(BIN)/pytest tests/fleet $(PYTEST_ARGS)
+
+# ruff (rules in pyproject.toml; never `ruff format`: a mass reformat conflicts with every branch) and
+# mypy with django-stubs.
+lint: install-dev ## ruff check and mypy
+	$(BIN)/ruff check .
+	HEALTHAGENT_ENV_FILE= DJANGO_SECRET_KEY=lint-only TELEGRAM_WEBHOOK_SECRET=lint-only $(BIN)/mypy
 
 # Django's own cache test suite (its sdist, fetched by pip into ~/.cache, never committed) against
 # CACHES["default"]: on the embedded Redis (the test suite's own, .run/test: it is flushed), and on
 # REDIS_URL too when set (that database is flushed).
-contract: install
-	DJANGO_DEBUG=false DJANGO_SECRET_KEY=$${DJANGO_SECRET_KEY:-contract-only-secret-key} \
+contract: install-dev ## Django's own cache test suite against the backend
+	HEALTHAGENT_ENV_FILE= DJANGO_DEBUG=false DJANGO_SECRET_KEY=$${DJANGO_SECRET_KEY:-contract-only-secret-key} \
 	TELEGRAM_WEBHOOK_SECRET=$${TELEGRAM_WEBHOOK_SECRET:-contract-secret} \
 	EMBEDDED_REDIS_DIR=$${EMBEDDED_REDIS_DIR:-.run/test} \
 	$(BIN)/python -m caching.contract $(CONTRACT_ARGS)
@@ -68,11 +93,11 @@ COMPAT_STAMP := $(VENV)/.compat-installed
 
 $(COMPAT_STAMP): caching/compat/requirements.txt $(STAMP)
 	@echo "==> installing django-redis test suite requirements into $(VENV)"
-	@$(BIN)/pip install --quiet --disable-pip-version-check -r caching/compat/requirements.txt
+	@$(PIP) -r caching/compat/requirements.txt
 	@touch $(COMPAT_STAMP)
 
-compat: $(COMPAT_STAMP)
-	DJANGO_DEBUG=false DJANGO_SECRET_KEY=$${DJANGO_SECRET_KEY:-compat-only-secret-key} \
+compat: $(COMPAT_STAMP) ## django-redis's own test suite against the backend
+	HEALTHAGENT_ENV_FILE= DJANGO_DEBUG=false DJANGO_SECRET_KEY=$${DJANGO_SECRET_KEY:-compat-only-secret-key} \
 	TELEGRAM_WEBHOOK_SECRET=$${TELEGRAM_WEBHOOK_SECRET:-compat-secret} \
 	$(BIN)/python -m caching.compat $(COMPAT_ARGS)
 
@@ -82,19 +107,19 @@ compat: $(COMPAT_STAMP)
 # bench-quick is a smoke test of under a minute; its results go to bench/results/quick/, not into git.
 BENCH_STAMP := $(VENV)/.bench-installed
 
-$(BENCH_STAMP): bench/requirements.txt $(STAMP)
+$(BENCH_STAMP): bench/requirements.txt $(DEV_STAMP)
 	@echo "==> installing benchmark requirements into $(VENV)"
-	@$(BIN)/pip install --quiet --disable-pip-version-check -r bench/requirements.txt
+	@$(PIP) -r bench/requirements.txt
 	@touch $(BENCH_STAMP)
 
-bench: $(BENCH_STAMP)
+bench: $(BENCH_STAMP) ## benchmarks (BENCHMARKS.md; needs PostgreSQL and Redis)
 	$(BIN)/python -m bench $(BENCH_ARGS)
 
-bench-quick: $(BENCH_STAMP)
+bench-quick: $(BENCH_STAMP) ## a benchmark smoke test of under a minute
 	$(BIN)/python -m bench --quick $(BENCH_ARGS)
 
 # The embedded cache goes with the database it caches: a cache that outlived db.sqlite3 would
 # describe profiles the new database does not have.
-clean:
+clean: ## stop the embedded cache; remove .venv, the SQLite file, collected static files and .run
 	@if test -x $(BIN)/python; then $(MAKE) --no-print-directory stop; fi
 	rm -rf $(VENV) db.sqlite3 staticfiles .pytest_cache .run

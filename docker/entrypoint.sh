@@ -9,12 +9,9 @@ fi
 
 python manage.py migrate --no-input
 
-# /dev/shm: the workers' heartbeat files on the container's overlay filesystem can stall them.
-# No control socket: nothing in the container uses gunicornc, and the app user has no home for it.
-exec gunicorn healthagent.wsgi \
-    --bind 0.0.0.0:8000 \
-    --workers "${WEB_CONCURRENCY:-2}" \
-    --worker-tmp-dir /dev/shm \
-    --no-control-socket \
-    --access-logfile - \
-    --error-logfile -
+# Listening on every interface of the container; workers from WEB_CONCURRENCY; logging in the
+# service's format (healthagent/gunicorn_conf.py). /dev/shm: the workers' heartbeat files on the
+# container's overlay filesystem can stall them.
+HOST=0.0.0.0 PORT=8000 exec gunicorn healthagent.wsgi \
+    --config python:healthagent.gunicorn_conf \
+    --worker-tmp-dir /dev/shm

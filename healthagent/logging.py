@@ -91,6 +91,12 @@ def _request_finished(sender: Any, **kwargs: Any) -> None:
 class ServiceFormatter(logging.Formatter):
     """logging.Formatter that tolerates records without the context and redacts known secrets."""
 
+    # settings.LOG_FORMAT; gunicorn's loggers (healthagent/gunicorn_conf.py) use this default.
+    FORMAT = "%(asctime)s %(levelname)s %(name)s%(context)s: %(message)s"
+
+    def __init__(self, fmt: str | None = None, *args: Any, **kwargs: Any) -> None:
+        super().__init__(fmt or self.FORMAT, *args, **kwargs)
+
     def format(self, record: logging.LogRecord) -> str:
         if not hasattr(record, "context"):
             record.context = ""

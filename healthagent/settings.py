@@ -116,7 +116,15 @@ TEMPLATES = [
 ]
 
 LANGUAGE_CODE = "en-us"
-TIME_ZONE = os.environ.get("TIME_ZONE", "UTC")
+TIME_ZONE = os.environ.get("TIME_ZONE", "").strip() or "UTC"
+try:
+    import zoneinfo
+
+    zoneinfo.ZoneInfo(TIME_ZONE)
+except (ValueError, zoneinfo.ZoneInfoNotFoundError):
+    raise ImproperlyConfigured(
+        f"TIME_ZONE must be an IANA time zone name such as UTC or Europe/Berlin, not {TIME_ZONE!r}"
+    ) from None
 USE_I18N = True
 USE_TZ = True
 STATIC_URL = "static/"
@@ -138,6 +146,10 @@ if DATABASE_URL:
         _db = dj_database_url.parse(DATABASE_URL)
     except ValueError as exc:
         raise ImproperlyConfigured(f"DATABASE_URL cannot be parsed: {exc}") from None
+    if _db["ENGINE"] not in {"django.db.backends.postgresql", "django.db.backends.sqlite3"}:
+        raise ImproperlyConfigured(
+            "DATABASE_URL must be postgres://user:password@host:5432/name (or unset for the SQLite file)"
+        )
     if _db["ENGINE"] == "django.db.backends.postgresql":
         # Django's own psycopg 3 pool (needs CONN_MAX_AGE = 0). 2 × cores + 5 is the classic
         # PostgreSQL sizing rule the original plan used.
@@ -258,7 +270,11 @@ USDA_API_KEY = os.environ.get("USDA_API_KEY", "").strip() or "DEMO_KEY"
 USDA_API_URL = (os.environ.get("USDA_API_URL", "").strip() or "https://api.nal.usda.gov/fdc").rstrip("/")
 if urlsplit(USDA_API_URL).scheme not in {"http", "https"}:
     raise ImproperlyConfigured(f"USDA_API_URL must be an http(s) URL, not {USDA_API_URL!r}")
-NUTRITION_PROVIDER = os.environ.get("NUTRITION_PROVIDER", "usda").strip().lower() or "usda"
+# Local development without a key of its own gets the offline sample data: DEMO_KEY's 30 requests an
+# hour (and no network) would fail most lookups.
+NUTRITION_PROVIDER = os.environ.get("NUTRITION_PROVIDER", "").strip().lower() or (
+    "sample" if DEBUG and not os.environ.get("USDA_API_KEY", "").strip() else "usda"
+)
 if NUTRITION_PROVIDER not in {"usda", "sample"}:
     raise ImproperlyConfigured(f"NUTRITION_PROVIDER must be 'usda' or 'sample', not {NUTRITION_PROVIDER!r}")
 USDA_CONNECT_TIMEOUT = env_float("USDA_CONNECT_TIMEOUT", 3.05)

@@ -4,12 +4,15 @@ from django.urls import path
 from caching import dashboard
 from conversations.views import telegram_webhook
 
-from .views import healthz
+from .views import favicon, healthz
 
 urlpatterns = [
     # Before admin.site.urls, whose catch-all would otherwise answer /admin/cache/ with a 404.
     *dashboard.urls(),
     path("admin/", admin.site.urls),
+    # Telegram does not follow redirects: the webhook answers with and without the trailing slash.
     path("telegram/webhook/", telegram_webhook, name="telegram-webhook"),
+    path("telegram/webhook", telegram_webhook),
     path("healthz", healthz, name="healthz"),
+    path("favicon.ico", favicon, name="favicon"),
 ]

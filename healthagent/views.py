@@ -15,7 +15,7 @@ import logging
 
 from django.core.cache import caches
 from django.db import DatabaseError, connection
-from django.http import HttpRequest, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
@@ -49,3 +49,12 @@ def _cache() -> str:
         return "disabled"
     answered, _detail = cache.ping()  # False without a round trip while the breaker is open
     return "ok" if answered else "degraded"
+
+
+@require_safe
+def favicon(request: HttpRequest) -> HttpResponse:
+    """Browsers ask every site for /favicon.ico; a 404 would log a WARNING per page view. No icon,
+    no error: 204, cached for a day so the browser stops asking."""
+    response = HttpResponse(status=204)
+    response["Cache-Control"] = "public, max-age=86400"
+    return response

@@ -1,6 +1,13 @@
 import os
 
+from django.core.exceptions import ImproperlyConfigured
 from django.core.wsgi import get_wsgi_application
 
+from healthagent import env, startup_errors
+
+env.load()
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "healthagent.settings")
-application = get_wsgi_application()
+try:
+    application = get_wsgi_application()
+except ImproperlyConfigured as exc:
+    startup_errors.exit(str(exc))

@@ -1,3 +1,4 @@
+import os
 import threading
 
 import pytest
@@ -9,6 +10,10 @@ from caching import stats
 from tests import redis_guard
 from tests.nutrition.fakes import TEST_API_KEY, FakeFDC
 from tests.telegram import Bot
+
+
+# Processes the tests start (manage.py, gunicorn) must not read a developer's .env (healthagent/env.py).
+os.environ["HEALTHAGENT_ENV_FILE"] = ""
 
 
 @pytest.fixture(autouse=True, scope="session")

@@ -136,7 +136,8 @@ def test_web_environment_points_at_the_compose_backends(compose):
     # ${VAR:?message}: compose refuses to start rather than run with an empty secret.
     assert env["DJANGO_SECRET_KEY"].startswith("${DJANGO_SECRET_KEY:?")
     assert env["TELEGRAM_WEBHOOK_SECRET"].startswith("${TELEGRAM_WEBHOOK_SECRET:?")
-    assert env["USDA_API_KEY"] == "${USDA_API_KEY:-DEMO_KEY}"
+    # Everything else comes from .env, the same file manage.py and make serve read.
+    assert compose["services"]["web"]["env_file"] == "${ENV_FILE:-.env}"
     # The health check requests http://127.0.0.1:8000, so that host must pass ALLOWED_HOSTS.
     assert env["DJANGO_ALLOWED_HOSTS"].endswith(",127.0.0.1")
 
@@ -176,12 +177,11 @@ def entrypoint(dockerfile, tmp_path):
 
 
 def test_entrypoint_migrates_then_serves(entrypoint):
-    code, calls = entrypoint(WEB_CONCURRENCY="3")
+    code, calls = entrypoint()
     assert code == 0
     assert calls == [
         "python manage.py migrate --no-input",
-        "gunicorn healthagent.wsgi --bind 0.0.0.0:8000 --workers 3 --worker-tmp-dir /dev/shm --no-control-socket"
-        " --access-logfile - --error-logfile -",
+        "gunicorn healthagent.wsgi --config python:healthagent.gunicorn_conf --worker-tmp-dir /dev/shm",
     ]
 
 
@@ -205,3 +205,21 @@ def test_ci_script_is_executable_strict_bash():
     assert text.startswith("#!/usr/bin/env bash\n")
     assert re.search(r"^set -E?euo pipefail$", text, flags=re.MULTILINE)
     assert subprocess.run(["bash", "-n", str(script)], capture_output=True).returncode == 0
+
+
+# --- requirements ----------------------------------------------------------------------------------
+def _pinned(name: str) -> set[str]:
+    lines = (ROOT / name).read_text().splitlines()
+    return {line.split("==")[0].lower() for line in lines if "==" in line and not line.startswith("#")}
+
+
+def test_the_image_and_make_run_install_the_runtime_requirements_only(dockerfile):
+    runtime, dev = _pinned("requirements.txt"), _pinned("requirements-dev.txt")
+    assert {"django", "gunicorn", "python-dotenv", "prometheus_client"} <= runtime
+    assert {"pytest", "playwright", "ruff", "mypy"} <= dev and not runtime & {"pytest", "playwright", "ruff", "mypy"}
+    assert not runtime & dev, "pinned in both files"
+    assert "requirements-dev" not in dockerfile
+    makefile = (ROOT / "Makefile").read_text()
+    assert re.search(r"^migrate: install ", makefile, flags=re.MULTILINE)
+    assert re.search(r"^run: migrate ", makefile, flags=re.MULTILINE)
+    assert re.search(r"^test: install-dev ", makefile, flags=re.MULTILINE)

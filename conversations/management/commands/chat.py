@@ -17,7 +17,10 @@ import time
 from pathlib import Path
 
 from django.conf import settings
+from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
+from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
 from django.test import RequestFactory
 from django.urls import reverse
 
@@ -48,10 +51,16 @@ class Command(BaseCommand):
                             help="show cache hits and misses per turn (a legend explains them)")
 
     def handle(self, *args, user: int, name: str, trace: bool, **options):
-        # Per-turn INFO lines would interleave with the conversation; -v 2 shows them.
-        logging.getLogger().setLevel(logging.INFO if options["verbosity"] >= 2 else logging.WARNING)
+        # Per-turn INFO lines would interleave with the conversation: -v 2 shows them, and so does
+        # LOG_LEVEL=DEBUG chosen on purpose (the cache's HIT/MISS lines).
+        root = logging.getLogger()
+        if options["verbosity"] >= 2:
+            root.setLevel(min(root.getEffectiveLevel(), logging.INFO))
+        elif settings.LOG_LEVEL != "DEBUG":
+            root.setLevel(max(root.getEffectiveLevel(), logging.WARNING))
         if user <= 0:
             raise CommandError("--user must be a positive Telegram user id")
+        _ensure_migrated()
         interactive = sys.stdin.isatty()
         self.session = _Session(user=user, name=name)
         if interactive:
@@ -141,6 +150,17 @@ def _save_history() -> None:
         readline.write_history_file(str(HISTORY_FILE))
     except (ImportError, OSError):
         pass  # history is a convenience: a read-only home must not break the chat
+
+
+def _ensure_migrated() -> None:
+    """`manage.py chat` straight from a fresh clone: the embedded SQLite file is created and migrated
+    here (as `make run` does); a real database is the operator's to migrate."""
+    executor = MigrationExecutor(connection)
+    if not executor.migration_plan(executor.loader.graph.leaf_nodes()):
+        return
+    if connection.vendor != "sqlite":
+        raise CommandError("the database has unapplied migrations: run `manage.py migrate` first")
+    call_command("migrate", interactive=False, verbosity=0)
 
 
 def format_trace(events: list[tuple[str, str]]) -> str:
