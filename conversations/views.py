@@ -1,4 +1,4 @@
-"""Telegram webhook: DESIGN §4's HTTP contract. The turn itself is telegram.handle_update."""
+"""Telegram webhook: the HTTP contract (docs/ARCHITECTURE.md). The turn itself is telegram.handle_update."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from django.views.decorators.csrf import csrf_exempt
 
 from healthagent.logging import log_context
 
+from .metrics import timed_turn
 from .telegram import BadUpdate, handle_update
 
 logger = logging.getLogger(__name__)
@@ -56,7 +57,7 @@ def telegram_webhook(request: HttpRequest) -> JsonResponse | HttpResponseNotAllo
     # Every line the turn logs names its update: one grep follows a delivery and its retries.
     with log_context(update_id=update_id if type(update_id) is int else None):
         try:
-            answer = handle_update(update)
+            answer = timed_turn(handle_update, update)
         except BadUpdate as exc:
             return _error(400, f"not a Telegram update: {exc}")
         except (OperationalError, InterfaceError):

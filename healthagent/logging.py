@@ -117,6 +117,7 @@ def known_secrets() -> tuple[str, ...]:
             settings.USDA_API_KEY,
             settings.TELEGRAM_WEBHOOK_SECRET,
             settings.TELEGRAM_BOT_TOKEN,
+            settings.METRICS_TOKEN,
             settings.SECRET_KEY,
             *(str(db.get("PASSWORD") or "") for db in settings.DATABASES.values()),
             _url_password(settings.REDIS_URL),

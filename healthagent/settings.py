@@ -299,6 +299,21 @@ elif not DEBUG:
         "or set DJANGO_DEBUG=true for local development."
     )
 
+# --- Metrics (GET /metrics, healthagent/metrics.py) ----------------------------------------------
+# A scraper is let in by a bearer token, or by its address (loopback unless configured).
+METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "").strip()
+METRICS_ALLOWED_IPS = os.environ.get("METRICS_ALLOWED_IPS", "").strip() or "127.0.0.1,::1"
+try:
+    import ipaddress
+
+    METRICS_ALLOWED_NETWORKS = [
+        ipaddress.ip_network(item.strip(), strict=False) for item in METRICS_ALLOWED_IPS.split(",") if item.strip()
+    ]
+except ValueError as exc:
+    raise ImproperlyConfigured(
+        f"METRICS_ALLOWED_IPS must be comma-separated addresses or networks (10.0.0.0/8), not {METRICS_ALLOWED_IPS!r}: {exc}"
+    ) from None
+
 # --- Logging -------------------------------------------------------------------------------------
 # One format for every line the service writes (Django's own loggers included), on stderr. Lines
 # logged while a request is served carry its id ([req=…]); the webhook's carry the update id too.

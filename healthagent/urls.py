@@ -4,6 +4,7 @@ from django.urls import path
 from caching import dashboard
 from conversations.views import telegram_webhook
 
+from .metrics import metrics
 from .views import favicon, healthz
 
 urlpatterns = [
@@ -15,4 +16,5 @@ urlpatterns = [
     path("telegram/webhook", telegram_webhook),
     path("healthz", healthz, name="healthz"),
     path("favicon.ico", favicon, name="favicon"),
+    path("metrics", metrics, name="metrics"),
 ]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from http.cookiejar import DefaultCookiePolicy
 
 import requests
@@ -18,6 +19,7 @@ from urllib3.exceptions import InvalidHeader, MaxRetryError, ReadTimeoutError, R
 from urllib3.util.retry import Retry
 
 from healthagent.errors import ApplicationError
+from nutrition import metrics as fdc_metrics
 from nutrition.portions import fdc_portions
 from nutrition.units import convert_nutrient
 
@@ -121,6 +123,7 @@ class FDCClient:
             raise ValueError(f"page_size must be 1..{MAX_PAGE_SIZE}, not {page_size}")
         url = f"{self.api_url}/v1/foods/search"
         params = {"query": query, "pageSize": page_size, "dataType": DATA_TYPES}
+        started, outcome = time.perf_counter(), "network"
         try:
             # No redirects: requests would carry X-Api-Key along to whatever host a 3xx names.
             response = self._session.get(
@@ -129,9 +132,17 @@ class FDCClient:
             )
         except requests.RequestException as exc:
             logger.warning("FDC search failed: %s: %s", type(exc).__name__, exc)
+            fdc_metrics.observe(outcome, time.perf_counter() - started)
             raise ApplicationError(UNAVAILABLE, status=503) from exc
-        with response:
-            return self._handle(response)
+        try:
+            with response:
+                foods = self._handle(response)
+            outcome = "ok"
+            return foods
+        finally:
+            if outcome != "ok":
+                outcome = _outcome_of(response.status_code)
+            fdc_metrics.observe(outcome, time.perf_counter() - started)
 
     def _handle(self, response: requests.Response) -> list[dict]:
         status = response.status_code
@@ -153,6 +164,15 @@ class FDCClient:
         except ApplicationError:
             logger.warning("FDC search answered JSON without a foods list (%s)", response.url)
             raise
+
+
+def _outcome_of(status: int) -> str:
+    """The metrics label of a search that did not succeed (nutrition/metrics.py)."""
+    if status in (401, 403):
+        return "refused"
+    if status == 429:
+        return "rate_limited"
+    return "invalid" if status == 200 else "http_error"
 
 
 def _error_code(response: requests.Response) -> str | None:
