@@ -52,3 +52,14 @@ class ProcessedUpdate(models.Model):
 
     def __str__(self) -> str:
         return str(self.update_id)
+
+
+class PollingOffset(models.Model):
+    """The next getUpdates offset of `manage.py runbot`, per bot: a restart goes on from here."""
+
+    bot_id = models.BigIntegerField(primary_key=True)
+    offset = models.BigIntegerField(default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"bot {self.bot_id}: offset {self.offset}"

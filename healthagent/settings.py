@@ -286,6 +286,10 @@ USDA_MAX_RETRY_AFTER = env_float("USDA_MAX_RETRY_AFTER", 5.0)
 # --- Telegram ------------------------------------------------------------------------------------
 TELEGRAM_WEBHOOK_SECRET = os.environ.get("TELEGRAM_WEBHOOK_SECRET", "").strip()
 TELEGRAM_BOT_TOKEN = os.environ.get("TELEGRAM_BOT_TOKEN", "").strip()
+# The Bot API server `telegram_webhook` and `runbot` call; tests point it at a fake one.
+TELEGRAM_API_URL = (os.environ.get("TELEGRAM_API_URL", "").strip() or "https://api.telegram.org").rstrip("/")
+if urlsplit(TELEGRAM_API_URL).scheme not in {"http", "https"}:
+    raise ImproperlyConfigured(f"TELEGRAM_API_URL must be an http(s) URL, not {TELEGRAM_API_URL!r}")
 if TELEGRAM_WEBHOOK_SECRET:
     import re
 

@@ -1,0 +1,53 @@
+"""A small Telegram Bot API client (requests): the calls `telegram_webhook` and `runbot` make.
+
+The token is part of every URL (https://api.telegram.org/bot<token>/<method>), so nothing here lets a
+URL reach a message: errors name the method, never the address. TELEGRAM_API_URL points the client
+at another server (the tests' fake Bot API).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import requests
+from django.conf import settings
+
+
+class BotAPIError(Exception):
+    """A call that failed: Telegram said no (`code` is its error_code) or did not answer (`code` None)."""
+
+    def __init__(self, method: str, description: str, *, code: int | None = None, retry_after: float | None = None):
+        super().__init__(f"{method}: {description}")
+        self.method, self.description, self.code, self.retry_after = method, description, code, retry_after
+
+
+class BotAPI:
+    def __init__(self, token: str | None = None, *, api_url: str | None = None) -> None:
+        self._token = token if token is not None else settings.TELEGRAM_BOT_TOKEN
+        if not self._token:
+            raise BotAPIError("setup", "TELEGRAM_BOT_TOKEN is not set (the token @BotFather gave the bot)")
+        self._base = (api_url or settings.TELEGRAM_API_URL).rstrip("/")
+        self._session = requests.Session()
+
+    def __repr__(self) -> str:  # the token stays out of reprs and tracebacks
+        return f"BotAPI(api_url={self._base!r})"
+
+    def call(self, method: str, *, http_timeout: float = 10.0, **params: Any) -> Any:
+        """The `result` of one Bot API method, parameters sent as JSON (`timeout` is getUpdates' own)."""
+        try:
+            response = self._session.post(f"{self._base}/bot{self._token}/{method}", json=params, timeout=http_timeout)
+        except requests.RequestException as exc:
+            raise BotAPIError(method, f"no answer from the Bot API ({type(exc).__name__})") from None
+        try:
+            body = response.json()
+        except ValueError:
+            raise BotAPIError(method, f"HTTP {response.status_code} without a JSON body", code=response.status_code) from None
+        if not isinstance(body, dict) or not body.get("ok"):
+            body = body if isinstance(body, dict) else {}
+            parameters = body.get("parameters") or {}
+            raise BotAPIError(method, str(body.get("description") or f"HTTP {response.status_code}"),
+                              code=body.get("error_code", response.status_code), retry_after=parameters.get("retry_after"))
+        return body.get("result")
+
+    def close(self) -> None:
+        self._session.close()
