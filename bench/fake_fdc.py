@@ -1,6 +1,6 @@
 """A fake FoodData Central for the benchmarks: `GET /v1/foods/search` after a configurable latency.
 
-Answers are FDC-shaped (DESIGN §6) and about as large as real ones — each food carries the fields
+Answers are FDC-shaped (ARCHITECTURE.md §6) and about as large as real ones — each food carries the fields
 and ~40 nutrient entries a real search result has, so parsing costs what it costs in production —
 and deterministic: the same query always gets the same foods. It counts the searches it answered:
 

@@ -1,6 +1,6 @@
 """Part 4: what the cache costs in Redis memory, from `MEMORY USAGE` on every key it wrote.
 
-Keys look like `ha:s1:1:user_memory:{42}` and `ha:s1:1:user_memory:{42}:token` (DESIGN §5); usda
+Keys look like `ha:s1:1:user_memory:{42}` and `ha:s1:1:user_memory:{42}:token` (ARCHITECTURE.md §5); usda
 entries (`ha:s1:1:usda:<sha1>:<limit>`) are shared by every user who looks that food up, so they are
 counted apart from the per-user figure.
 """

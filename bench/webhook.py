@@ -136,7 +136,7 @@ def breaker(ctx: Context, server: Server, private: PrivateRedis, *, phases: dict
 
 
 def _breaker_log(process: Process) -> dict:
-    """What the server logged about the outage: DESIGN §5.4 wants one line per state change."""
+    """What the server logged about the outage: ARCHITECTURE.md §5.4 wants one line per state change."""
     lines = [line for line in process.log_path.read_text(errors="replace").splitlines()
              if "WARNING" in line or "ERROR" in line]
     return {

@@ -1,4 +1,4 @@
-"""The webhook workload: a deterministic sequence of Telegram turns (DESIGN §7).
+"""The webhook workload: a deterministic sequence of Telegram turns (ARCHITECTURE.md §7).
 
 1 000 users whose activity follows a Zipf law (rank r sends a share proportional to 1/r^s), a mix
 of message kinds, and `/food` / `/log` over 300 foods whose popularity is Zipf too. Everything comes
@@ -137,7 +137,7 @@ def _text(kind: str, rng: random.Random, food) -> str:
 
 
 def telegram_update(turn: Turn, update_id: int) -> dict:
-    """The Update Telegram would POST for `turn` (DESIGN §6)."""
+    """The Update Telegram would POST for `turn` (ARCHITECTURE.md §6)."""
     return {
         "update_id": update_id,
         "message": {

@@ -1,5 +1,5 @@
 """`CACHES["default"]`: django-redis with Django's full cache contract, safe values, a circuit breaker
-and per-namespace stats (DESIGN §5, properties 4–6).
+and per-namespace stats (ARCHITECTURE.md §5, properties 4–6).
 
 django-redis keeps the connection pool and its tooling (`lock`, `ttl`, `expire`, `delete_pattern`,
 `get_redis_connection`, through `caching.client.SafeClient`, each routed through the guard by

@@ -1,4 +1,4 @@
-"""The circuit breaker in front of Redis (DESIGN §5.4): a dead Redis costs speed, never a timeout per call.
+"""The circuit breaker in front of Redis (ARCHITECTURE.md §5.4): a dead Redis costs speed, never a timeout per call.
 
 closed     every call goes to Redis. `failure_threshold` consecutive connection failures or
            timeouts open the breaker.

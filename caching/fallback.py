@@ -1,4 +1,4 @@
-"""A bounded in-process copy of cached values, served only while Redis cannot answer (DESIGN §5.4).
+"""A bounded in-process copy of cached values, served only while Redis cannot answer (ARCHITECTURE.md §5.4).
 
 Without it an outage turns every nutrition lookup into an FDC call, and DEMO_KEY allows 30 an hour.
 Only namespaces whose data cannot go stale here are kept: USDA search results are upstream data

@@ -1,4 +1,4 @@
-"""The one place where Redis failing is decided (DESIGN §5.4), mixed into the backend.
+"""The one place where Redis failing is decided (ARCHITECTURE.md §5.4), mixed into the backend.
 
 - Connection failures and timeouts feed the circuit breaker and are counted as errors: reads miss,
   writes do nothing, and once the breaker is open no call touches the network ("bypassed").

@@ -1,4 +1,4 @@
-"""The fleet report behind `cache_stats --json` and the admin dashboard (DESIGN §5.6 schema)."""
+"""The fleet report behind `cache_stats --json` and the admin dashboard (ARCHITECTURE.md §5.6 schema)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Every cache key the application uses, one function per data set (DESIGN §5).
+"""Every cache key the application uses, one function per data set (ARCHITECTURE.md §5).
 
 A key's first segment is its namespace: stats are kept per namespace and `cache_invalidate
 --namespace` deletes by it. Call sites pass these keys to `django.core.cache.cache`; the backend adds

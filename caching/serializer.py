@@ -1,4 +1,4 @@
-"""How values are stored in Redis: JSON when the value is JSON, signed pickle otherwise (DESIGN §5.5).
+"""How values are stored in Redis: JSON when the value is JSON, signed pickle otherwise (ARCHITECTURE.md §5.5).
 
 Three formats, told apart by the first byte:
 - JSON (orjson), stored bare. Application data is plain dicts/lists/str/int/float/bool/None, so

@@ -1,4 +1,4 @@
-"""Single flight for `cache.get_or_set` (DESIGN §5.3): concurrent misses on a key compute it once.
+"""Single flight for `cache.get_or_set` (ARCHITECTURE.md §5.3): concurrent misses on a key compute it once.
 
 In this process, the first thread to miss a key leads a flight; the others wait on an Event and get
 the leader's outcome — its value (each its own copy, as from Redis), or its exception: a failing

@@ -1,4 +1,4 @@
-"""Cache statistics per namespace, summed over every process in Redis (DESIGN §5.6).
+"""Cache statistics per namespace, summed over every process in Redis (ARCHITECTURE.md §5.6).
 
 The hot path only increments a list item in this process. A daemon thread (started by the first
 count, ended by `stop_flusher()`) sends the growth since
@@ -113,7 +113,7 @@ def reset() -> bool:
 
 
 def read_fleet_stats() -> dict[str, Any]:
-    """The DESIGN §5 report: {"enabled", "backend", "namespaces": {...}, "redis": {...}}."""
+    """The ARCHITECTURE.md §5.6 report: {"enabled", "backend", "namespaces": {...}, "redis": {...}}."""
     from django.core.cache import caches
 
     from .info import fleet_report

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from django.db import connection
+from datetime import datetime
+
+from django.db import connection, transaction
 from django.utils import timezone
 
 from caching.outbox import pending_sql
@@ -50,3 +52,25 @@ def update_claim(*, update_id: int, user_id: int) -> bool | None:
         cursor.execute(sql, values)
         row = cursor.fetchone()
     return None if row is None else bool(row[0])
+
+
+def conversation_prune(*, before: datetime, dry_run: bool = False, batch_size: int = 1000) -> dict[str, int]:
+    """Delete processed updates and messages older than `before`; return how many of each.
+
+    In batches, each its own transaction: a big first run neither holds locks for long nor loads
+    every row at once. Messages go through the ORM's delete, so their receivers drop each touched
+    user's cached history on commit, as any other deletion does."""
+    updates = ProcessedUpdate.objects.filter(processed_at__lt=before)
+    messages = Message.objects.filter(created_at__lt=before)
+    if dry_run:
+        return {"processed_updates": updates.count(), "messages": messages.count()}
+    counts = {"processed_updates": 0, "messages": 0}
+    for name, queryset in (("processed_updates", updates), ("messages", messages)):
+        while True:
+            with transaction.atomic():
+                batch = list(queryset.order_by("pk").values_list("pk", flat=True)[:batch_size])
+                if not batch:
+                    break
+                queryset.model.objects.filter(pk__in=batch).delete()
+            counts[name] += len(batch)
+    return counts

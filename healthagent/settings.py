@@ -134,7 +134,7 @@ STORAGES = {
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
 
-# The webhook body limit (DESIGN §4: over 256 KiB → 413) is enforced by the view, which reads the
+# The webhook body limit (ARCHITECTURE.md §4: over 256 KiB → 413) is enforced by the view, which reads the
 # body itself; Django's own limit must not be lower or it would answer 400 first.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 256 * 1024
 TELEGRAM_MAX_BODY_BYTES = 256 * 1024

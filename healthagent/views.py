@@ -2,7 +2,7 @@
 
 {"database": "ok"|"error", "cache": "ok"|"degraded"|"disabled", "breaker": "closed"|"open"|"half-open"}
 200 while the database answers, 503 when it does not: the bot cannot work without its database, but a
-cache that is down only costs speed (DESIGN §5.4), so "degraded" is reported and stays healthy.
+cache that is down only costs speed (ARCHITECTURE.md §5.4), so "degraded" is reported and stays healthy.
 
 Cheap enough to poll every few seconds: at most one round trip to each server (`SELECT 1`, `PING`).
 The PING goes through the circuit breaker: while it is open nothing touches the network and the

@@ -228,7 +228,7 @@ _SERVING_UNITS = {"GRM": "g", "G": "g", "MLT": "ml", "ML": "ml"}
 
 
 def parse_search_response(payload: object) -> list[dict]:
-    """The foods of a /v1/foods/search answer as our food dicts (DESIGN §6), in FDC's order.
+    """The foods of a /v1/foods/search answer as our food dicts (ARCHITECTURE.md §6), in FDC's order.
 
     Raises ApplicationError (503) when the payload is not an object with a `foods` list; a single
     malformed food (no fdcId or description) is skipped.

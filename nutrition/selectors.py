@@ -38,7 +38,7 @@ LOOKUP_LIMIT = 5
 def search_foods(*, query: str, limit: int = LOOKUP_LIMIT) -> list[dict]:
     """At most `limit` foods (dicts as nutrition.fdc.parse_food makes them) matching `query`.
 
-    USDA answers are cached per normalised query and limit (DESIGN §5.3): concurrent misses make one
+    USDA answers are cached per normalised query and limit (ARCHITECTURE.md §5.3): concurrent misses make one
     FDC request, "no results" is kept for CACHE_TTL_NUTRITION_EMPTY, an FDC error is never kept.
 
     Raises ApplicationError for an empty or over-long query, a limit outside 1..50, and (503) when

@@ -223,3 +223,27 @@ def test_the_image_and_make_run_install_the_runtime_requirements_only(dockerfile
     assert re.search(r"^migrate: install ", makefile, flags=re.MULTILINE)
     assert re.search(r"^run: migrate ", makefile, flags=re.MULTILINE)
     assert re.search(r"^test: install-dev ", makefile, flags=re.MULTILINE)
+
+
+# --- documentation ---------------------------------------------------------------------------------
+# Being rewritten elsewhere; their first lines still cite the old design notes. Remove when fixed.
+_KNOWN_OUTSIDE_REFERENCES = {"caching/readthrough.py", "caching/transaction.py"}
+
+
+def test_the_repository_cites_no_document_outside_it():
+    tracked = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.split()
+    if not tracked:
+        pytest.skip("not a git checkout")
+    citing = sorted(
+        name for name in tracked
+        if name not in _KNOWN_OUTSIDE_REFERENCES and name != "tests/test_deploy.py" and (ROOT / name).is_file()
+        and re.search(r"DESIGN(\.md)? ?§", (ROOT / name).read_text(errors="ignore"))
+    )
+    assert citing == []
+
+
+def test_the_documents_the_readme_names_exist():
+    readme = (ROOT / "README.md").read_text()
+    named = set(re.findall(r"`((?:docs/)?[A-Z]+\.md)`", readme))
+    assert {"docs/ARCHITECTURE.md", "docs/OPERATIONS.md", "docs/BOT.md", "BENCHMARKS.md"} <= named
+    assert [name for name in named if not (ROOT / name).is_file()] == []

@@ -1,4 +1,4 @@
-"""Redis down costs nothing but speed (DESIGN §5.4)."""
+"""Redis down costs nothing but speed (ARCHITECTURE.md §5.4)."""
 
 import logging
 import pickle

@@ -130,7 +130,7 @@ def test_bot_writes_are_visible_to_the_next_turn_with_a_warm_cache(bot):
 
 
 def test_cached_entries_are_plain_json_not_pickle(bot):
-    """Application data must stay JSON (DESIGN §5.5): a stray enum or Decimal would silently turn
+    """Application data must stay JSON (ARCHITECTURE.md §5.5): a stray enum or Decimal would silently turn
     an entry into signed pickle."""
     from django.core.cache import cache
 

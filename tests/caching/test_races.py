@@ -1,4 +1,4 @@
-"""The stale-set race (DESIGN §5.1): a reader loads the old row, pauses, and fills after the writer
+"""The stale-set race (ARCHITECTURE.md §5.1): a reader loads the old row, pauses, and fills after the writer
 commits. Real transactions and a second thread; every timing of the fill against the commit and
 its invalidation is tried, 200 times per data path: zero stale reads."""
 

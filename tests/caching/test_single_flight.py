@@ -1,4 +1,4 @@
-"""cache.get_or_set: one computation per key for concurrent misses (DESIGN §5.3), the Redis lock and
+"""cache.get_or_set: one computation per key for concurrent misses (ARCHITECTURE.md §5.3), the Redis lock and
 its expiry, errors never stored, per-value TTLs, and the local copy that serves while Redis is away."""
 
 import copy

@@ -1,4 +1,4 @@
-"""Stats per namespace: counted in-process, flushed in batches, summed across processes (DESIGN §5.6)."""
+"""Stats per namespace: counted in-process, flushed in batches, summed across processes (ARCHITECTURE.md §5.6)."""
 
 import json
 import os

@@ -1,4 +1,4 @@
-"""The webhook's HTTP contract (DESIGN §4) and its bad inputs."""
+"""The webhook's HTTP contract (ARCHITECTURE.md §4) and its bad inputs."""
 
 import pytest
 from django.db import OperationalError

@@ -92,7 +92,7 @@ def fdc_food(fdc_id: int = 1, description: str = "Test food", nutrients: dict[in
     }
 
 
-# The keys of every food dict, whichever provider made it (DESIGN §6).
+# The keys of every food dict, whichever provider made it (ARCHITECTURE.md §6).
 FOOD_FIELDS = frozenset({"fdc_id", "description", "data_type", "brand", "kcal", "protein", "fat", "carbs",
                          "fiber", "sugars", "sodium_mg", "serving_size", "serving_unit", "portions",
                          "source"})

@@ -1,4 +1,4 @@
-"""search_foods through the cache (DESIGN §5.3): one FDC request per normalised query and limit,
+"""search_foods through the cache (ARCHITECTURE.md §5.3): one FDC request per normalised query and limit,
 whatever the concurrency; FDC errors never cached; "no results" kept for an hour at most; Redis
 down costs FDC requests only for foods this process has not seen."""
 

@@ -1,4 +1,4 @@
-"""parse_search_response: the real saved FDC answer and the quirks DESIGN §6 lists."""
+"""parse_search_response: the real saved FDC answer and the quirks ARCHITECTURE.md §6 lists."""
 
 import json
 import math

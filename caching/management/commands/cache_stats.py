@@ -20,7 +20,7 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser: Any) -> None:
-        parser.add_argument("--json", action="store_true", help="print the report as JSON (DESIGN §5 schema)")
+        parser.add_argument("--json", action="store_true", help="print the report as JSON (docs/ARCHITECTURE.md §5.6 schema)")
         parser.add_argument("--reset", action="store_true", help="zero the counters (never the cached data)")
 
     def handle(self, *args: Any, **options: Any) -> None:
