@@ -49,8 +49,8 @@ class FleetCacheCollector(Collector):
         state = breaker_state()
         breaker = GaugeMetricFamily("healthagent_cache_breaker_state",
                                     "This process's Redis circuit breaker: 1 for its current state", labels=["state"])
-        for name in (CLOSED, HALF_OPEN, OPEN):
-            breaker.add_metric([name], int(state == name))
+        for each in (CLOSED, HALF_OPEN, OPEN):
+            breaker.add_metric([each], int(state == each))
         yield breaker
 
         outbox = _outbox_size()

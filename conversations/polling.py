@@ -107,6 +107,7 @@ class Poller:
         return True
 
     def _store_offset(self, offset: int) -> None:
+        assert self.bot_id is not None, "start() first"
         PollingOffset.objects.update_or_create(bot_id=self.bot_id, defaults={"offset": offset})
         self.offset = offset
 

@@ -163,7 +163,7 @@ if DATABASE_URL:
         _db["OPTIONS"].setdefault("connect_timeout", 5)
         _db["TEST"] = {"NAME": os.environ.get("DATABASE_TEST_NAME") or None}
 else:
-    _db = {"ENGINE": "django.db.backends.sqlite3", "NAME": BASE_DIR / "db.sqlite3"}
+    _db = {"ENGINE": "django.db.backends.sqlite3", "NAME": str(BASE_DIR / "db.sqlite3")}
 if _db["ENGINE"] == "django.db.backends.sqlite3":
     # Telegram retries are cheap but a locked SQLite file is not: wait for the writer instead.
     _db["OPTIONS"] = {"timeout": 20, "transaction_mode": "IMMEDIATE"}
