@@ -31,7 +31,9 @@ class Message(models.Model):
         ordering = ["created_at", "id"]
 
     def __str__(self) -> str:
-        return f"{self.role}: {self.content[:50]}"
+        from .replies import to_plain  # bot replies are Telegram HTML: show them as text
+
+        return f"{self.role}: {to_plain(self.content)[:50]}"
 
 
 class ProcessedUpdate(models.Model):

@@ -7,6 +7,9 @@ from conversations.views import telegram_webhook
 from .metrics import metrics
 from .views import favicon, healthz
 
+# The service has no public site: no "View site" link to a 404.
+admin.site.site_url = None
+
 urlpatterns = [
     # Before admin.site.urls, whose catch-all would otherwise answer /admin/cache/ with a 404.
     *dashboard.urls(),
