@@ -8,10 +8,12 @@ Charts are inline SVG drawn from numbers computed here: nothing is loaded from o
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.core.cache import caches
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -19,7 +21,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from healthagent.errors import ApplicationError
 
-from . import services, stats
+from . import info, services, stats
 from .breaker import breaker_state
 
 TEMPLATE = "admin/cache_dashboard.html"
@@ -30,11 +32,18 @@ class InvalidateUserForm(forms.Form):
     telegram_id = forms.IntegerField(label="Telegram user id", min_value=1)
 
 
+REFRESH_SECONDS = 30
+
+
 @require_GET
 def dashboard(request: HttpRequest) -> HttpResponse:
     context = _page(request, title="Cache dashboard")
     context.update(present(stats.read_fleet_stats()))
+    context["keyspace_sample"] = _sample(info.sample_keyspace(caches["default"]))
+    context["outbox"] = info.outbox_size()
     context["invalidate_form"] = InvalidateUserForm()
+    # Auto-refresh, unless the operator turned it off (?refresh=off) to read a figure in peace.
+    context["refresh"] = None if request.GET.get("refresh") == "off" else REFRESH_SECONDS
     return TemplateResponse(request, TEMPLATE, context)
 
 
@@ -88,13 +97,18 @@ def _confirm(request: HttpRequest, *, action: str, user_id: int | None = None) -
 
 
 # --- presentation: the report's numbers as the template shows them ---------------------------------
-def present(report: dict[str, Any]) -> dict[str, Any]:
+def present(report: dict[str, Any], *, now: float | None = None) -> dict[str, Any]:
     redis = report["redis"] or {}
-    rows = [_namespace_row(name, counts) for name, counts in report["namespaces"].items()]
+    now = time.time() if now is None else now
+    since = redis.get("counters_since")
+    minutes = max((now - since) / 60, 1 / 60) if since else None
+    rows = [_namespace_row(name, counts, minutes=minutes) for name, counts in report["namespaces"].items()]
     if rows:
         total = {counter: sum(row[counter] for row in rows) for counter in _COUNTERS}
-        rows.append(_namespace_row("total", total, is_total=True))
+        rows.append(_namespace_row("total", total, is_total=True, minutes=minutes))
     return {
+        "since": _since(since, now) if since else None,
+        "chart": _chart(redis.get("history") or []),
         "enabled": report["enabled"],
         "backend": report["backend"],
         "reachable": bool(redis.get("reachable")),
@@ -108,11 +122,89 @@ def present(report: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _namespace_row(name: str, counts: dict[str, Any], *, is_total: bool = False) -> dict[str, Any]:
+def _namespace_row(name: str, counts: dict[str, Any], *, is_total: bool = False,
+                   minutes: float | None = None) -> dict[str, Any]:
     row = {counter: counts.get(counter, 0) for counter in _COUNTERS}
     reads = row["hits"] + row["misses"]
     row.update(name=name, is_total=is_total, reads=reads, hit=_share(row["hits"], reads))
+    row["reads_per_minute"] = _rate(reads / minutes) if minutes else None
     return row
+
+
+def _rate(value: float) -> str:
+    return f"{value:.0f}" if value >= 10 else f"{value:.1f}"
+
+
+def _since(since: float, now: float) -> dict[str, str]:
+    seconds = max(0, int(now - since))
+    if seconds < 120:
+        age = f"{seconds} s"
+    elif seconds < 7200:
+        age = f"{seconds // 60} min"
+    elif seconds < 172800:
+        age = f"{seconds // 3600} h {seconds % 3600 // 60} min"
+    else:
+        age = f"{seconds // 86400} days"
+    return {"age": age, "at": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(since))}
+
+
+# The chart: hit rate per minute over the last hour, as an SVG polyline in a 600 × 100 box (minutes
+# without reads break the line), with the reads per minute as faint bars behind it.
+_CHART_W, _CHART_H = 600, 100
+
+
+def _chart(history: list[dict[str, int]]) -> dict[str, Any] | None:
+    if not history or not any(m["hits"] + m["misses"] for m in history):
+        return None
+    step = _CHART_W / len(history)
+    busiest = max(m["hits"] + m["misses"] for m in history)
+    segments: list[list[str]] = [[]]
+    bars = []
+    for i, minute in enumerate(history):
+        reads = minute["hits"] + minute["misses"]
+        x = i * step + step / 2
+        if reads:
+            y = _CHART_H - minute["hits"] / reads * _CHART_H
+            segments[-1].append(f"{x:.1f},{y:.1f}")
+            height = reads / busiest * _CHART_H
+            bars.append({"x": f"{i * step:.1f}", "y": f"{_CHART_H - height:.1f}", "w": f"{step * 0.9:.1f}",
+                         "h": f"{height:.1f}"})
+        elif segments[-1]:
+            segments.append([])
+    lines = [" ".join(points) for points in segments if len(points) > 1]
+    dots = [points[0] for points in segments if len(points) == 1]
+    reads = sum(m["hits"] + m["misses"] for m in history)
+    hits = sum(m["hits"] for m in history)
+    return {"width": _CHART_W, "height": _CHART_H, "lines": lines, "dots": [d.split(",") for d in dots],
+            "bars": bars, "busiest": busiest, "hit": _share(hits, reads), "reads": reads}
+
+
+def _sample(sample: dict[str, Any] | None) -> dict[str, Any] | None:
+    if not sample:
+        return None
+    rows = []
+    for kind, figures in sample["kinds"].items():
+        memory = figures["memory"]
+        rows.append({"kind": kind, **figures, "memory_human": _bytes(memory) if memory is not None else None,
+                     "ttl_human": _duration(figures["avg_ttl"]) if figures["avg_ttl"] is not None else None})
+    return {"sampled": sample["sampled"], "db_keys": sample["db_keys"], "rows": rows,
+            "has_memory": any(row["memory"] is not None for row in rows)}
+
+
+def _bytes(value: int) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if value < 1024 or unit == "GiB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{value} B"  # pragma: no cover - the loop always returns
+
+
+def _duration(seconds: int) -> str:
+    if seconds < 120:
+        return f"{seconds} s"
+    if seconds < 7200:
+        return f"{seconds // 60} min"
+    return f"{seconds / 3600:.1f} h"
 
 
 def _memory(redis: dict[str, Any]) -> dict[str, Any] | None:

@@ -7,7 +7,7 @@ from typing import Any
 from redis.exceptions import ResponseError
 
 from .breaker import OPEN
-from .stats import FIELDS, counters_from_hash
+from .stats import FIELDS, counters_from_hash, history_from_hash, since_from_hash
 
 # INFO fields an operator needs to judge the cache: is it hitting, is it full, is it evicting.
 _INFO_FIELDS = {
@@ -48,6 +48,10 @@ def fleet_report(cache: Any) -> dict[str, Any]:
         redis["version"] = f"fakeredis {fakeredis.__version__}"
     redis["db_keys"] = db_keys
     redis["breaker"] = cache.breaker.state
+    # When the counters started (Unix time; None before the first flush), and the fleet's hits and
+    # misses per minute over the last hour: the dashboard's rates and chart.
+    redis["counters_since"] = since_from_hash(raw_counters)
+    redis["history"] = history_from_hash(raw_counters)
     return {"enabled": True, "backend": backend, "namespaces": namespaces, "redis": redis}
 
 
@@ -69,3 +73,79 @@ def _with_hit_rate(counts: dict[str, int]) -> dict[str, Any]:
     ordered["hit_rate"] = round(counts["hits"] / reads, 4) if reads else None
     ordered.update({field: counts[field] for field in FIELDS if field not in ordered})
     return ordered
+
+
+# --- a sample of the keyspace, for the dashboard -------------------------------------------------
+SAMPLE_SIZE = 200
+_HELPERS = ("token", "lock")  # keys beside a value: its version token, a single-flight lock
+
+
+def sample_keyspace(cache: Any, *, size: int = SAMPLE_SIZE) -> dict[str, Any] | None:
+    """Keys, memory and TTL per namespace, estimated from one SCAN step (never a full SCAN: this runs
+    on a page load) plus MEMORY USAGE and PTTL of the keys it returned, in one pipelined round trip.
+
+    {"sampled": n, "db_keys": N, "kinds": {kind: {"sampled", "keys" (estimated), "memory" (estimated
+    bytes, None without MEMORY USAGE), "avg_ttl" (seconds, None when none expire)}}}; kinds are the
+    namespaces, "token"/"lock" (helper keys beside values), "stats" and "other". None when Redis
+    cannot be reached."""
+    if not getattr(cache, "enabled", False):
+        return None
+    return cache.guarded(lambda client: _sample(client, cache, size), default=None)
+
+
+def _sample(client: Any, cache: Any, size: int) -> dict[str, Any]:
+    from .keys import namespace_of
+
+    _, keys = client.scan(0, count=size)
+    keys = keys[:size]
+    pipe = client.pipeline(transaction=False)
+    pipe.dbsize()
+    for key in keys:
+        pipe.pttl(key)
+        pipe.execute_command("MEMORY USAGE", key)
+    answers = pipe.execute(raise_on_error=False)
+    db_keys, answers = answers[0], answers[1:]
+    prefix = f"{cache.key_prefix}:"
+    kinds: dict[str, dict[str, Any]] = {}
+    for i, raw in enumerate(keys):
+        key = raw.decode(errors="replace")
+        if key == cache.stats_key:
+            kind = "stats"
+        elif key.startswith(prefix):
+            rest = key[len(prefix):].partition(":")[2]  # after Django's VERSION
+            tail = rest.rpartition(":")[2]
+            kind = tail if tail in _HELPERS else namespace_of(rest)
+        else:
+            kind = "other"
+        ttl, memory = answers[2 * i], answers[2 * i + 1]
+        entry = kinds.setdefault(kind, {"sampled": 0, "memory": 0, "ttls": [], "no_memory": False})
+        entry["sampled"] += 1
+        if isinstance(ttl, int) and ttl > 0:
+            entry["ttls"].append(ttl / 1000)
+        if isinstance(memory, int):
+            entry["memory"] += memory
+        else:
+            entry["no_memory"] = True
+    scale = db_keys / len(keys) if keys else 0
+    result = {}
+    for kind, entry in sorted(kinds.items(), key=lambda item: -item[1]["sampled"]):
+        result[kind] = {
+            "sampled": entry["sampled"],
+            "keys": round(entry["sampled"] * scale),
+            "memory": None if entry["no_memory"] else round(entry["memory"] * scale),
+            "avg_ttl": round(sum(entry["ttls"]) / len(entry["ttls"])) if entry["ttls"] else None,
+        }
+    return {"sampled": len(keys), "db_keys": db_keys, "kinds": result}
+
+
+def outbox_size() -> int | None:
+    """Invalidations recorded while Redis was unreachable, not yet replayed (caching/outbox.py);
+    None when the database cannot say."""
+    from django.db import DatabaseError
+
+    from .models import PendingInvalidation
+
+    try:
+        return PendingInvalidation.objects.count()
+    except DatabaseError:
+        return None

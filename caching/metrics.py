@@ -12,12 +12,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from django.db import DatabaseError
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from . import stats
 from .breaker import CLOSED, HALF_OPEN, OPEN, breaker_state
+from .info import outbox_size
 
 # INFO field → (metric, help, counter?)
 _REDIS_FIGURES = {
@@ -53,7 +53,7 @@ class FleetCacheCollector(Collector):
             breaker.add_metric([each], int(state == each))
         yield breaker
 
-        outbox = _outbox_size()
+        outbox = outbox_size()
         if outbox is not None:
             yield _gauge("healthagent_cache_outbox_size",
                          "Invalidations recorded while Redis was unreachable, waiting to be replayed", outbox)
@@ -66,12 +66,3 @@ class FleetCacheCollector(Collector):
 
 def _gauge(name: str, help_text: str, value: float) -> GaugeMetricFamily:
     return GaugeMetricFamily(name, help_text, value=value)
-
-
-def _outbox_size() -> int | None:
-    from .models import PendingInvalidation
-
-    try:
-        return PendingInvalidation.objects.count()
-    except DatabaseError:  # the database is down: the scrape still reports the cache
-        return None

@@ -8,6 +8,12 @@ that fails (Redis down, breaker open) sends nothing and leaves the counts pendin
 the pending counts are a handful of integers per namespace, so keeping them is bounded by itself.
 
 `capture()` additionally records this thread's events, for `manage.py chat --trace`.
+
+The same hash keeps two things for the dashboard, in fields that are not `<namespace>:<counter>`:
+`_meta:since` (when the counters started: the first flush after a reset, so rates per minute can be
+told), and the fleet's hits and misses per minute for the last hour (`_m:<minute>:hits|misses`, the
+chart of hit rate over time). One hash, so a flush stays one MULTI/EXEC on one key (and one Redis
+Cluster slot); minutes older than HISTORY_MINUTES are dropped by later flushes and by a reset.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ import atexit
 import logging
 import os
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -27,6 +34,10 @@ logger = logging.getLogger(__name__)
 HIT, MISS, SET, DELETE, ERROR, BYPASS = range(6)
 EVENTS = ("hit", "miss", "set", "delete", "error", "bypass")  # what capture() yields
 FIELDS = ("hits", "misses", "sets", "deletes", "errors", "bypassed")  # what Redis and reports hold
+
+SINCE_FIELD = "_meta:since"
+HISTORY_MINUTES = 60
+_MINUTE_PREFIX = "_m:"
 
 _counts: dict[str, list[int]] = {ns: [0] * len(FIELDS) for ns in (*NAMESPACES, OTHER)}
 _flushed: dict[str, list[int]] = {ns: [0] * len(FIELDS) for ns in _counts}
@@ -85,11 +96,21 @@ def flush() -> bool:
         if backend is None:
             return False
 
+        now = time.time()
+        minute = int(now // 60)
+        reads = {field: sum(delta for _, i, delta in pending if i == event) for event, field in ((HIT, "hits"), (MISS, "misses"))}
+
         def send(client: Any) -> bool:
             # MULTI/EXEC: all of a batch lands or none of it, so a retry cannot count twice.
             pipe = client.pipeline(transaction=True)
             for ns, i, delta in pending:
                 pipe.hincrby(backend.stats_key, f"{ns}:{FIELDS[i]}", delta)
+            pipe.hsetnx(backend.stats_key, SINCE_FIELD, int(now))
+            for field, count in reads.items():
+                if count:
+                    pipe.hincrby(backend.stats_key, f"{_MINUTE_PREFIX}{minute}:{field}", count)
+            expired = minute - HISTORY_MINUTES - 1
+            pipe.hdel(backend.stats_key, f"{_MINUTE_PREFIX}{expired}:hits", f"{_MINUTE_PREFIX}{expired}:misses")
             pipe.execute()
             return True
 
@@ -104,7 +125,14 @@ def reset() -> bool:
     """Zero the fleet's counters in Redis (never the cached data). False if Redis cannot be reached."""
     with _flush_lock:
         backend = _backend()
-        if backend is None or not backend.guarded(lambda client: client.delete(backend.stats_key) >= 0, default=False):
+        def zero(client: Any) -> bool:
+            pipe = client.pipeline(transaction=True)
+            pipe.delete(backend.stats_key)
+            pipe.hset(backend.stats_key, SINCE_FIELD, int(time.time()))
+            pipe.execute()
+            return True
+
+        if backend is None or not backend.guarded(zero, default=False):
             return False
         # What this process counted so far is part of what was just reset.
         for ns, row in _counts.items():
@@ -124,10 +152,33 @@ def read_fleet_stats() -> dict[str, Any]:
     return fleet_report(cache)
 
 
+def since_from_hash(raw: dict[bytes, bytes]) -> int | None:
+    """When the counters started (Unix time), or None before the first flush."""
+    value = raw.get(SINCE_FIELD.encode())
+    return int(value) if value is not None else None
+
+
+def history_from_hash(raw: dict[bytes, bytes], *, now: float | None = None) -> list[dict[str, int]]:
+    """The fleet's hits and misses per minute over the last HISTORY_MINUTES, oldest first; minutes
+    without reads are present with zeros. Each item: {"minute": <Unix minute>, "hits", "misses"}."""
+    current = int((time.time() if now is None else now) // 60)
+    first = current - HISTORY_MINUTES + 1
+    minutes = {m: {"minute": m, "hits": 0, "misses": 0} for m in range(first, current + 1)}
+    prefix = _MINUTE_PREFIX.encode()
+    for raw_field, raw_value in raw.items():
+        if raw_field.startswith(prefix):
+            minute, _, field = raw_field[len(prefix):].decode().partition(":")
+            if minute.isdigit() and int(minute) in minutes and field in ("hits", "misses"):
+                minutes[int(minute)][field] = int(raw_value)
+    return list(minutes.values())
+
+
 def counters_from_hash(raw: dict[bytes, bytes]) -> dict[str, dict[str, int]]:
     """{namespace: {field: count}} from the stats hash; our namespaces are always present."""
     namespaces: dict[str, dict[str, int]] = {ns: dict.fromkeys(FIELDS, 0) for ns in NAMESPACES}
     for raw_field, raw_value in raw.items():
+        if raw_field.startswith(b"_"):  # _meta:since and the per-minute history: not a namespace
+            continue
         ns, _, field = raw_field.decode().rpartition(":")
         if field in FIELDS:
             namespaces.setdefault(ns, dict.fromkeys(FIELDS, 0))[field] = int(raw_value)

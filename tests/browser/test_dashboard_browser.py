@@ -135,3 +135,56 @@ def test_redis_figures_and_an_unreachable_redis(
     assert "Redis cannot be reached" in page.locator("#cache-status").inner_text()
     assert page.locator("#cache-namespaces").count() == 0
     screenshot("redis-down")
+
+
+PHONE = {"width": 390, "height": 844}
+DESKTOPS = ({"width": 1280, "height": 860}, {"width": 1920, "height": 1080})
+
+
+def _one_line(page, selector: str) -> bool:
+    """The element's text fits on one line: its box is no taller than about one line of its font."""
+    return page.eval_on_selector(selector, """el => {
+        const box = el.getBoundingClientRect();
+        const line = parseFloat(getComputedStyle(el).lineHeight) || parseFloat(getComputedStyle(el).fontSize) * 1.4;
+        return box.height <= line * 1.5 && box.width > 0;
+    }""")
+
+
+def _page_overflows(page) -> bool:
+    return page.evaluate("() => document.documentElement.scrollWidth > window.innerWidth + 1")
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_the_index_link_and_the_dashboard_fit_desktop_and_phone(
+    operator, page, screenshot, live_server, webhook_secret, fake_fdc, scheme
+):
+    """The admin index's dashboard link on one line at desktop widths, light and dark; the dashboard
+    readable on a phone (its tables scroll in their own box, the page does not), with the hour chart."""
+    fake_fdc.add(body={"foods": [fdc_food(173944, "Bananas, raw", BANANA_NUTRIENTS)]})
+    page.emulate_media(color_scheme=scheme)
+    for text in TRAFFIC:
+        send_update(live_server.url, webhook_secret, text)
+    log_in_to_the_dashboard(page, live_server.url)
+
+    for viewport in DESKTOPS:
+        page.set_viewport_size(viewport)
+        page.goto(f"{live_server.url}/admin/")
+        assert _one_line(page, '#operations-module a[href="/admin/cache/"]'), viewport
+        assert page.locator("text=View site").count() == 0
+        screenshot(f"index-{scheme}-{viewport['width']}")
+        page.goto(f"{live_server.url}/admin/cache/?refresh=off")
+        assert not _page_overflows(page), viewport
+        assert page.locator("#hit-rate-history svg.chart").count() == 1
+        assert page.locator('#keyspace-kinds tr[data-kind="user_memory"]').count() == 1
+        screenshot(f"dashboard-{scheme}-{viewport['width']}")
+
+    page.set_viewport_size(PHONE)
+    page.goto(f"{live_server.url}/admin/cache/?refresh=off")
+    assert not _page_overflows(page)
+    assert shown(page, "total", "hits") > 0
+    scroll = page.locator("#cache-namespaces").locator("xpath=..")
+    assert scroll.evaluate("el => getComputedStyle(el).overflowX") == "auto"
+    screenshot(f"dashboard-{scheme}-phone")
+    page.goto(f"{live_server.url}/admin/")
+    assert not _page_overflows(page)
+    screenshot(f"index-{scheme}-phone")

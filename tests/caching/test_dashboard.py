@@ -250,3 +250,79 @@ def test_actions_report_an_unreachable_redis(staff_client, use_redis):
     assert reset_message.startswith("Redis cannot be reached")
     assert invalidate_message.startswith("Telegram user 42: Redis cannot be reached")
     assert "runs when Redis is back" in invalidate_message
+
+
+# --- since when, per minute, over the hour, per namespace, the outbox, refresh ---------------------
+def test_the_page_says_since_when_it_counts_and_the_reads_per_minute(staff_client):
+    from caching.dashboard import present
+
+    report = stats.read_fleet_stats()
+    since = report["redis"]["counters_since"]
+    assert since is not None  # the reset in the fixture started the count
+    report["namespaces"]["user_memory"].update(hits=90, misses=30)
+    shown = present(report, now=since + 600)  # ten minutes later
+    assert shown["since"]["age"] == "10 min"
+    assert row_of(shown, "user_memory")["reads_per_minute"] == "12"
+    one_hit_one_miss()
+    assert "Counting since" in staff_client.get(DASHBOARD).content.decode()
+
+
+def row_of(shown, namespace):
+    (found,) = [r for r in shown["rows"] if r["name"] == namespace]
+    return found
+
+
+def test_the_hour_chart_draws_the_fleets_hit_rate_per_minute(staff_client):
+    one_hit_one_miss()
+    for _ in range(3):
+        cache.get(user_memory_key(42))
+    stats.flush()
+    history = stats.read_fleet_stats()["redis"]["history"]
+    assert len(history) == stats.HISTORY_MINUTES
+    # (summed: a minute may turn between the flushes)
+    assert (sum(m["hits"] for m in history), sum(m["misses"] for m in history)) == (4, 1)
+    response = staff_client.get(DASHBOARD)
+    chart = response.context["chart"]
+    assert chart["reads"] == 5 and chart["hit"]["label"] == "80.0%"
+    html = response.content.decode()
+    assert 'aria-label="hit rate per minute over the last hour, 80.0% overall"' in html
+    assert '<circle class="chart-dot"' in html or '<polyline class="chart-line"' in html
+
+
+def test_the_chart_breaks_its_line_where_minutes_had_no_reads():
+    from caching.dashboard import _chart
+
+    minutes = [{"minute": m, "hits": h, "misses": x} for m, (h, x) in
+               enumerate([(1, 1), (2, 0), (0, 0), (3, 1), (1, 3)])]
+    chart = _chart(minutes)
+    assert len(chart["lines"]) == 2 and len(chart["bars"]) == 4
+    first = [point.split(",") for point in chart["lines"][0].split()]
+    assert [y for _, y in first] == ["50.0", "0.0"]  # 50 % and 100 % of a 100-high box, top down
+    assert _chart([{"minute": 1, "hits": 0, "misses": 0}]) is None
+
+
+def test_keys_ttl_and_helpers_per_namespace_from_a_sample(staff_client):
+    for user_id in range(5):
+        cache.set(user_memory_key(user_id), {"profile": {}}, timeout=600)
+    stats.flush()
+    response = staff_client.get(DASHBOARD)
+    sample = response.context["keyspace_sample"]
+    kinds = {row["kind"]: row for row in sample["rows"]}
+    assert kinds["user_memory"]["keys"] == 5 and kinds["user_memory"]["sampled"] == 5
+    assert 590 <= kinds["user_memory"]["avg_ttl"] <= 600
+    assert "stats" in kinds  # the counters' hash is told apart from cached data
+    assert '<tr data-kind="user_memory">' in response.content.decode()
+
+
+def test_the_outbox_size_is_shown(staff_client):
+    from caching.models import PendingInvalidation
+
+    PendingInvalidation.objects.create(key="user_memory:{3}")
+    html = staff_client.get(DASHBOARD).content.decode()
+    assert "invalidations waiting to be replayed: <strong>1</strong>" in html
+
+
+def test_the_page_refreshes_itself_unless_told_not_to(staff_client):
+    assert '<meta http-equiv="refresh" content="30">' in staff_client.get(DASHBOARD).content.decode()
+    html = staff_client.get(DASHBOARD + "?refresh=off").content.decode()
+    assert 'http-equiv="refresh"' not in html and "Auto-refresh is off" in html
