@@ -247,3 +247,25 @@ def test_the_documents_the_readme_names_exist():
     named = set(re.findall(r"`((?:docs/)?[A-Z]+\.md)`", readme))
     assert {"docs/ARCHITECTURE.md", "docs/OPERATIONS.md", "docs/BOT.md", "BENCHMARKS.md"} <= named
     assert [name for name in named if not (ROOT / name).is_file()] == []
+
+
+def test_compose_gives_the_web_service_every_variable_of_the_env_file(tmp_path):
+    """cp .env.example .env, edit two values: `docker-compose config` shows them in the web service."""
+    import shutil
+
+    if not shutil.which("docker-compose"):
+        pytest.skip("docker-compose is not installed (.ci/run installs it)")
+    text = ENV_EXAMPLE.read_text()
+    text = re.sub(r"^DJANGO_SECRET_KEY=.*$", "DJANGO_SECRET_KEY=edited-secret-0123456789", text, flags=re.M)
+    text = re.sub(r"^TIME_ZONE=.*$", "TIME_ZONE=Europe/Berlin", text, flags=re.M)
+    text = re.sub(r"^TELEGRAM_WEBHOOK_SECRET=.*$", "TELEGRAM_WEBHOOK_SECRET=edited_secret", text, flags=re.M)
+    env_file = tmp_path / ".env"
+    env_file.write_text(text)
+    env = {"PATH": os.environ.get("PATH", ""), "ENV_FILE": str(env_file)}
+    done = subprocess.run(["docker-compose", "--env-file", str(env_file), "-f", str(ROOT / "docker-compose.yml"), "config"],
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    web = yaml.safe_load(done.stdout)["services"]["web"]["environment"]
+    assert web["TIME_ZONE"] == "Europe/Berlin" and web["DJANGO_SECRET_KEY"] == "edited-secret-0123456789"
+    assert web["CACHE_TTL_NUTRITION"] == "86400" and web["SLOW_QUERY_MS"] == "100"  # not only the edited ones
+    assert web["DATABASE_URL"].endswith("@db:5432/healthagent")  # the compose backends still win
