@@ -101,7 +101,8 @@ def present(report: dict[str, Any], *, now: float | None = None) -> dict[str, An
     redis = report["redis"] or {}
     now = time.time() if now is None else now
     since = redis.get("counters_since")
-    minutes = max((now - since) / 60, 1 / 60) if since else None
+    # At least a minute: a rate extrapolated from the first seconds would be noise.
+    minutes = max((now - since) / 60, 1.0) if since else None
     rows = [_namespace_row(name, counts, minutes=minutes) for name, counts in report["namespaces"].items()]
     if rows:
         total = {counter: sum(row[counter] for row in rows) for counter in _COUNTERS}
