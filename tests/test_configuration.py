@@ -22,6 +22,8 @@ SHOW = "from django.conf import settings as s; print(s.DEBUG, s.NUTRITION_PROVID
 def bare_env(**extra: str) -> dict[str, str]:
     """A shell with nothing of healthagent's configured (no .env either, unless `extra` names one)."""
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HEALTHAGENT_ENV_FILE": ""}
+    # The suite's own embedded Redis (make test: .run/test), never the one `make run` keeps its cache in.
+    env.update({k: os.environ[k] for k in ("EMBEDDED_REDIS_DIR", "EMBEDDED_REDIS") if k in os.environ})
     env.update(extra)
     return env
 

@@ -41,6 +41,8 @@ def gunicorn(tmp_path_factory):
         "DJANGO_SECRET_KEY": "serve-test-secret-key-0123456789", "TELEGRAM_WEBHOOK_SECRET": SECRET,
         "DATABASE_URL": f"sqlite:///{tmp / 'db.sqlite3'}", "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
         "HOST": "127.0.0.1", "PORT": str(port), "WEB_CONCURRENCY": "1",
+        # The suite's own embedded Redis (make test: .run/test), never the one `make run` uses.
+        **{k: os.environ[k] for k in ("EMBEDDED_REDIS_DIR", "EMBEDDED_REDIS") if k in os.environ},
     }
     for command in (["migrate", "--no-input", "-v", "0"], ["collectstatic", "--no-input", "-v", "0"]):
         subprocess.run([sys.executable, "manage.py", *command], cwd=ROOT, env=env, check=True, timeout=120)
