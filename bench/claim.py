@@ -69,7 +69,7 @@ def main() -> None:
     ProcessedUpdate.objects.filter(update_id__gt=base, update_id__lte=next_id).delete()
 
     old, new = statistics.median(timings["old"]), statistics.median(timings["new"])
-    print(f"| claim | statements (as Django sends them) | median per claim | ratio |")
+    print("| claim | statements (as Django sends them) | median per claim | ratio |")
     print("|---|---:|---:|---:|")
     print(f"| before: SAVEPOINT, INSERT, RELEASE | {statements['old']} | {old * 1e6:.0f} µs | 1.00× |")
     print(f"| now: INSERT … ON CONFLICT DO NOTHING RETURNING EXISTS(outbox) | {statements['new']} | "
