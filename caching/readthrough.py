@@ -1,4 +1,4 @@
-"""Read-through caching that never serves stale data (DESIGN §5.1, §5.2).
+"""Read-through caching that never serves stale data (docs/ARCHITECTURE.md, "The cache layer").
 
 Every cached key has a version token beside it (`<key>:token`, same hash slot). Invalidating
 replaces the token with a fresh random one and deletes the value; a reader that missed reads the

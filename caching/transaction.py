@@ -1,4 +1,4 @@
-"""Cache maintenance that waits for the commit (DESIGN §5.1, §5.2).
+"""Cache maintenance that waits for the commit (docs/ARCHITECTURE.md, "The cache layer").
 
 Receivers call `invalidate_on_commit` / `append_on_commit`; nothing touches Redis before the
 transaction commits, so a concurrent reader can never re-cache a row we are about to change and keep
