@@ -73,19 +73,43 @@ return removed
 """
 )
 
-# Write-through: replace the value only if it is still what the appender read (else drop it), and
-# change the token either way so no fill that loaded before the new rows can store.
-APPEND_IF_UNCHANGED = LuaScript(
+# Write-through of new history rows, sending only the rows (O(one message), whatever the entry's
+# length): the appender names the entry it read by its SHA-1 (ARGV[1]; '' = drop it) and where the
+# part it keeps starts (ARGV[2], 1-based: older rows fall off the front); the server splices the new
+# rows (ARGV[3], JSON objects joined by ',') before the closing ']'. An entry that changed since is
+# dropped instead. The token changes either way, so no fill that loaded before the new rows can
+# store. A Redis out of memory refuses the SET: the old entry stays, the error keeps the key pending.
+APPEND_TAIL = LuaScript(
     """
 local done = 0
-if ARGV[1] ~= '' and redis.call('GET', KEYS[1]) == ARGV[1] then
-    redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[4])
+local current = ARGV[1] ~= '' and redis.call('GET', KEYS[1])
+if current and redis.sha1hex(current) == ARGV[1] then
+    local kept = string.sub(current, tonumber(ARGV[2]), -2)
+    if kept ~= '' then kept = kept .. ',' end
+    redis.call('SET', KEYS[1], '[' .. kept .. ARGV[3] .. ']', 'PX', ARGV[5])
     done = 1
 else
     redis.call('DEL', KEYS[1])
 end
-redis.call('SET', KEYS[2], ARGV[3], 'PX', ARGV[5])
+redis.call('SET', KEYS[2], ARGV[4], 'PX', ARGV[6])
 return done
+"""
+)
+
+# Keep a changed value warm: store the value the writer built (ARGV[2]) only if the token is still
+# the one it read before it built it (ARGV[1]), else drop the value as INVALIDATE does; the token
+# changes either way (ARGV[3]), so fills in flight cannot store. Returns 1 when stored.
+REPLACE_IF_TOKEN = LuaScript(
+    """
+local same = ARGV[1] ~= '' and redis.call('GET', KEYS[2]) == ARGV[1]
+redis.call('DEL', KEYS[1])
+if same then
+    redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[4])
+    redis.call('SET', KEYS[2], ARGV[3], 'PX', ARGV[5])
+    return 1
+end
+redis.call('SET', KEYS[2], ARGV[3], 'PX', ARGV[6])
+return 0
 """
 )
 
