@@ -130,6 +130,9 @@ def main(argv: list[str] | None = None) -> None:
         result["stats_overhead"][ns.name] = measure_paired(overhead["on"], overhead["off"], batch=PAIR_BATCH,
                                                            pairs=max(10, args.reps * args.calls // PAIR_BATCH))
     result["record_ns"] = record_cost_ns()
+    import itertools
+
+    result["append_bytes"] = hitpath_setup.append_bytes(itertools.count(10**9))
     fixture.close()
     json.dump(result, sys.stdout)
 

@@ -163,3 +163,40 @@ def build(*, fdc_latency: float, fdc_calls: int, calls: int) -> Fixture:
         "usda_selector_caches": bool(selector_caches),
     }
     return Fixture([user_memory, history, usda], memory, fdc)
+
+
+def append_bytes(update_ids: itertools.Iterator[int]) -> dict:
+    """Bytes sent to Redis by one free-text turn whose history entry holds 1 message, and 50: the
+    whole turn, and its on-commit round trip (the history append) alone."""
+    import threading
+
+    from redis.connection import AbstractConnection
+
+    from conversations.services import message_save
+    from memory.services import profile_ensure
+
+    sent: list[int] = []
+    me = threading.get_ident()
+    original = AbstractConnection.send_packed_command
+
+    def counting(self, command, check_health=True):
+        if threading.get_ident() == me:
+            sent.append(len(command) if isinstance(command, (bytes, str)) else sum(map(len, command)))
+        return original(self, command, check_health)
+
+    one_user = USER_ID - 1
+    profile_ensure(user_id=one_user, name="One")
+    message_save(user_id=one_user, role="user", content="hello")
+    results = {}
+    AbstractConnection.send_packed_command = counting
+    try:
+        for label, user in (("1", one_user), ("50", USER_ID)):
+            load_user_memory(user_id=user)
+            held = len(get_conversation_history(user_id=user, limit=HISTORY_MAX))  # cached now
+            sent.clear()
+            handle_update(telegram_update(Turn(user, "text", "hello"), next(update_ids)))
+            results[label] = {"messages_before": held, "turn_bytes": sum(sent), "append_bytes": sent[-1],
+                              "round_trips": len(sent)}
+    finally:
+        AbstractConnection.send_packed_command = original
+    return results

@@ -1,0 +1,11 @@
+"""The application's URLs plus the floor view (bench/floor.py), for the benchmark's gunicorn only."""
+
+from django.urls import path
+
+from healthagent.urls import urlpatterns as application
+
+from .floor import floor_webhook
+
+FLOOR_PATH = "/bench/floor/"
+
+urlpatterns = [*application, path(FLOOR_PATH.strip("/") + "/", floor_webhook, name="bench-floor")]
