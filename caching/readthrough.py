@@ -72,25 +72,52 @@ def turn() -> Iterator[None]:
         _turn.active, _turn.prefetched, _turn.seen, _turn.tokens = outer
 
 
-def prefetch(keys: list[str], *, tokens: tuple[str, ...] = ()) -> None:
-    """Read `keys` (and the tokens of `tokens`) in one MGET; the reads that follow in this turn take
-    their values from it. Call it after the turn's outbox check (caching/fence.py): keys that check
-    does not trust are left out, and read the way it says."""
+def prefetch(keys: list[str], *, tokens: tuple[str, ...] = (), others: tuple[str, ...] = ()) -> None:
+    """Read `keys` — one user's, one hash slot — and the tokens of `tokens` in one MGET, plus `others`
+    (keys of other slots, e.g. a food lookup the turn will make) in the same pipeline: one round trip.
+    The turn's reads take their values from it until the commit. Call it after the turn's outbox
+    check (caching/fence.py): keys that check does not trust are left out, and read the way it says."""
     backend = _backend()
     if backend is None or not _turn.active:
         return
     keys = [key for key in keys if fence.trusts(key)]
+    others = tuple(key for key in others if fence.trusts(key))
     tokens = tuple(key for key in tokens if key in keys)
     wanted = keys + [token_key(key) for key in tokens]
-    if not wanted:
+    if not wanted and not others:
         return
-    rkeys = [backend.make_and_validate_key(key) for key in wanted]
-    namespaces = [namespace_of(key) for key in keys]
-    raws = backend._guard(lambda r: r.mget(rkeys), namespaces, "get_many", None, write=False)
+    make_key = backend.make_and_validate_key
+    rkeys = [make_key(key) for key in wanted]
+    namespaces = [namespace_of(key) for key in (*keys, *others)]
+
+    def read(r: Any) -> list[Any]:
+        if not others:
+            return r.mget(rkeys)
+        pipe = r.pipeline(transaction=False)
+        if rkeys:
+            pipe.mget(rkeys)
+        for key in others:
+            pipe.get(make_key(key))
+        answers = pipe.execute()
+        return [*(answers[0] if rkeys else []), *answers[1 if rkeys else 0:]]
+
+    raws = backend._guard(read, namespaces, "get_many", None, write=False)
     if raws is None:  # Redis did not answer: each read finds out for itself (the breaker is counting)
         return
     _turn.prefetched.update(zip(keys, raws))
-    _turn.tokens.update(zip(tokens, raws[len(keys):]))
+    _turn.tokens.update(zip(tokens, raws[len(keys):len(wanted)]))
+    _turn.prefetched.update(zip(others, raws[len(wanted):]))
+
+
+def take_prefetched(key: str) -> Any:
+    """The raw value `prefetch` read for `key` in this turn (None: Redis had none), once; or
+    NOT_PREFETCHED. For the backend's own reads (get, get_or_set)."""
+    if not _turn.prefetched:
+        return NOT_PREFETCHED
+    return _turn.prefetched.pop(key, NOT_PREFETCHED)
+
+
+NOT_PREFETCHED = object()
 
 
 def _backend() -> Any:
@@ -111,8 +138,8 @@ def _lookup(backend: Any, key: str) -> tuple[Any, bytes | None]:
     """
     namespace = namespace_of(key)
     rkey = backend.make_and_validate_key(key)
-    if key in _turn.prefetched:
-        raw = _turn.prefetched.pop(key)
+    if key in _turn.prefetched:  # read in this turn: until the commit, the same answer serves again
+        raw = _turn.prefetched[key]
     else:
         raw = backend.guarded(lambda r: r.get(rkey), namespace=namespace, default=_UNAVAILABLE)
     if raw is _UNAVAILABLE:
@@ -170,7 +197,9 @@ def read_through(key: str, load: Callable[[], T], *, timeout: int) -> T:
     token = _ensure_token(key, timeout)
     value = load()
     if token:
-        _fill(key, token, value, timeout)
+        stored = _fill(key, token, value, timeout)
+        if stored is not None and _turn.active:
+            _turn.prefetched[key] = stored
     return value
 
 
@@ -205,6 +234,8 @@ def read_through_list(key: str, load: Callable[[int], list[dict]], *, timeout: i
                 op.seen = (stored, committed)
             if _turn.active:
                 _turn.seen[key] = (stored, committed)
+                if not own:
+                    _turn.prefetched[key] = stored
     return rows[-max_items:]
 
 

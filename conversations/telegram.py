@@ -87,8 +87,10 @@ def handle_update(update: object) -> dict:
         if pending is None:
             return _redelivered(update_id)
         fence.observe(pending=pending)
+        text = clean_text(message["text"])
         memory_key = user_memory_key(user_id)
-        readthrough.prefetch([memory_key, conversation_history_key(user_id)], tokens=(memory_key,))
+        readthrough.prefetch([memory_key, conversation_history_key(user_id)], tokens=(memory_key,),
+                             others=tuple(bot.cache_keys(text)))
         received_at = timezone.now()
         memory = load_user_memory(user_id=user_id)
         first_name = str(message["from"].get("first_name") or "")
@@ -99,7 +101,6 @@ def handle_update(update: object) -> dict:
         # The context the bot answers in: the conversation before this message (the message itself
         # is stored below, with the reply, in one INSERT; the cached entry is appended on commit).
         history = get_conversation_history(user_id=user_id, limit=CONTEXT_MESSAGES)
-        text = clean_text(message["text"])
         turn = Turn(user_id=user_id, first_name=first_name, memory=memory, history=tuple(history))
         answer = bot.respond(turn=turn, text=text)
         body = {"method": "sendMessage", "chat_id": chat_id, "text": answer.text, "parse_mode": "HTML"}

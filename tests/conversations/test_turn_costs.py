@@ -60,7 +60,7 @@ def test_a_set_turn_keeps_memory_warm_in_the_same_two_round_trips(bot, redis_rou
     assert redis_round_trips == [["MGET"], ["EVALSHA"]]
 
 
-def test_a_food_lookup_that_hits_adds_one_get(bot, fake_fdc, redis_round_trips):
+def test_a_food_lookup_that_hits_is_read_with_the_users_entries(bot, fake_fdc, redis_round_trips):
     fake_fdc.add(200, {"foods": [fdc_food(description="Banana, raw", nutrients=BANANA_NUTRIENTS)]})
     _warm(bot)
     bot.say("/food banana")  # cached now
@@ -70,7 +70,7 @@ def test_a_food_lookup_that_hits_adds_one_get(bot, fake_fdc, redis_round_trips):
     assert len(fake_fdc.requests) == 1
     assert ("usda", "hit") in events
     assert _statements(ctx) == ["INSERT", "INSERT", "UPDATE"]
-    assert redis_round_trips == [["MGET"], ["GET"], ["EVALSHA"]]
+    assert redis_round_trips == [["MGET", "GET"], ["EVALSHA"]]  # one pipeline: the user's slot, the food's
 
 
 def test_a_history_append_sends_one_message_whatever_the_entry_holds(bot, monkeypatch):
