@@ -28,7 +28,7 @@ from nutrition.fdc import get_client
 from nutrition.selectors import normalise_query, search_foods
 
 from .fake_fdc import FakeFDC
-from .variants import RAW, Namespace, Variant, cache_disabled
+from .variants import RAW, Namespace, Variant, cache_disabled, in_turn
 from .workload import FIRST_USER_ID, Turn, iter_turns, telegram_update
 
 USER_ID = FIRST_USER_ID - 1  # outside the webhook workload's users
@@ -125,7 +125,8 @@ def build(*, fdc_latency: float, fdc_calls: int, calls: int) -> Fixture:
         "user_memory", memory_key, raw_client,
         Variant("PostgreSQL: the selector with the cache off", lambda: load_user_memory(user_id=USER_ID),
                 source_share, cache_disabled),
-        Variant("ours: load_user_memory (one GET; the token only on a miss)", lambda: load_user_memory(user_id=USER_ID)))
+        Variant("ours: load_user_memory in a turn (one GET; the token only on a miss)",
+                lambda: load_user_memory(user_id=USER_ID), context=in_turn))
 
     get_conversation_history(user_id=USER_ID, limit=CONTEXT_MESSAGES)
     history_key = conversation_history_key(USER_ID)
@@ -133,8 +134,8 @@ def build(*, fdc_latency: float, fdc_calls: int, calls: int) -> Fixture:
         "conversation_history", history_key, raw_client,
         Variant("PostgreSQL: the selector with the cache off",
                 lambda: get_conversation_history(user_id=USER_ID, limit=CONTEXT_MESSAGES), source_share, cache_disabled),
-        Variant(f"ours: get_conversation_history(limit={CONTEXT_MESSAGES}) (one GET; the token only on a miss)",
-                lambda: get_conversation_history(user_id=USER_ID, limit=CONTEXT_MESSAGES)))
+        Variant(f"ours: get_conversation_history(limit={CONTEXT_MESSAGES}) in a turn (one GET; the token only on a miss)",
+                lambda: get_conversation_history(user_id=USER_ID, limit=CONTEXT_MESSAGES), context=in_turn))
 
     # The usda entry: through search_foods when it caches (it makes one FDC call for two lookups),
     # else stored here under the same key, as get_or_set would.
@@ -185,7 +186,7 @@ def append_bytes(update_ids: itertools.Iterator[int]) -> dict:
         return original(self, command, check_health)
 
     one_user = USER_ID - 1
-    profile_ensure(user_id=one_user, name="One")
+    profile_ensure(user_id=one_user, name=f"User{one_user % 10_000}", username=f"user{one_user}")  # as its updates say
     message_save(user_id=one_user, role="user", content="hello")
     results = {}
     AbstractConnection.send_packed_command = counting

@@ -25,6 +25,7 @@ from .workload import Turn, request_lines
 
 LUA = Path(__file__).with_name("replay.lua")
 WEBHOOK_PATH = "/telegram/webhook/"
+FLOOR_PATH = "/bench/floor/"  # bench/floor.py, routed by bench/urls.py
 
 
 def wrk_binary() -> str:

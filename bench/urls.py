@@ -5,7 +5,6 @@ from django.urls import path
 from healthagent.urls import urlpatterns as application
 
 from .floor import floor_webhook
-
-FLOOR_PATH = "/bench/floor/"
+from .loadgen import FLOOR_PATH
 
 urlpatterns = [*application, path(FLOOR_PATH.strip("/") + "/", floor_webhook, name="bench-floor")]

@@ -60,9 +60,7 @@ def _replay(ctx: Context, server: Server, path: Path, *, url_path: str = loadgen
 def floor_once(ctx: Context, server: Server, *, measured: Path) -> dict:
     """The floor (bench/floor.py) in `server`'s gunicorn and database, replaying the measured slice
     right after the bot did: the same load, the same tables, none of the bot."""
-    from .urls import FLOOR_PATH
-
-    return _replay(ctx, server, measured, url_path=FLOOR_PATH).summary()
+    return _replay(ctx, server, measured, url_path=loadgen.FLOOR_PATH).summary()
 
 
 def run_once(ctx: Context, server: Server, *, warm: Path, measured: Path) -> dict:

@@ -16,7 +16,6 @@ everything it changed in one pipelined round trip on commit (`apply_ops`, from c
 from __future__ import annotations
 
 import copy
-import hashlib
 import logging
 import secrets
 import threading
@@ -51,7 +50,7 @@ class _Turn(threading.local):
 
     active = False
     prefetched: dict[str, bytes | None]  # raw values one MGET brought, each consumed by one read
-    seen: dict[str, tuple[bytes, Any]]  # (bytes, value) of entries the turn read: its appends start there
+    seen: dict[str, tuple[bytes, Any]]  # (bytes, value) of entries the turn read: `replace_on_commit`
     tokens: dict[str, bytes | None]  # tokens read with them, before any load: `replace_on_commit`
 
     def __init__(self) -> None:
@@ -219,8 +218,6 @@ def read_through_list(key: str, load: Callable[[int], list[dict]], *, timeout: i
     if value is _UNAVAILABLE:
         return load(max_items)
     if value is not _MISSING:
-        if op is not None:  # the append on commit starts from what we read: no second GET
-            op.seen = (raw, value)
         last = value[-1]["id"] if value else 0
         return (value + [item for item in own if item["id"] > last])[-max_items:]
     token = _ensure_token(key, timeout)
@@ -229,13 +226,10 @@ def read_through_list(key: str, load: Callable[[int], list[dict]], *, timeout: i
         own_ids = {item["id"] for item in own}
         committed = [row for row in rows if row["id"] not in own_ids][-max_items:]
         stored = _fill(key, token, committed, timeout)
-        if stored is not None:
-            if op is not None:
-                op.seen = (stored, committed)
-            if _turn.active:
-                _turn.seen[key] = (stored, committed)
-                if not own:
-                    _turn.prefetched[key] = stored
+        if stored is not None and _turn.active:
+            _turn.seen[key] = (stored, committed)
+            if not own:
+                _turn.prefetched[key] = stored
     return rows[-max_items:]
 
 
@@ -271,11 +265,10 @@ def replace_on_commit(key: str, change: Callable[[Any], Any], *, timeout: int) -
     return True
 
 
-def append(key: str, items: list[dict], *, max_items: int, timeout: int,
-           seen: tuple[bytes, list[dict]] | None = None) -> bool:
+def append(key: str, items: list[dict], *, max_items: int, timeout: int) -> bool:
     """Add committed rows to the cached list, or drop the entry where they would land out of order.
     False when Redis did not take it (the caller records the key as pending then)."""
-    op = cache_transaction.PendingOp(appended=list(items), max_items=max_items, timeout=timeout, seen=seen)
+    op = cache_transaction.PendingOp(appended=list(items), max_items=max_items, timeout=timeout)
     return apply_ops([(key, op)])[0]
 
 
@@ -283,19 +276,16 @@ def apply_ops(ops: list[tuple[str, Any]]) -> list[bool]:
     """Send what a transaction scheduled (caching.transaction.PendingOp per key) in one pipelined
     round trip; per key, whether Redis took it (False: the caller records it in the outbox).
 
-    Appends need the entry as it was read; one that the transaction did not read costs one MGET first.
     EVALSHA in the pipeline; scripts a restarted Redis no longer has are sent again with EVAL.
     """
     backend = _backend()
     _turn.prefetched.clear()  # read before the commit: never an answer after it
     if backend is None:
         return [True] * len(ops)
-    unread = [key for key, op in ops if not op.invalidate and op.appended and _seen(key, op) is None]
     namespaces = [namespace_of(key) for key, _ in ops]
+    calls = [_command(backend, key, op) for key, op in ops]
 
     def send(client: Any) -> list[Any]:
-        read = dict(zip(unread, client.mget([backend.make_and_validate_key(k) for k in unread]))) if unread else {}
-        calls = [_command(backend, key, op, read) for key, op in ops]
         pipe = client.pipeline(transaction=False)
         for call in calls:
             if call is not None:
@@ -329,11 +319,7 @@ def apply_ops(ops: list[tuple[str, Any]]) -> list[bool]:
     return taken
 
 
-def _seen(key: str, op: Any) -> tuple[bytes, list[dict]] | None:
-    return op.seen if op.seen is not None else _turn.seen.get(key)
-
-
-def _command(backend: Any, key: str, op: Any, read: dict[str, bytes | None]) -> tuple[Any, list[str], list[Any]] | None:
+def _command(backend: Any, key: str, op: Any) -> tuple[Any, list[str], list[Any]] | None:
     """(script, Redis keys, args) for one key's op, or None when there is nothing to send."""
     keys = [backend.make_and_validate_key(key), backend.make_and_validate_key(token_key(key))]
     if op.invalidate:
@@ -344,47 +330,17 @@ def _command(backend: Any, key: str, op: Any, read: dict[str, bytes | None]) -> 
         return INVALIDATE, keys, [secrets.token_hex(8), INVALIDATED_TOKEN_TTL_MS]
     if not op.appended:
         return None
-    seen = _seen(key, op)
-    if seen is None:
-        raw = read.get(key)
-        try:
-            seen = None if raw is None else (raw, serializer.loads(raw))
-        except serializer.RefusedValue:
-            seen = None
-    digest, cut, tail = _splice(seen, op.appended, op.max_items)
-    return APPEND_TAIL, keys, [digest, cut, tail, secrets.token_hex(8), _ms(op.timeout),
-                               _ms(op.timeout) * _TOKEN_TTL_FACTOR]
-
-
-def _splice(seen: tuple[bytes, list[dict]] | None, items: list[dict], max_items: int) -> tuple[str, int, bytes]:
-    """(SHA-1 of the entry as read, where its kept part starts (1-based), the new rows' JSON) for
-    APPEND_TAIL; an empty digest drops the entry (not read, not a list, or out of order)."""
-    drop: tuple[str, int, bytes] = ("", 0, b"")
-    if seen is None:
-        return drop
-    raw, current = seen
-    if type(current) is not list or not raw.startswith(b"[") or not _in_order(current, items):
-        return drop
-    rows = [serializer.dumps(item) for item in items[-max_items:]]
-    if not all(row[:1] == b"{" for row in rows):
-        return drop
-    dropped = len(current) + len(rows) - max_items
-    if not current or dropped >= len(current):
-        cut = len(raw) + 1  # nothing of the old entry is kept
-    else:
-        # Entries are orjson's compact '[' row ',' row ... ']': the kept part starts after the dropped
-        # rows. Checked against the bytes, so an entry in any other layout is dropped, never garbled.
-        offset = 1 + sum(len(serializer.dumps(row)) + 1 for row in current[:max(dropped, 0)])
-        first = serializer.dumps(current[max(dropped, 0)])
-        if raw[offset - 1:offset] not in (b"[", b",") or raw[offset:offset + len(first)] != first:
-            return drop
-        cut = offset + 1
-    return hashlib.sha1(raw, usedforsecurity=False).hexdigest(), cut, b",".join(rows)
-
-
-def _in_order(current: list[dict], items: list[dict]) -> bool:
-    if not current:
-        return True
-    last = current[-1]
+    items = op.appended[-op.max_items:]
+    rows = [serializer.dumps(item) for item in items]
     first = items[0]
-    return first["id"] > last["id"] and first["created_at"] >= last["created_at"]
+    if not all(row.startswith(b'{"id":') and row.endswith(b'"}') for row in rows) or not _in_order(items):
+        # Not rows the script can splice: drop the entry (the token changes too).
+        return APPEND_TAIL, keys, [0, "", b"", 0, 0, secrets.token_hex(8), _ms(op.timeout),
+                                   _ms(op.timeout) * _TOKEN_TTL_FACTOR]
+    return APPEND_TAIL, keys, [first["id"], first["created_at"], b",".join(rows), len(rows), op.max_items,
+                               secrets.token_hex(8), _ms(op.timeout), _ms(op.timeout) * _TOKEN_TTL_FACTOR]
+
+
+def _in_order(items: list[dict]) -> bool:
+    """The new rows themselves in (created_at, id) order, as the entry keeps them."""
+    return all(a["id"] < b["id"] and a["created_at"] <= b["created_at"] for a, b in zip(items, items[1:]))

@@ -74,24 +74,56 @@ return removed
 )
 
 # Write-through of new history rows, sending only the rows (O(one message), whatever the entry's
-# length): the appender names the entry it read by its SHA-1 (ARGV[1]; '' = drop it) and where the
-# part it keeps starts (ARGV[2], 1-based: older rows fall off the front); the server splices the new
-# rows (ARGV[3], JSON objects joined by ',') before the closing ']'. An entry that changed since is
-# dropped instead. The token changes either way, so no fill that loaded before the new rows can
-# store. A Redis out of memory refuses the SET: the old entry stays, the error keeps the key pending.
+# length). The entry is a JSON list of rows, each an object whose first key is "id" and last key
+# "created_at" (conversations.selectors.message_row, written by orjson: no spaces). A quote inside a
+# JSON string is always escaped, so the bare sequence {"id": only ever starts a row: the script finds
+# the rows' starts and the last row's id and created_at without decoding anything. The new rows
+# (ARGV[3], objects joined by ',', ARGV[4] of them) are appended only if they sort after the last
+# row (ARGV[1]: first new id, ARGV[2]: its created_at; ISO timestamps in UTC compare as strings),
+# older rows falling off the front beyond ARGV[5]; anything else — no entry, not such a list, rows
+# out of order — drops the entry. The token changes either way, so no fill that loaded before the
+# new rows can store. A Redis out of memory refuses the SET: the old entry stays, the error keeps
+# the key pending.
 APPEND_TAIL = LuaScript(
     """
 local done = 0
-local current = ARGV[1] ~= '' and redis.call('GET', KEYS[1])
-if current and redis.sha1hex(current) == ARGV[1] then
-    local kept = string.sub(current, tonumber(ARGV[2]), -2)
+local current = redis.call('GET', KEYS[1])
+local kept = nil
+if tonumber(ARGV[4]) > 0 and current and string.sub(current, 1, 1) == '[' and string.sub(current, -1) == ']' then
+    local starts, pos = {}, 1
+    while true do
+        local at = string.find(current, '{"id":', pos, true)
+        if not at then break end
+        starts[#starts + 1] = at
+        pos = at + 6
+    end
+    local n = #starts
+    if n == 0 then
+        if current == '[]' then kept = '' end
+    else
+        local last = string.sub(current, starts[n])
+        local last_id = tonumber(string.match(last, '^{"id":(%d+),'))
+        local last_at = string.match(last, '"created_at":"([^"]*)"}]$')
+        if last_id and last_at and tonumber(ARGV[1]) > last_id and ARGV[2] >= last_at then
+            local drop = n + tonumber(ARGV[4]) - tonumber(ARGV[5])
+            if drop <= 0 then
+                kept = string.sub(current, 2, -2)
+            elseif drop < n then
+                kept = string.sub(current, starts[drop + 1], -2)
+            else
+                kept = ''
+            end
+        end
+    end
+end
+if kept then
     if kept ~= '' then kept = kept .. ',' end
-    redis.call('SET', KEYS[1], '[' .. kept .. ARGV[3] .. ']', 'PX', ARGV[5])
+    redis.call('SET', KEYS[1], '[' .. kept .. ARGV[3] .. ']', 'PX', ARGV[7])
     done = 1
 else
     redis.call('DEL', KEYS[1])
 end
-redis.call('SET', KEYS[2], ARGV[4], 'PX', ARGV[6])
+redis.call('SET', KEYS[2], ARGV[6], 'PX', ARGV[8])
 return done
 """
 )

@@ -33,7 +33,6 @@ class PendingOp:
     appended: list[dict] = field(default_factory=list)  # ignored once invalidate is set
     max_items: int = 0
     timeout: int = 0
-    seen: tuple[bytes, list[dict]] | None = None  # the cached list as this transaction read it
     intent: bool = False  # an outbox row was written for it inside the transaction
     # (bytes, token, timeout): store these bytes instead of only dropping the value, if the token is
     # unchanged (readthrough.replace_on_commit). Any later invalidation in the transaction clears it.

@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 
 from django.db import transaction
-from django.utils import timezone
 
 from caching import fence, readthrough
 from caching import transaction as cache_transaction
@@ -91,23 +90,23 @@ def handle_update(update: object) -> dict:
         memory_key = user_memory_key(user_id)
         readthrough.prefetch([memory_key, conversation_history_key(user_id)], tokens=(memory_key,),
                              others=tuple(bot.cache_keys(text)))
-        received_at = timezone.now()
         memory = load_user_memory(user_id=user_id)
         first_name = str(message["from"].get("first_name") or "")
         profile_ensure(user_id=user_id, name=first_name, username=str(message["from"].get("username") or ""),
                        known=memory["profile"] if memory else None)
         if memory is None:
             memory = load_user_memory(user_id=user_id) or {}
-        # The context the bot answers in: the conversation before this message (the message itself
-        # is stored below, with the reply, in one INSERT; the cached entry is appended on commit).
+        # The context the bot answers in: the conversation before this message. The message itself is
+        # stored below, with the reply, in one INSERT just before the commit, both stamped then: two
+        # turns of one user then rarely commit out of the order their rows sort in, which would
+        # make the append on commit drop the cached entry.
         history = get_conversation_history(user_id=user_id, limit=CONTEXT_MESSAGES)
         turn = Turn(user_id=user_id, first_name=first_name, memory=memory, history=tuple(history))
         answer = bot.respond(turn=turn, text=text)
         body = {"method": "sendMessage", "chat_id": chat_id, "text": answer.text, "parse_mode": "HTML"}
         if answer.store:  # not after /forget: it deleted the conversation this message belongs to
             messages_save(user_id=user_id, messages=[
-                NewMessage(role=Message.Role.USER, content=text, telegram_message_id=_int(message.get("message_id")),
-                           created_at=received_at),
+                NewMessage(role=Message.Role.USER, content=text, telegram_message_id=_int(message.get("message_id"))),
                 NewMessage(role=Message.Role.ASSISTANT, content=answer.text, helpful=answer.helpful),
             ])
         ProcessedUpdate.objects.filter(pk=update_id).update(response=body if answer.store else {},

@@ -1,6 +1,6 @@
 """Writes that keep entries warm: a changed profile stored on commit under a fresh token (only while
 no other commit's invalidation ran since the turn read it), and history appends spliced in Redis
-(only onto the exact entry the turn read)."""
+(only where the new rows sort after the entry's last)."""
 
 from __future__ import annotations
 
@@ -83,24 +83,26 @@ def test_spliced_history_is_byte_for_byte_what_a_fill_would_store(bot):
     assert raw == orjson.dumps(history_selectors._load(42, history_selectors.HISTORY_MAX))
 
 
-def test_an_append_onto_an_entry_that_changed_drops_it(bot):
+def test_rows_that_would_land_out_of_order_drop_the_entry(bot):
+    """Another turn's rows, committed first, sort after this turn's: appending would misorder the
+    entry, so it is dropped, and the next read is the database's."""
     bot.say("hello")
     bot.say("hello")
     key = conversation_history_key(42)
     entry = cache.get(key)
-    cache.set(key, entry[:-1])  # someone else's version of the entry: not the bytes the turn will read
-    real_lookup = readthrough._lookup
-
-    def read_then_change(backend, k):
-        value = real_lookup(backend, k)
-        if k == key:
-            cache.set(key, entry)  # changed again after the turn read it
-        return value
-
-    import unittest.mock
-
-    with unittest.mock.patch.object(readthrough, "_lookup", read_then_change):
-        bot.say("hello")
-    assert _raw(key) is None  # dropped, never spliced onto bytes it did not read
+    later = {"id": 10**9, "role": "user", "content": "from a turn that committed first",
+             "created_at": "2999-01-01T00:00:00.000000+00:00"}
+    cache.set(key, entry + [later])
+    bot.say("hello")
+    assert _raw(key) is None
     assert history_selectors.get_conversation_history(user_id=42, limit=50) == history_selectors._load(42, 50)
     assert len(history_selectors._load(42, 50)) == 6
+
+
+def test_an_entry_the_script_cannot_read_is_dropped_not_garbled(bot):
+    bot.say("hello")
+    key = conversation_history_key(42)
+    cache.set(key, [{"role": "user", "content": "a row without an id first", "id": 1,
+                     "created_at": "2000-01-01T00:00:00.000000+00:00"}])
+    bot.say("hello")
+    assert _raw(key) is None
