@@ -29,7 +29,7 @@ from redis.exceptions import NoScriptError
 from . import fence, serializer, stats
 from . import transaction as cache_transaction
 from .keys import namespace_of
-from .scripts import APPEND_TAIL, ENSURE_TOKEN, FILL_IF_TOKEN, INVALIDATE, REPLACE_IF_TOKEN
+from .scripts import APPEND_ROWS, ENSURE_TOKEN, FILL_IF_TOKEN, INVALIDATE, REPLACE_IF_TOKEN
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -332,15 +332,11 @@ def _command(backend: Any, key: str, op: Any) -> tuple[Any, list[str], list[Any]
         return None
     items = op.appended[-op.max_items:]
     rows = [serializer.dumps(item) for item in items]
-    first = items[0]
-    if not all(row.startswith(b'{"id":') and row.endswith(b'"}') for row in rows) or not _in_order(items):
-        # Not rows the script can splice: drop the entry (the token changes too).
-        return APPEND_TAIL, keys, [0, "", b"", 0, 0, secrets.token_hex(8), _ms(op.timeout),
-                                   _ms(op.timeout) * _TOKEN_TTL_FACTOR]
-    return APPEND_TAIL, keys, [first["id"], first["created_at"], b",".join(rows), len(rows), op.max_items,
-                               secrets.token_hex(8), _ms(op.timeout), _ms(op.timeout) * _TOKEN_TTL_FACTOR]
-
-
-def _in_order(items: list[dict]) -> bool:
-    """The new rows themselves in (created_at, id) order, as the entry keeps them."""
-    return all(a["id"] < b["id"] and a["created_at"] <= b["created_at"] for a, b in zip(items, items[1:]))
+    args: list[Any] = [len(rows), op.max_items, secrets.token_hex(8), _ms(op.timeout),
+                       _ms(op.timeout) * _TOKEN_TTL_FACTOR]
+    if all(row.startswith(b'{"id":') and row.endswith(b'"}') for row in rows):
+        for item, row in zip(items, rows):
+            args += [item["id"], item["created_at"], row]
+    else:  # not rows the script can place: drop the entry (the token changes too)
+        args[0] = 0
+    return APPEND_ROWS, keys, args
