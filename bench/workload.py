@@ -156,7 +156,7 @@ def cold_flags(batch: list[Turn]) -> list[str]:
     history were never cached), "f" for a food query's first lookup, "-" for neither. Hit rates are
     reported for the steady state (the other turns) apart from these."""
     users: set[int] = set()
-    foods: set[tuple[str, str]] = set()
+    foods: set[str] = set()
     flags = []
     for turn in batch:
         flag = ""
@@ -164,9 +164,9 @@ def cold_flags(batch: list[Turn]) -> list[str]:
             users.add(turn.user_id)
             flag += "u"
         if turn.kind in ("food", "log"):
-            # /food looks up 5 results, /log 1: different keys; the query as search_foods normalises it
+            # /food and /log make the same lookup (one key per query, nutrition.selectors.LOOKUP_LIMIT)
             query = turn.text.split(maxsplit=1)[1] if turn.kind == "food" else turn.text.split(maxsplit=3)[3]
-            food = (turn.kind, " ".join(query.casefold().split()))
+            food = " ".join(query.casefold().split())
             if food not in foods:
                 foods.add(food)
                 flag += "f"

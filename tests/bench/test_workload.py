@@ -105,4 +105,4 @@ def test_cold_flags_mark_first_contacts_only():
 
     batch = [Turn(1, "text", "hi"), Turn(1, "food", "/food Apple"), Turn(2, "food", "/food apple"),
              Turn(2, "log", "/log 100 g apple"), Turn(1, "log", "/log 50 g  Apple")]
-    assert cold_flags(batch) == ["u", "f", "u", "f", "-"]
+    assert cold_flags(batch) == ["u", "f", "u", "-", "-"]
