@@ -163,9 +163,9 @@ def _ensure_token(key: str, timeout: int) -> bytes | None:
     return cache.run_script(ENSURE_TOKEN, [token_key(key)], [secrets.token_hex(8), _ms(timeout) * _TOKEN_TTL_FACTOR])
 
 
-def _fill(key: str, token: bytes, value: Any, timeout: int) -> bytes | None:
+def _fill(key: str, token: bytes, value: Any, timeout: int, *, compress: bool = True) -> bytes | None:
     """Store `value` if the token is unchanged; the stored bytes, or None if it was not stored."""
-    data = serializer.dumps(value)
+    data = serializer.dumps(value, compress=compress)
     stored = cache.run_script(
         FILL_IF_TOKEN, [key, token_key(key)], [token, data, _ms(timeout), _ms(timeout) * _TOKEN_TTL_FACTOR]
     )
@@ -225,7 +225,8 @@ def read_through_list(key: str, load: Callable[[int], list[dict]], *, timeout: i
     if token:
         own_ids = {item["id"] for item in own}
         committed = [row for row in rows if row["id"] not in own_ids][-max_items:]
-        stored = _fill(key, token, committed, timeout)
+        # Never compressed: Redis places appended rows into the entry itself (scripts.APPEND_ROWS).
+        stored = _fill(key, token, committed, timeout, compress=False)
         if stored is not None and _turn.active:
             _turn.seen[key] = (stored, committed)
             if not own:
@@ -331,7 +332,7 @@ def _command(backend: Any, key: str, op: Any) -> tuple[Any, list[str], list[Any]
     if not op.appended:
         return None
     items = op.appended[-op.max_items:]
-    rows = [serializer.dumps(item) for item in items]
+    rows = [serializer.dumps(item, compress=False) for item in items]
     args: list[Any] = [len(rows), op.max_items, secrets.token_hex(8), _ms(op.timeout),
                        _ms(op.timeout) * _TOKEN_TTL_FACTOR]
     if all(row.startswith(b'{"id":') and row.endswith(b'"}') for row in rows):

@@ -54,7 +54,7 @@ def test_a_set_turn_keeps_memory_warm_in_the_same_two_round_trips(bot, redis_rou
     assert redis_round_trips == [["MGET"], ["EVALSHA", "EVALSHA"]]  # memory rewritten, history appended
     redis_round_trips.clear()
     with CaptureQueriesContext(connection) as ctx, stats.capture() as events:
-        assert "weight_kg: 71 kg" in bot.say("/profile")
+        assert "Weight: 71 kg" in bot.say("/profile")
     assert ("user_memory", "miss") not in events and ("user_memory", "hit") in events
     assert _statements(ctx) == ["INSERT", "INSERT", "UPDATE"]
     assert redis_round_trips == [["MGET"], ["EVALSHA"]]
