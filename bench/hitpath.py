@@ -22,7 +22,7 @@ from typing import Any
 
 import django
 
-from .variants import RAW, Variant, stats_off
+from .variants import RAW, Variant, both, stats_off
 
 PAIR_BATCH = 25  # calls per batch in the stats on/off comparison
 
@@ -125,11 +125,14 @@ def main(argv: list[str] | None = None) -> None:
         overhead = {
             "on": ns.variants[ns.goal_variant],
             "off": Variant(ns.variants[ns.goal_variant].label + ", stats off", ns.variants[ns.goal_variant].call,
-                           context=stats_off),
+                           context=lambda context=ns.variants[ns.goal_variant].context: both(context, stats_off)),
         }
         result["stats_overhead"][ns.name] = measure_paired(overhead["on"], overhead["off"], batch=PAIR_BATCH,
                                                            pairs=max(10, args.reps * args.calls // PAIR_BATCH))
     result["record_ns"] = record_cost_ns()
+    import itertools
+
+    result["append_bytes"] = hitpath_setup.append_bytes(itertools.count(10**9))
     fixture.close()
     json.dump(result, sys.stdout)
 

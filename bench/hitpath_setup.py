@@ -28,7 +28,7 @@ from nutrition.fdc import get_client
 from nutrition.selectors import normalise_query, search_foods
 
 from .fake_fdc import FakeFDC
-from .variants import RAW, Namespace, Variant, cache_disabled
+from .variants import RAW, Namespace, Variant, cache_disabled, in_turn
 from .workload import FIRST_USER_ID, Turn, iter_turns, telegram_update
 
 USER_ID = FIRST_USER_ID - 1  # outside the webhook workload's users
@@ -125,7 +125,8 @@ def build(*, fdc_latency: float, fdc_calls: int, calls: int) -> Fixture:
         "user_memory", memory_key, raw_client,
         Variant("PostgreSQL: the selector with the cache off", lambda: load_user_memory(user_id=USER_ID),
                 source_share, cache_disabled),
-        Variant("ours: load_user_memory (one GET; the token only on a miss)", lambda: load_user_memory(user_id=USER_ID)))
+        Variant("ours: load_user_memory in a turn (one GET; the token only on a miss)",
+                lambda: load_user_memory(user_id=USER_ID), context=in_turn))
 
     get_conversation_history(user_id=USER_ID, limit=CONTEXT_MESSAGES)
     history_key = conversation_history_key(USER_ID)
@@ -133,8 +134,8 @@ def build(*, fdc_latency: float, fdc_calls: int, calls: int) -> Fixture:
         "conversation_history", history_key, raw_client,
         Variant("PostgreSQL: the selector with the cache off",
                 lambda: get_conversation_history(user_id=USER_ID, limit=CONTEXT_MESSAGES), source_share, cache_disabled),
-        Variant(f"ours: get_conversation_history(limit={CONTEXT_MESSAGES}) (one GET; the token only on a miss)",
-                lambda: get_conversation_history(user_id=USER_ID, limit=CONTEXT_MESSAGES)))
+        Variant(f"ours: get_conversation_history(limit={CONTEXT_MESSAGES}) in a turn (one GET; the token only on a miss)",
+                lambda: get_conversation_history(user_id=USER_ID, limit=CONTEXT_MESSAGES), context=in_turn))
 
     # The usda entry: through search_foods when it caches (it makes one FDC call for two lookups),
     # else stored here under the same key, as get_or_set would.
@@ -163,3 +164,40 @@ def build(*, fdc_latency: float, fdc_calls: int, calls: int) -> Fixture:
         "usda_selector_caches": bool(selector_caches),
     }
     return Fixture([user_memory, history, usda], memory, fdc)
+
+
+def append_bytes(update_ids: itertools.Iterator[int]) -> dict:
+    """Bytes sent to Redis by one free-text turn whose history entry holds 1 message, and 50: the
+    whole turn, and its on-commit round trip (the history append) alone."""
+    import threading
+
+    from redis.connection import AbstractConnection
+
+    from conversations.services import message_save
+    from memory.services import profile_ensure
+
+    sent: list[int] = []
+    me = threading.get_ident()
+    original = AbstractConnection.send_packed_command
+
+    def counting(self, command, check_health=True):
+        if threading.get_ident() == me:
+            sent.append(len(command) if isinstance(command, (bytes, str)) else sum(map(len, command)))
+        return original(self, command, check_health)
+
+    one_user = USER_ID - 1
+    profile_ensure(user_id=one_user, name=f"User{one_user % 10_000}", username=f"user{one_user}")  # as its updates say
+    message_save(user_id=one_user, role="user", content="hello")
+    results = {}
+    AbstractConnection.send_packed_command = counting
+    try:
+        for label, user in (("1", one_user), ("50", USER_ID)):
+            load_user_memory(user_id=user)
+            held = len(get_conversation_history(user_id=user, limit=HISTORY_MAX))  # cached now
+            sent.clear()
+            handle_update(telegram_update(Turn(user, "text", "hello"), next(update_ids)))
+            results[label] = {"messages_before": held, "turn_bytes": sum(sent), "append_bytes": sent[-1],
+                              "round_trips": len(sent)}
+    finally:
+        AbstractConnection.send_packed_command = original
+    return results

@@ -25,6 +25,7 @@ from .workload import Turn, request_lines
 
 LUA = Path(__file__).with_name("replay.lua")
 WEBHOOK_PATH = "/telegram/webhook/"
+FLOOR_PATH = "/bench/floor/"  # bench/floor.py, routed by bench/urls.py
 
 
 def wrk_binary() -> str:
@@ -40,9 +41,9 @@ def wrk_version() -> str:
     return (done.stdout or done.stderr).splitlines()[0].split(" [")[0].removeprefix("wrk ")
 
 
-def write_requests(path: Path, batch: list[Turn], *, first_update_id: int) -> Path:
+def write_requests(path: Path, batch: list[Turn], *, first_update_id: int, cold: list[str] | None = None) -> Path:
     with open(path, "w") as out:
-        for line in request_lines(batch, first_update_id=first_update_id):
+        for line in request_lines(batch, first_update_id=first_update_id, cold=cold):
             out.write(line + "\n")
     return path
 
@@ -97,6 +98,8 @@ class Run:
         counted = sum(k["turns"] for k in self.by_kind().values())
         kinds = self.by_kind()
         return {
+            "steady_kinds": kind_table(self.raw["tally"], prefix="steady "),
+            "cache_reads": cache_table(self.raw["tally"]),
             "turns": self.turns, "lines": self.raw["lines"], "complete": self.complete,
             "elapsed_s": self.elapsed, "throughput": self.throughput, "errors": self.errors,
             "statuses": {k.removeprefix("status "): v for k, v in self.raw["tally"].items() if k.startswith("status ")},
@@ -119,9 +122,16 @@ class Run:
         }
 
 
-def kind_table(tally: dict[str, float]) -> dict[str, dict[str, float]]:
+def kind_table(tally: dict[str, float], *, prefix: str = "") -> dict[str, dict[str, float]]:
+    """Per-turn figures per kind; with `prefix="steady "`, of the steady-state turns alone."""
     kinds: dict[str, dict[str, float]] = {}
     for key, value in tally.items():
+        if prefix:
+            if not key.startswith(prefix):
+                continue
+            key = key.removeprefix(prefix)
+        elif key.startswith(("cache ", "steady ")):
+            continue
         kind, _, field = key.rpartition(" ")
         if kind and kind != "status":
             kinds.setdefault(kind, {})[field] = value
@@ -135,16 +145,32 @@ def kind_table(tally: dict[str, float]) -> dict[str, dict[str, float]]:
             "server_ms": f.get("us", 0) / n / 1000 if n else None,
             "cpu_ms": f.get("cpu", 0) / n / 1000 if n else None,
             "errors": f.get("bad", 0),
+            "redis": f["redis"] / counted if counted and "redis" in f else None,
         }
     return table
 
 
+def cache_table(tally: dict[str, float]) -> dict[str, dict[str, dict[str, float]]]:
+    """{"steady"|"cold": {namespace: {"hits", "misses", "hit_rate"}}}: the reads of each turn, counted
+    by the server (X-Bench-Cache), split by whether they were a cold start (bench/workload.cold_flags)."""
+    table: dict[str, dict[str, dict[str, float]]] = {}
+    for key, value in tally.items():
+        if key.startswith("cache "):
+            _, bucket, namespace, field = key.split(" ")
+            table.setdefault(bucket, {}).setdefault(namespace, {"hits": 0, "misses": 0})[field] = value
+    for namespaces in table.values():
+        for counts in namespaces.values():
+            reads = counts["hits"] + counts["misses"]
+            counts["hit_rate"] = counts["hits"] / reads if reads else None
+    return table
+
+
 def replay(base_url: str, request_file: Path, *, secret: str, connections: int, server_pid: int,
-           timeout_s: float, database=None) -> Run:
+           timeout_s: float, database=None, path: str = WEBHOOK_PATH) -> Run:
     """Replay `request_file` once against `base_url`; at most `timeout_s` seconds. With `database`
     (servers.BenchDatabase), the CPU of its PostgreSQL backends is measured too."""
     command = [wrk_binary(), "-t1", f"-c{connections}", f"-d{int(timeout_s)}s", "--timeout", "30s",
-               "-s", str(LUA), base_url, "--", str(request_file), secret, WEBHOOK_PATH]
+               "-s", str(LUA), base_url, "--", str(request_file), secret, path]
     server_pids = process_tree(server_pid)
     # RUSAGE_CHILDREN grows by the time of each child once it is reaped; gunicorn and the fake FDC
     # are still running, so around one replay the growth is wrk's own CPU time.
@@ -177,7 +203,7 @@ def lockstep(urls: dict[str, str], request_file: Path, *, secret: str) -> dict[s
     headers = {"Content-Type": "application/json", "X-Telegram-Bot-Api-Secret-Token": secret}
     with open(request_file) as lines:
         for i, line in enumerate(lines):
-            kind, body = line.rstrip("\n").split("\t", 1)
+            kind, _cold, body = line.rstrip("\n").split("\t", 2)
             for name in (list(urls) if i % 2 == 0 else list(reversed(urls))):
                 started = time.perf_counter()
                 try:
@@ -217,7 +243,9 @@ def merge(runs: list[dict]) -> dict:
              ("server_cpu_ms_per_turn",), ("postgres_cpu_ms_per_turn",), ("fdc_calls",), ("fdc_calls_per_turn",),
              *[("light", "latency_ms", q) for q in ("p50", "p95", "p99")],
              *[("latency_ms", q) for q in ("p50", "p95", "p99")],
-             ("cpu", "wrk_share_of_machine"), ("cpu", "server_share_of_machine")]
+             ("cpu", "wrk_share_of_machine"), ("cpu", "server_share_of_machine"),
+             *[("cache_reads", "steady", ns, "hit_rate") for ns in ("user_memory", "conversation_history", "usda")],
+             *[("cache_reads", "cold", ns, "hit_rate") for ns in ("user_memory", "conversation_history", "usda")]]
     merged = {}
     for path in paths:
         values = figures(path)

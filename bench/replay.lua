@@ -2,7 +2,7 @@
 --
 --   wrk -t1 -c16 -d600s --timeout 30s -s bench/replay.lua <base url> -- <file> <secret> <path>
 --
--- Each line of <file> is "<kind>\t<Update JSON>" (bench/workload.py). wrk has no request count, so
+-- Each line of <file> is "<kind>\t<cold flags>\t<Update JSON>" (bench/workload.py). wrk has no request count, so
 -- delay() hands out one request per line and parks every connection after the last one; the
 -- response to the last line records the time and interrupts wrk (SIGINT to its main thread), which
 -- then prints the usual summary and calls done(). done() prints one line, "BENCH-JSON {...}":
@@ -36,11 +36,12 @@ tally = {} -- flat, so thread:get can copy it: ["<kind> <field>"] = number
 function init(args)
   local secret, path = args[2], args[3]
   for line in io.lines(args[1]) do
-    local kind, body = line:match("^([^\t]*)\t(.*)$")
+    local kind, cold, body = line:match("^([^\t]*)\t([^\t]*)\t(.*)$")
     requests[#requests + 1] = wrk.format("POST", path, {
       ["Content-Type"] = "application/json",
       ["X-Telegram-Bot-Api-Secret-Token"] = secret,
       ["X-Bench-Kind"] = kind,
+      ["X-Bench-Cold"] = cold,
     }, body)
   end
   total = #requests
@@ -83,6 +84,28 @@ function response(status, headers, body)
   end
   add(kind .. " us", tonumber(headers["X-Bench-Us"] or "0") or 0)
   add(kind .. " cpu", tonumber(headers["X-Bench-Cpu-Us"] or "0") or 0)
+  local trips = tonumber(headers["X-Bench-Redis"] or "0") or 0
+  add(kind .. " redis", trips)
+  -- Cold starts (a user's first turn, a food's first lookup) apart from the steady state.
+  local cold = headers["X-Bench-Cold"] or "-"
+  if cold == "-" and statements then
+    add("steady " .. kind .. " n", 1)
+    add("steady " .. kind .. " counted", 1)
+    add("steady " .. kind .. " sql", tonumber(statements))
+    add("steady " .. kind .. " select", tonumber(selects))
+    add("steady " .. kind .. " redis", trips)
+    add("steady " .. kind .. " cpu", tonumber(headers["X-Bench-Cpu-Us"] or "0") or 0)
+  end
+  local reads = {(headers["X-Bench-Cache"] or ""):match("^(%d+) (%d+) (%d+) (%d+) (%d+) (%d+)$")}
+  if #reads == 6 then
+    local namespaces = {"user_memory", "conversation_history", "usda"}
+    for i, ns in ipairs(namespaces) do
+      local flag = ns == "usda" and "f" or "u"
+      local bucket = cold:find(flag, 1, true) and "cold" or "steady"
+      add("cache " .. bucket .. " " .. ns .. " hits", tonumber(reads[2 * i - 1]))
+      add("cache " .. bucket .. " " .. ns .. " misses", tonumber(reads[2 * i]))
+    end
+  end
   if answered == total then
     last_answer = now()
     local pid = ffi.C.getpid()

@@ -218,10 +218,11 @@ def _workload_files(logdir: Path, seed: int, profile: Profile) -> dict[str, Path
     sizes = {"warm": profile.warm_turns, "measured": profile.measured_turns, "light": profile.light_turns,
              **dict(zip(("up", "stopping", "down", "restarted"), profile.breaker_turns))}
     turns = workload.turns(seed=seed, count=sum(sizes.values()), users=profile.users, foods=profile.foods)
+    cold = workload.cold_flags(turns)  # over the whole sequence: the warm-up's first contacts are not cold later
     files, offset = {}, 0
     for name, size in sizes.items():
         files[name] = loadgen.write_requests(logdir / f"{name}.requests", turns[offset:offset + size],
-                                             first_update_id=1 + offset)
+                                             first_update_id=1 + offset, cold=cold[offset:offset + size])
         offset += size
     return files
 

@@ -1,6 +1,6 @@
 """Settings for the benchmark's gunicorn: the application's own, plus the SQL-counting middleware.
 
-Everything else — database, Redis, cache on or off — comes from the environment exactly as in
+Its URLs add the floor view (bench/floor.py). Everything else — database, Redis, cache on or off — comes from the environment exactly as in
 production; the middleware only adds response headers (bench/middleware.py).
 """
 
@@ -9,3 +9,4 @@ from healthagent.settings import MIDDLEWARE
 
 # First, so its clock and its query counter cover every other middleware too.
 MIDDLEWARE = ["bench.middleware.count_sql", *MIDDLEWARE]
+ROOT_URLCONF = "bench.urls"

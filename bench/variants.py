@@ -52,3 +52,20 @@ def stats_off():
     from caching import stats
 
     return patched(stats, "record", lambda namespace, event, n=1: None)
+
+
+@contextmanager
+def in_turn() -> Iterator[None]:
+    """Reads as a bot turn makes them: the outbox check came with the claim (caching/fence.py), so
+    the read itself asks the database nothing. (Outside a turn each read asks with one EXISTS.)"""
+    from caching import fence
+
+    with fence.scope():
+        fence.observe(pending=False)
+        yield
+
+
+@contextmanager
+def both(first: Callable[[], Any], second: Callable[[], Any]) -> Iterator[None]:
+    with first(), second():
+        yield

@@ -52,9 +52,15 @@ def fdc_reset(ctx: Context) -> None:
     requests.post(f"{ctx.fdc_url}/__bench__/reset", timeout=5)
 
 
-def _replay(ctx: Context, server: Server, path: Path) -> loadgen.Run:
+def _replay(ctx: Context, server: Server, path: Path, *, url_path: str = loadgen.WEBHOOK_PATH) -> loadgen.Run:
     return loadgen.replay(server.url, path, secret=ctx.secret, connections=ctx.connections,
-                          server_pid=server.process.pid, timeout_s=ctx.timeout_s, database=server.db)
+                          server_pid=server.process.pid, timeout_s=ctx.timeout_s, database=server.db, path=url_path)
+
+
+def floor_once(ctx: Context, server: Server, *, measured: Path) -> dict:
+    """The floor (bench/floor.py) in `server`'s gunicorn and database, replaying the measured slice
+    right after the bot did: the same load, the same tables, none of the bot."""
+    return _replay(ctx, server, measured, url_path=loadgen.FLOOR_PATH).summary()
 
 
 def run_once(ctx: Context, server: Server, *, warm: Path, measured: Path) -> dict:
@@ -78,7 +84,7 @@ def run_once(ctx: Context, server: Server, *, warm: Path, measured: Path) -> dic
 
 def compare(ctx: Context, on: Server, off: Server, *, reps: int, warm: Path, measured: Path, light: Path,
             log=print) -> dict:
-    runs: dict[str, list[dict]] = {"on": [], "off": []}
+    runs: dict[str, list[dict]] = {"on": [], "off": [], "floor": []}
     for rep in range(reps):
         order = (on, off) if rep % 2 == 0 else (off, on)
         for server in order:
@@ -93,12 +99,26 @@ def compare(ctx: Context, on: Server, off: Server, *, reps: int, warm: Path, mea
             runs[key][-1]["light"] = light_run
         log(f"    rep {rep + 1}/{reps} one turn at a time: p50 {light_runs['on']['latency_ms']['p50']:.1f} ms "
             f"on, {light_runs['off']['latency_ms']['p50']:.1f} ms off")
+        floor = floor_once(ctx, on, measured=measured)
+        runs["floor"].append(floor)
+        log(f"    rep {rep + 1}/{reps} floor: {floor['throughput']:.0f} turns/s, p50 {floor['latency_ms']['p50']:.1f} ms, "
+            f"p99 {floor['latency_ms']['p99']:.1f} ms, {floor['errors']} errors")
     return {
         "runs": runs,
         "on": loadgen.merge(runs["on"]),
         "off": loadgen.merge(runs["off"]),
+        "floor": loadgen.merge(runs["floor"]),
+        "floor_ratio": {field: _ratio_to_floor(runs, field) for field in
+                        ("throughput", "server_cpu_ms_per_turn", "django_cpu_ms_per_turn")},
         "throughput_ratio": _paired_ratio(runs, "throughput"),
     }
+
+
+def _ratio_to_floor(runs: dict[str, list[dict]], field: str) -> dict:
+    """Ours (cache on) ÷ the floor, per repetition (the floor runs right after ours in each)."""
+    from .percentile import spread
+
+    return spread([a[field] / b[field] for a, b in zip(runs["on"], runs["floor"]) if a.get(field) and b.get(field)])
 
 
 def _paired_ratio(runs: dict[str, list[dict]], field: str) -> dict:

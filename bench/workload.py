@@ -151,7 +151,33 @@ def telegram_update(turn: Turn, update_id: int) -> dict:
     }
 
 
-def request_lines(batch: list[Turn], *, first_update_id: int) -> Iterator[str]:
-    """One line per turn for bench/replay.lua: `<kind>\\t<Update JSON>` (JSON has no raw tabs)."""
-    for offset, turn in enumerate(batch):
-        yield f"{turn.kind}\t{json.dumps(telegram_update(turn, first_update_id + offset), separators=(',', ':'))}"
+def cold_flags(batch: list[Turn]) -> list[str]:
+    """Per turn, which of its cache reads are a cold start: "u" for the user's first turn (memory and
+    history were never cached), "f" for a food query's first lookup, "-" for neither. Hit rates are
+    reported for the steady state (the other turns) apart from these."""
+    users: set[int] = set()
+    foods: set[str] = set()
+    flags = []
+    for turn in batch:
+        flag = ""
+        if turn.user_id not in users:
+            users.add(turn.user_id)
+            flag += "u"
+        if turn.kind in ("food", "log"):
+            # /food and /log make the same lookup (one key per query, nutrition.selectors.LOOKUP_LIMIT)
+            query = turn.text.split(maxsplit=1)[1] if turn.kind == "food" else turn.text.split(maxsplit=3)[3]
+            food = " ".join(query.casefold().split())
+            if food not in foods:
+                foods.add(food)
+                flag += "f"
+        flags.append(flag or "-")
+    return flags
+
+
+def request_lines(batch: list[Turn], *, first_update_id: int, cold: list[str] | None = None) -> Iterator[str]:
+    """One line per turn for bench/replay.lua: `<kind>\t<cold flags>\t<Update JSON>` (JSON has no
+    raw tabs); `cold`: cold_flags() of the whole workload so far (default: of this batch alone)."""
+    cold = cold_flags(batch) if cold is None else cold
+    for offset, (turn, flag) in enumerate(zip(batch, cold)):
+        body = json.dumps(telegram_update(turn, first_update_id + offset), separators=(',', ':'))
+        yield f"{turn.kind}\t{flag}\t{body}"

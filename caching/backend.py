@@ -31,7 +31,7 @@ from django.utils.module_loading import import_string
 from django_redis.cache import RedisCache as DjangoRedisCache
 from redis.exceptions import ResponseError
 
-from . import serializer, singleflight, stats
+from . import readthrough, serializer, singleflight, stats
 from .breaker import breaker_for
 from .embedded import EmbeddedConnection
 from .extras import DjangoRedisExtras
@@ -163,8 +163,12 @@ class RedisCache(DjangoRedisExtras, GuardedRedis, DjangoRedisCache):
                                  version=version, reached=value is _MISSING)
 
     def _read(self, rkey: str, namespace: str, key: Any, client: Any = None) -> Any:
-        """One GET: the value, _MISSING (Redis answered: not there) or _UNAVAILABLE (it could not)."""
-        raw = self._guard(lambda r: r.get(rkey), (namespace,), "get", _UNAVAILABLE, write=False, client=client)
+        """One GET: the value, _MISSING (Redis answered: not there) or _UNAVAILABLE (it could not).
+        Inside a bot turn the GET may have been sent already, with the turn's first read (prefetch)."""
+        raw = readthrough.take_prefetched(key)
+        if raw is readthrough.NOT_PREFETCHED:
+            raw = self._guard(lambda r: r.get(rkey), (namespace,), "get", _UNAVAILABLE, write=False,
+                              client=client)
         if raw is _UNAVAILABLE:
             return _UNAVAILABLE
         if raw is None:

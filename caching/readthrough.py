@@ -8,22 +8,28 @@ invalidation — the stale-set race. A token lost to eviction fails every in-fli
 equal to a random token) and a fresh token is minted by the next miss, so eviction can only cost
 hits, never correctness.
 
-A hit is one GET, as with cache.get; only a miss reads the token (before the database).
+A hit is one GET, as with cache.get; only a miss reads the token (before the database). A bot turn
+reads all of one user's entries in one MGET (`prefetch`: one hash slot, so Cluster-safe), and sends
+everything it changed in one pipelined round trip on commit (`apply_ops`, from caching.transaction).
 """
 
 from __future__ import annotations
 
+import copy
 import logging
 import secrets
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any, TypeVar
 
 from django.core.cache import DEFAULT_CACHE_ALIAS, cache, caches
+from redis.exceptions import NoScriptError
 
 from . import fence, serializer, stats
 from . import transaction as cache_transaction
 from .keys import namespace_of
-from .scripts import APPEND_IF_UNCHANGED, ENSURE_TOKEN, FILL_IF_TOKEN, INVALIDATE
+from .scripts import APPEND_ROWS, ENSURE_TOKEN, FILL_IF_TOKEN, INVALIDATE, REPLACE_IF_TOKEN
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -37,6 +43,80 @@ INVALIDATED_TOKEN_TTL_MS = 2 * 3600 * 1000
 
 def token_key(key: str) -> str:
     return f"{key}:token"
+
+
+class _Turn(threading.local):
+    """What this thread's bot turn read from Redis (inside `turn()`)."""
+
+    active = False
+    prefetched: dict[str, bytes | None]  # raw values one MGET brought, each consumed by one read
+    seen: dict[str, tuple[bytes, Any]]  # (bytes, value) of entries the turn read: `replace_on_commit`
+    tokens: dict[str, bytes | None]  # tokens read with them, before any load: `replace_on_commit`
+
+    def __init__(self) -> None:
+        self.prefetched, self.seen, self.tokens = {}, {}, {}
+
+
+_turn = _Turn()
+
+
+@contextmanager
+def turn() -> Iterator[None]:
+    """A bot turn: open it around the transaction, so that what runs on commit sees what it read."""
+    outer = (_turn.active, _turn.prefetched, _turn.seen, _turn.tokens)
+    _turn.active, _turn.prefetched, _turn.seen, _turn.tokens = True, {}, {}, {}
+    try:
+        yield
+    finally:
+        _turn.active, _turn.prefetched, _turn.seen, _turn.tokens = outer
+
+
+def prefetch(keys: list[str], *, tokens: tuple[str, ...] = (), others: tuple[str, ...] = ()) -> None:
+    """Read `keys` — one user's, one hash slot — and the tokens of `tokens` in one MGET, plus `others`
+    (keys of other slots, e.g. a food lookup the turn will make) in the same pipeline: one round trip.
+    The turn's reads take their values from it until the commit. Call it after the turn's outbox
+    check (caching/fence.py): keys that check does not trust are left out, and read the way it says."""
+    backend = _backend()
+    if backend is None or not _turn.active:
+        return
+    keys = [key for key in keys if fence.trusts(key)]
+    others = tuple(key for key in others if fence.trusts(key))
+    tokens = tuple(key for key in tokens if key in keys)
+    wanted = keys + [token_key(key) for key in tokens]
+    if not wanted and not others:
+        return
+    make_key = backend.make_and_validate_key
+    rkeys = [make_key(key) for key in wanted]
+    namespaces = [namespace_of(key) for key in (*keys, *others)]
+
+    def read(r: Any) -> list[Any]:
+        if not others:
+            return r.mget(rkeys)
+        pipe = r.pipeline(transaction=False)
+        if rkeys:
+            pipe.mget(rkeys)
+        for key in others:
+            pipe.get(make_key(key))
+        answers = pipe.execute()
+        return [*(answers[0] if rkeys else []), *answers[1 if rkeys else 0:]]
+
+    raws = backend._guard(read, namespaces, "get_many", None, write=False)
+    if raws is None:  # Redis did not answer: each read finds out for itself (the breaker is counting)
+        return
+    _turn.prefetched.update(zip(keys, raws))
+    _turn.tokens.update(zip(tokens, raws[len(keys):len(wanted)]))
+    _turn.prefetched.update(zip(others, raws[len(wanted):]))
+
+
+def take_prefetched(key: str) -> Any:
+    """The raw value `prefetch` read for `key` in this turn (None: Redis had none), once; or
+    NOT_PREFETCHED. For the backend's own reads (get, get_or_set)."""
+    if not _turn.prefetched:
+        return NOT_PREFETCHED
+    return _turn.prefetched.pop(key, NOT_PREFETCHED)
+
+
+NOT_PREFETCHED = object()
 
 
 def _backend() -> Any:
@@ -57,7 +137,10 @@ def _lookup(backend: Any, key: str) -> tuple[Any, bytes | None]:
     """
     namespace = namespace_of(key)
     rkey = backend.make_and_validate_key(key)
-    raw = backend.guarded(lambda r: r.get(rkey), namespace=namespace, default=_UNAVAILABLE)
+    if key in _turn.prefetched:  # read in this turn: until the commit, the same answer serves again
+        raw = _turn.prefetched[key]
+    else:
+        raw = backend.guarded(lambda r: r.get(rkey), namespace=namespace, default=_UNAVAILABLE)
     if raw is _UNAVAILABLE:
         return _UNAVAILABLE, None
     if raw is not None:
@@ -68,6 +151,8 @@ def _lookup(backend: Any, key: str) -> tuple[Any, bytes | None]:
             stats.record(namespace, stats.ERROR)
         else:
             stats.record(namespace, stats.HIT)
+            if _turn.active:
+                _turn.seen[key] = (raw, value)
             return value, raw
     stats.record(namespace, stats.MISS)
     return _MISSING, None
@@ -78,9 +163,9 @@ def _ensure_token(key: str, timeout: int) -> bytes | None:
     return cache.run_script(ENSURE_TOKEN, [token_key(key)], [secrets.token_hex(8), _ms(timeout) * _TOKEN_TTL_FACTOR])
 
 
-def _fill(key: str, token: bytes, value: Any, timeout: int) -> bytes | None:
+def _fill(key: str, token: bytes, value: Any, timeout: int, *, compress: bool = True) -> bytes | None:
     """Store `value` if the token is unchanged; the stored bytes, or None if it was not stored."""
-    data = serializer.dumps(value)
+    data = serializer.dumps(value, compress=compress)
     stored = cache.run_script(
         FILL_IF_TOKEN, [key, token_key(key)], [token, data, _ms(timeout), _ms(timeout) * _TOKEN_TTL_FACTOR]
     )
@@ -99,6 +184,7 @@ def read_through(key: str, load: Callable[[], T], *, timeout: int) -> T:
         return load()
     op = cache_transaction.pending(key)
     if op is not None:  # this transaction changed what the key holds: the database has the truth
+        _turn.prefetched.pop(key, None)
         return load()
     if not fence.trusts(key):  # an invalidation Redis has not taken yet (caching/fence.py)
         return load()
@@ -110,7 +196,9 @@ def read_through(key: str, load: Callable[[], T], *, timeout: int) -> T:
     token = _ensure_token(key, timeout)
     value = load()
     if token:
-        _fill(key, token, value, timeout)
+        stored = _fill(key, token, value, timeout)
+        if stored is not None and _turn.active:
+            _turn.prefetched[key] = stored
     return value
 
 
@@ -123,14 +211,13 @@ def read_through_list(key: str, load: Callable[[int], list[dict]], *, timeout: i
         return load(max_items)
     op = cache_transaction.pending(key)
     if (op is not None and op.invalidate) or not fence.trusts(key):
+        _turn.prefetched.pop(key, None)
         return load(max_items)
     own = op.appended if op is not None else []
     value, raw = _lookup(backend, key)
     if value is _UNAVAILABLE:
         return load(max_items)
     if value is not _MISSING:
-        if op is not None:  # the append on commit starts from what we read: no second GET
-            op.seen = (raw, value)
         last = value[-1]["id"] if value else 0
         return (value + [item for item in own if item["id"] > last])[-max_items:]
     token = _ensure_token(key, timeout)
@@ -138,9 +225,12 @@ def read_through_list(key: str, load: Callable[[int], list[dict]], *, timeout: i
     if token:
         own_ids = {item["id"] for item in own}
         committed = [row for row in rows if row["id"] not in own_ids][-max_items:]
-        stored = _fill(key, token, committed, timeout)
-        if stored is not None and op is not None:
-            op.seen = (stored, committed)
+        # Never compressed: Redis places appended rows into the entry itself (scripts.APPEND_ROWS).
+        stored = _fill(key, token, committed, timeout, compress=False)
+        if stored is not None and _turn.active:
+            _turn.seen[key] = (stored, committed)
+            if not own:
+                _turn.prefetched[key] = stored
     return rows[-max_items:]
 
 
@@ -157,45 +247,97 @@ def invalidate(key: str) -> int | None:
     return removed
 
 
-def append(key: str, items: list[dict], *, max_items: int, timeout: int,
-           seen: tuple[bytes, list[dict]] | None = None) -> bool:
-    """Add committed rows to the cached list, or drop the entry where they would land out of order.
-    False when Redis did not take it (the caller records the key as pending then).
+def replace_on_commit(key: str, change: Callable[[Any], Any], *, timeout: int) -> bool:
+    """Keep `key` warm across a write this transaction made: on commit, store `change(value)` —
+    the entry as this turn read it, with the write applied — instead of only dropping it.
 
-    `seen`: the entry as this transaction read it (bytes, value). The script only replaces the
-    exact bytes it expects, so starting from them saves a GET and stays safe if they changed.
+    Safe because the token was read with the entry, before anything was built from it: the new value
+    is stored only while the token is unchanged, i.e. while no other commit's invalidation has run
+    since (one that runs later drops it). Call it right after the write, and only when nothing else
+    in the transaction changed `key` before (`change` must describe every change). False when the
+    turn did not read the entry with its token: the invalidation the write scheduled stays as it is.
     """
-    if _backend() is None:
-        return True
-    if seen is not None:
-        raw, current = seen
-    else:
-        rkey = cache.make_and_validate_key(key)
-        raw = cache.guarded(lambda r: r.get(rkey), namespace=namespace_of(key), default=_UNAVAILABLE)
-        if raw is _UNAVAILABLE:
-            return False
-        try:
-            current = None if raw is None else serializer.loads(raw)
-        except serializer.RefusedValue:
-            current = None
-    expected, new = b"", None
-    if raw is not None:
-        if current is not None and _in_order(current, items):
-            expected, new = raw, serializer.dumps((current + items)[-max_items:])
-    done = cache.run_script(
-        APPEND_IF_UNCHANGED,
-        [key, token_key(key)],
-        [expected, new or b"", secrets.token_hex(8), _ms(timeout), _ms(timeout) * _TOKEN_TTL_FACTOR],
-    )
-    if done is None:
+    op = cache_transaction.pending(key)
+    seen, token = _turn.seen.get(key), _turn.tokens.get(key)
+    if op is None or not op.invalidate or seen is None or not token:
         return False
-    stats.record(namespace_of(key), stats.SET if done == 1 else stats.DELETE)
+    value = change(copy.deepcopy(seen[1]))
+    op.replacement = (serializer.dumps(value), token, timeout)
     return True
 
 
-def _in_order(current: list[dict], items: list[dict]) -> bool:
-    if not current:
-        return True
-    last = current[-1]
-    first = items[0]
-    return first["id"] > last["id"] and first["created_at"] >= last["created_at"]
+def append(key: str, items: list[dict], *, max_items: int, timeout: int) -> bool:
+    """Add committed rows to the cached list, or drop the entry where they would land out of order.
+    False when Redis did not take it (the caller records the key as pending then)."""
+    op = cache_transaction.PendingOp(appended=list(items), max_items=max_items, timeout=timeout)
+    return apply_ops([(key, op)])[0]
+
+
+def apply_ops(ops: list[tuple[str, Any]]) -> list[bool]:
+    """Send what a transaction scheduled (caching.transaction.PendingOp per key) in one pipelined
+    round trip; per key, whether Redis took it (False: the caller records it in the outbox).
+
+    EVALSHA in the pipeline; scripts a restarted Redis no longer has are sent again with EVAL.
+    """
+    backend = _backend()
+    _turn.prefetched.clear()  # read before the commit: never an answer after it
+    if backend is None:
+        return [True] * len(ops)
+    namespaces = [namespace_of(key) for key, _ in ops]
+    calls = [_command(backend, key, op) for key, op in ops]
+
+    def send(client: Any) -> list[Any]:
+        pipe = client.pipeline(transaction=False)
+        for call in calls:
+            if call is not None:
+                script, keys, args = call
+                pipe.evalsha(script.sha, len(keys), *keys, *args)
+        results = iter(pipe.execute(raise_on_error=False))
+        answers = [next(results) if call is not None else 1 for call in calls]
+        missing = [i for i, answer in enumerate(answers) if isinstance(answer, NoScriptError)]
+        if missing:
+            pipe = client.pipeline(transaction=False)
+            for i in missing:
+                script, keys, args = calls[i]
+                pipe.eval(script.source, len(keys), *keys, *args)
+            for i, answer in zip(missing, pipe.execute(raise_on_error=False)):
+                answers[i] = answer
+        return answers
+
+    answers = backend._guard(send, namespaces, "on_commit", None)
+    if answers is None:
+        return [False] * len(ops)
+    taken = []
+    for (key, op), answer in zip(ops, answers):
+        if isinstance(answer, Exception):  # an error reply for this key (OOM): recorded by the caller
+            backend._failed(answer, (namespace_of(key),), "on_commit")
+            taken.append(False)
+            continue
+        if op.invalidate or op.appended:
+            stored = answer == 1 and (op.replacement is not None if op.invalidate else True)
+            stats.record(namespace_of(key), stats.SET if stored else stats.DELETE)
+        taken.append(True)
+    return taken
+
+
+def _command(backend: Any, key: str, op: Any) -> tuple[Any, list[str], list[Any]] | None:
+    """(script, Redis keys, args) for one key's op, or None when there is nothing to send."""
+    keys = [backend.make_and_validate_key(key), backend.make_and_validate_key(token_key(key))]
+    if op.invalidate:
+        if op.replacement is not None:
+            data, token, timeout = op.replacement
+            return REPLACE_IF_TOKEN, keys, [token, data, secrets.token_hex(8), _ms(timeout),
+                                            _ms(timeout) * _TOKEN_TTL_FACTOR, INVALIDATED_TOKEN_TTL_MS]
+        return INVALIDATE, keys, [secrets.token_hex(8), INVALIDATED_TOKEN_TTL_MS]
+    if not op.appended:
+        return None
+    items = op.appended[-op.max_items:]
+    rows = [serializer.dumps(item, compress=False) for item in items]
+    args: list[Any] = [len(rows), op.max_items, secrets.token_hex(8), _ms(op.timeout),
+                       _ms(op.timeout) * _TOKEN_TTL_FACTOR]
+    if all(row.startswith(b'{"id":') and row.endswith(b'"}') for row in rows):
+        for item, row in zip(items, rows):
+            args += [item["id"], item["created_at"], row]
+    else:  # not rows the script can place: drop the entry (the token changes too)
+        args[0] = 0
+    return APPEND_ROWS, keys, args

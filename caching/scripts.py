@@ -73,19 +73,82 @@ return removed
 """
 )
 
-# Write-through: replace the value only if it is still what the appender read (else drop it), and
-# change the token either way so no fill that loaded before the new rows can store.
-APPEND_IF_UNCHANGED = LuaScript(
+# Write-through of new history rows, sending only the rows (O(one message), whatever the entry's
+# length). The entry is a JSON list of rows, each an object whose first key is "id" and last key
+# "created_at" (conversations.selectors.message_row, written by orjson: no spaces). A quote inside a
+# JSON string is always escaped, so the bare sequence {"id": only ever starts a row: the script
+# splits the entry into rows without decoding them. The new rows (ARGV[1] of them, as id,
+# created_at, JSON triples from ARGV[6]) join it in the entry's order — (created_at, id), as the
+# database sorts them; ISO timestamps in UTC compare as strings — rows it already holds are not
+# added twice, and the oldest fall off beyond ARGV[2]. So two turns of one user committing in
+# either order keep the entry. No entry, or one not of that shape: dropped. The token changes
+# either way (ARGV[3]), so no fill that loaded before the new rows can store. A Redis out of memory
+# refuses the SET: the old entry stays, the error keeps the key pending.
+APPEND_ROWS = LuaScript(
     """
+local n, max = tonumber(ARGV[1]), tonumber(ARGV[2])
+local current = redis.call('GET', KEYS[1])
+local rows = nil
+if n > 0 and current and string.sub(current, 1, 1) == '[' and string.sub(current, -1) == ']' then
+    local starts, pos = {}, 1
+    while true do
+        local at = string.find(current, '{"id":', pos, true)
+        if not at then break end
+        starts[#starts + 1] = at
+        pos = at + 6
+    end
+    if #starts > 0 or current == '[]' then
+        rows = {}
+        local held = {}
+        for i = 1, #starts do
+            local stop = starts[i + 1] and starts[i + 1] - 2 or #current - 1
+            local text = string.sub(current, starts[i], stop)
+            local id = tonumber(string.match(text, '^{"id":(%d+),'))
+            local at = string.match(text, '"created_at":"([^"]*)"}$')
+            if not id or not at then rows = nil break end
+            rows[i] = {id, at, text}
+            held[id] = true
+        end
+        if rows then
+            for k = 0, n - 1 do
+                local id = tonumber(ARGV[6 + 3 * k])
+                if not held[id] then rows[#rows + 1] = {id, ARGV[7 + 3 * k], ARGV[8 + 3 * k]} end
+            end
+            table.sort(rows, function(a, b)
+                if a[2] ~= b[2] then return a[2] < b[2] end
+                return a[1] < b[1]
+            end)
+        end
+    end
+end
 local done = 0
-if ARGV[1] ~= '' and redis.call('GET', KEYS[1]) == ARGV[1] then
-    redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[4])
+if rows then
+    local parts = {}
+    for i = math.max(1, #rows - max + 1), #rows do parts[#parts + 1] = rows[i][3] end
+    redis.call('SET', KEYS[1], '[' .. table.concat(parts, ',') .. ']', 'PX', ARGV[4])
     done = 1
 else
     redis.call('DEL', KEYS[1])
 end
 redis.call('SET', KEYS[2], ARGV[3], 'PX', ARGV[5])
 return done
+"""
+)
+
+# Keep a changed value warm: store the value the writer built (ARGV[2]) only if the token is still
+# the one it read before it built it (ARGV[1]), else drop the value as INVALIDATE does; the token
+# changes either way (ARGV[3]), so fills in flight cannot store. Returns 1 when stored.
+REPLACE_IF_TOKEN = LuaScript(
+    """
+local same = ARGV[1] ~= '' and redis.call('GET', KEYS[2]) == ARGV[1]
+redis.call('DEL', KEYS[1])
+if same then
+    redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[4])
+    redis.call('SET', KEYS[2], ARGV[3], 'PX', ARGV[5])
+    return 1
+end
+redis.call('SET', KEYS[2], ARGV[3], 'PX', ARGV[6])
+return 0
 """
 )
 

@@ -56,9 +56,10 @@ def use_compressor(path: str | None, options: dict[str, Any]) -> None:
     _compressor = import_string(path)(options=options)
 
 
-def dumps(value: Any) -> bytes:
+def dumps(value: Any, *, compress: bool = True) -> bytes:
+    """`compress=False` for values Redis itself must read (the history entry a script appends to)."""
     data = _dumps(value)
-    if _compressor is not None and len(data) >= COMPRESS_MIN_BYTES:
+    if compress and _compressor is not None and len(data) >= COMPRESS_MIN_BYTES:
         packed = _compressor.compress(data)
         if len(packed) + 1 < len(data):
             return bytes((_COMPRESSED,)) + packed

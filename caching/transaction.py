@@ -3,7 +3,8 @@
 Receivers call `invalidate_on_commit` / `append_on_commit`; nothing touches Redis before the
 transaction commits, so a concurrent reader can never re-cache a row we are about to change and keep
 it past our invalidation. Within one transaction the operations on a key are buffered and sent as
-one, however many rows changed (a /forget deleting a thousand messages is one Redis call per key).
+one, however many rows changed (a /forget deleting a thousand messages is one Redis call per key),
+and all the keys of one transaction go to Redis in one pipelined round trip.
 
 The buffer also tells `readthrough` which keys this transaction has dirtied, so that reads inside it
 see their own writes and never fill the cache with uncommitted data.
@@ -32,8 +33,10 @@ class PendingOp:
     appended: list[dict] = field(default_factory=list)  # ignored once invalidate is set
     max_items: int = 0
     timeout: int = 0
-    seen: tuple[bytes, list[dict]] | None = None  # the cached list as this transaction read it
     intent: bool = False  # an outbox row was written for it inside the transaction
+    # (bytes, token, timeout): store these bytes instead of only dropping the value, if the token is
+    # unchanged (readthrough.replace_on_commit). Any later invalidation in the transaction clears it.
+    replacement: tuple[bytes, bytes, int] | None = None
 
 
 class _State(threading.local):
@@ -53,26 +56,41 @@ class _Flush:
 
     def __init__(self, key: str, op: PendingOp) -> None:
         self.key, self.op = key, op
+        self.done = False
 
     def __call__(self) -> None:
-        if _state.ops.get(self.key) is self.op:
-            del _state.ops[self.key]
-        _apply(self.key, self.op)
+        if self.done:
+            return
+        flushes = [self]
+        callbacks = _state.callbacks
+        # Django pops each callback off the list it runs. When that is the list this buffer was last
+        # built on, `self` is no longer in it and the _Flush entries still in it are exactly the ones
+        # that survived to the commit: all of them go to Redis now, in one round trip. (If a
+        # savepoint rollback replaced the list since, which ones survived is not known here: each
+        # key is then sent by its own callback.)
+        if callbacks is not None and not any(cb is self for _, cb, _ in callbacks):
+            flushes += [cb for _, cb, _ in callbacks if isinstance(cb, _Flush) and not cb.done]
+        for flush in flushes:
+            flush.done = True
+            if _state.ops.get(flush.key) is flush.op:
+                del _state.ops[flush.key]
+        _apply_all([(flush.key, flush.op) for flush in flushes])
 
 
 def _apply(key: str, op: PendingOp) -> None:
+    _apply_all([(key, op)])
+
+
+def _apply_all(ops: list[tuple[str, PendingOp]]) -> None:
     from . import outbox, readthrough
 
-    if op.invalidate:
-        taken = readthrough.invalidate(key) is not None
-    elif op.appended:
-        taken = readthrough.append(key, op.appended, max_items=op.max_items, timeout=op.timeout, seen=op.seen)
-    else:
-        taken = True
-    if not taken:
-        outbox.remember(key)  # raises if the database cannot take it either: nothing is acknowledged
-    elif op.intent:
-        outbox.forget([key])
+    results = readthrough.apply_ops(ops)
+    for (key, _), taken in zip(ops, results):
+        if not taken:
+            outbox.remember(key)  # raises if the database cannot take it either: nothing is acknowledged
+    applied = [key for (key, op), taken in zip(ops, results) if taken and op.intent]
+    if applied:
+        outbox.forget(applied)
 
 
 def _ops(using: str) -> dict[str, PendingOp] | None:
@@ -133,7 +151,8 @@ def invalidate_on_commit(key: str, *, using: str = DEFAULT_DB_ALIAS) -> None:
     if ops is None:
         _apply(key, PendingOp(invalidate=True))
         return
-    _schedule(key, using).invalidate = True
+    op = _schedule(key, using)
+    op.invalidate, op.replacement = True, None
 
 
 def append_on_commit(key: str, item: dict, *, max_items: int, timeout: int, using: str = DEFAULT_DB_ALIAS) -> None:

@@ -14,7 +14,7 @@ from healthagent.errors import ApplicationError
 from memory.services import profile_ensure, text_only_notice_due
 
 from . import freetext
-from .commands import COMMANDS, Turn
+from .commands import CACHE_KEYS, COMMANDS, Turn
 from .replies import Reply, esc, reply
 
 logger = logging.getLogger(__name__)
@@ -25,16 +25,29 @@ EDITED = ("I saw you edited a message. I act on new messages only, so nothing ch
 EDIT_KINDS = ("edited_message",)
 
 
+def _command(text: str) -> tuple[str, str] | None:
+    if not text.startswith("/"):
+        return None
+    head, _, args = text[1:].partition(" ")
+    return head.split("@", 1)[0].lower(), args.strip()  # "/start@SomeBot" in group chats
+
+
+def cache_keys(text: str) -> list[str]:
+    """The cache keys (other than the user's) that answering `text` will read."""
+    command = _command(text.strip())
+    keys = CACHE_KEYS.get(command[0]) if command else None
+    return keys(command[1]) if keys else []
+
+
 def respond(*, turn: Turn, text: str) -> Reply:
     text = text.strip()
     try:
-        if text.startswith("/"):
-            head, _, args = text[1:].partition(" ")
-            name = head.split("@", 1)[0].lower()  # "/start@SomeBot" in group chats
+        if (parsed := _command(text)) is not None:
+            name, args = parsed
             command = COMMANDS.get(name)
             if command is None:
                 return reply(f"I don't know /{esc(name, 40)}. Send /help for the list.", helpful=False)
-            return command(turn, args.strip())
+            return command(turn, args)
         return freetext.answer(turn=turn, text=text)
     except ApplicationError as exc:
         return reply(esc(exc.message, 1000))

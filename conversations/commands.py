@@ -12,12 +12,12 @@ from memory import services as memory_services
 from memory.energy import DISCLAIMER, bmi_line, daily_target, implausible_bmi_note
 from memory.fields import FIELDS, LABELS, shown
 
-from .food_commands import cmd_delete, cmd_food, cmd_log, cmd_today, cmd_undo
+from .food_commands import CACHE_KEYS, cmd_delete, cmd_food, cmd_log, cmd_today, cmd_undo
 from .replies import Reply, esc, reply, to_plain
 from .selectors import HISTORY_MAX, get_conversation_history
 from .turn import Turn
 
-__all__ = ["COMMANDS", "HELP", "Turn"]  # Turn is imported from here by the webhook's code path
+__all__ = ["CACHE_KEYS", "COMMANDS", "HELP", "Turn"]  # Turn is imported from here by the webhook's code path
 
 
 HELP = (

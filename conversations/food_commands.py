@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import datetime
+from collections.abc import Callable
 
 from django.conf import settings
 
 from healthagent.errors import ApplicationError
 from memory.energy import daily_target
 from nutrition.sample import OFFLINE_NOTE
-from nutrition.selectors import diary_day, local_today, search_foods
+from nutrition.amounts import split_amount
+from nutrition.selectors import diary_day, local_today, search_cache_key, search_foods
 from nutrition.services import Logged, food_delete, food_log, food_undo
 
 from .replies import Reply, esc, fmt_grams, fmt_number, reply
@@ -124,3 +126,21 @@ def cmd_delete(turn: Turn, args: str) -> Reply:
     entry = food_delete(user_id=turn.user_id, number=int(raw), tz=turn.tz)
     return reply(f"Removed entry {int(raw)}: {entry_text(entry)}, {fmt_number(entry['kcal'])} kcal. "
                  "The others are renumbered: see /today")
+
+
+def _food_keys(args: str) -> list[str]:
+    key = search_cache_key(query=args)
+    return [key] if key else []
+
+
+def _log_keys(args: str) -> list[str]:
+    try:
+        _, query = split_amount(args)
+    except ApplicationError:
+        return []
+    key = search_cache_key(query=query)
+    return [key] if key else []
+
+
+# The cache keys a command will read besides the user's own: read with them, in the turn's one round trip.
+CACHE_KEYS: dict[str, Callable[[str], list[str]]] = {"food": _food_keys, "log": _log_keys}

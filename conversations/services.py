@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from django.db import connection, transaction
@@ -27,6 +28,30 @@ def message_save(
         helpful=helpful,
         telegram_message_id=telegram_message_id,
     )
+
+
+@dataclass(frozen=True)
+class NewMessage:
+    role: str
+    content: str
+    helpful: bool = True
+    telegram_message_id: int | None = None
+    created_at: datetime | None = None  # default: now
+
+
+def messages_save(*, user_id: int, messages: list[NewMessage]) -> list[Message]:
+    """Store a turn's messages in one INSERT. bulk_create sends no post_save, so the history append
+    the receiver would schedule is scheduled here (conversations/signals.py)."""
+    from .signals import message_created
+
+    now = timezone.now()
+    rows = [Message(user_id=user_id, role=m.role, content=clean_text(m.content), helpful=m.helpful,
+                    telegram_message_id=m.telegram_message_id, created_at=m.created_at or now) for m in messages]
+    Message.objects.bulk_create(rows)
+    for row in rows:
+        assert row.pk is not None, "the database must return the ids of bulk-inserted rows"
+        message_created(row)
+    return rows
 
 
 def update_claim(*, update_id: int, user_id: int) -> bool | None:

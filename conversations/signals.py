@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.db import DEFAULT_DB_ALIAS
 from django.db.models.signals import post_delete, post_save
 
 from caching.keys import conversation_history_key
@@ -14,14 +15,19 @@ from .selectors import HISTORY_MAX, message_row
 _CACHED_FIELDS = frozenset({"role", "content", "helpful", "created_at", "user", "user_id"})
 
 
+def message_created(instance: Message, using: str = DEFAULT_DB_ALIAS) -> None:
+    """A new message joins the cached history on commit. Also called by services that insert
+    messages with bulk_create, which sends no post_save."""
+    if instance.helpful:  # unhelpful replies are not part of the history the bot reads
+        append_on_commit(conversation_history_key(instance.user_id), message_row(instance), max_items=HISTORY_MAX,
+                         timeout=settings.CACHE_TTL_CONVERSATION, using=using)
+
+
 def message_saved(sender, instance: Message, created: bool, update_fields=None, using=None, **kwargs) -> None:
-    key = conversation_history_key(instance.user_id)
     if created:
-        if instance.helpful:  # unhelpful replies are not part of the history the bot reads
-            append_on_commit(key, message_row(instance), max_items=HISTORY_MAX,
-                             timeout=settings.CACHE_TTL_CONVERSATION, using=using)
+        message_created(instance, using=using or DEFAULT_DB_ALIAS)
     elif update_fields is None or _CACHED_FIELDS.intersection(update_fields):
-        invalidate_on_commit(key, using=using)
+        invalidate_on_commit(conversation_history_key(instance.user_id), using=using)
 
 
 def message_deleted(sender, instance: Message, using=None, **kwargs) -> None:

@@ -13,8 +13,9 @@ import logging
 
 from django.db import transaction
 
-from caching import fence
+from caching import fence, readthrough
 from caching import transaction as cache_transaction
+from caching.keys import conversation_history_key, user_memory_key
 from caching.transaction import invalidate_on_commit
 from memory.selectors import load_user_memory
 from memory.services import profile_ensure
@@ -23,7 +24,7 @@ from . import bot
 from .commands import Turn
 from .models import Message, ProcessedUpdate
 from .selectors import get_conversation_history
-from .services import message_save, update_claim
+from .services import NewMessage, clean_text, messages_save, update_claim
 
 logger = logging.getLogger(__name__)
 CONTEXT_MESSAGES = 20
@@ -67,36 +68,47 @@ def _redelivered(update_id: int) -> dict:
 
 
 def handle_update(update: object) -> dict:
-    """Process one Update; the JSON body to answer Telegram with ({} when there is nothing to say)."""
+    """Process one Update; the JSON body to answer Telegram with ({} when there is nothing to say).
+
+    A warm text turn is three statements inside BEGIN/COMMIT (the claim, one INSERT of both
+    messages, the UPDATE storing the reply and the turn's cache keys) and two Redis round trips (one
+    MGET of the user's entries, one pipeline on commit).
+    """
     message = text_message(update)
     if message is None:
         return bot.respond_other(update)  # photos, stickers, edits: bot.py decides whether to answer
     update_id, user_id, chat_id = update["update_id"], message["from"]["id"], message["chat"]["id"]
     # fence.scope: this turn's cache reads rely on the outbox check that the claim carries.
     # journal: the turn's cache keys go on its ProcessedUpdate row, not into intent rows.
-    with fence.scope(), cache_transaction.journal(), transaction.atomic():
+    # readthrough.turn: what the turn read from Redis, for its writes on commit to start from.
+    with fence.scope(), cache_transaction.journal(), readthrough.turn(), transaction.atomic():
         pending = update_claim(update_id=update_id, user_id=user_id)
         if pending is None:
             return _redelivered(update_id)
         fence.observe(pending=pending)
+        text = clean_text(message["text"])
+        memory_key = user_memory_key(user_id)
+        readthrough.prefetch([memory_key, conversation_history_key(user_id)], tokens=(memory_key,),
+                             others=tuple(bot.cache_keys(text)))
         memory = load_user_memory(user_id=user_id)
         first_name = str(message["from"].get("first_name") or "")
         profile_ensure(user_id=user_id, name=first_name, username=str(message["from"].get("username") or ""),
                        known=memory["profile"] if memory else None)
         if memory is None:
             memory = load_user_memory(user_id=user_id) or {}
-        stored = message_save(user_id=user_id, role=Message.Role.USER, content=message["text"],
-                              telegram_message_id=_int(message.get("message_id")))
-        # Every turn reads the recent conversation right after writing the message: the context
-        # the bot answers in. The cached entry is appended on commit, so this is a hit next turn.
+        # The context the bot answers in: the conversation before this message. The message itself is
+        # stored below, with the reply, in one INSERT just before the commit, both stamped then: two
+        # turns of one user then rarely commit out of the order their rows sort in, which would
+        # make the append on commit drop the cached entry.
         history = get_conversation_history(user_id=user_id, limit=CONTEXT_MESSAGES)
-        turn = Turn(user_id=user_id, first_name=first_name, memory=memory, message_id=stored.pk,
-                    history=tuple(m for m in history if m["id"] != stored.pk))
-        answer = bot.respond(turn=turn, text=stored.content)
-        text = answer.text
-        if answer.store:
-            message_save(user_id=user_id, role=Message.Role.ASSISTANT, content=text, helpful=answer.helpful)
-        body = {"method": "sendMessage", "chat_id": chat_id, "text": text, "parse_mode": "HTML"}
+        turn = Turn(user_id=user_id, first_name=first_name, memory=memory, history=tuple(history))
+        answer = bot.respond(turn=turn, text=text)
+        body = {"method": "sendMessage", "chat_id": chat_id, "text": answer.text, "parse_mode": "HTML"}
+        if answer.store:  # not after /forget: it deleted the conversation this message belongs to
+            messages_save(user_id=user_id, messages=[
+                NewMessage(role=Message.Role.USER, content=text, telegram_message_id=_int(message.get("message_id"))),
+                NewMessage(role=Message.Role.ASSISTANT, content=answer.text, helpful=answer.helpful),
+            ])
         ProcessedUpdate.objects.filter(pk=update_id).update(response=body if answer.store else {},
                                                             cache_keys=cache_transaction.scheduled_keys())
     logger.info("update %s handled for user %s", update_id, user_id)

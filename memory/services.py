@@ -4,16 +4,22 @@ from __future__ import annotations
 
 import datetime
 import re
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from caching import readthrough
+from caching import transaction as cache_transaction
+from caching.keys import user_memory_key
 from healthagent.errors import ApplicationError
 
 from .fields import parse_field
 from .models import Preference, Profile
-from .selectors import load_user_memory
+from .selectors import _profile_dict, load_user_memory
 
 PREFERENCE_KEY = re.compile(r"[a-z][a-z0-9_]{0,31}")
 PREFERENCE_VALUE_MAX = 200
@@ -44,14 +50,34 @@ def profile_ensure(*, user_id: int, name: str = "", username: str = "", known: d
         profile.save(update_fields=[*changed, "updated_at"])
 
 
+@contextmanager
+def _kept_warm(user_id: int) -> Iterator[list[Callable[[dict | None], dict | None]]]:
+    """Around one write to user memory: the block appends how the cached memory changes, and on
+    commit the new value is stored (under a fresh token) instead of only dropped, so the next turn
+    hits. Only when this write is the transaction's first change to it: the change must be all of it."""
+    key = user_memory_key(user_id)
+    first = cache_transaction.pending(key) is None
+    changes: list[Callable[[dict | None], dict | None]] = []
+    yield changes
+    if first and changes:
+        def change(memory: dict | None) -> dict | None:
+            for step in changes:
+                memory = step(memory) if memory is not None else None
+            return memory
+
+        readthrough.replace_on_commit(key, change, timeout=settings.CACHE_TTL_USER_MEMORY)
+
+
 def profile_update(*, user_id: int, field: str, raw_value: str) -> Profile:
     value = parse_field(field, raw_value)
     field = field.strip().lower()
-    with transaction.atomic():
+    with transaction.atomic(), _kept_warm(user_id) as changes:
         profile = Profile.objects.select_for_update().get(pk=user_id)
         setattr(profile, field, value)
         profile.full_clean(validate_unique=False, validate_constraints=False)
         profile.save(update_fields=[field, "updated_at"])
+        # The whole profile as locked and saved; the preferences as the cached entry has them.
+        changes.append(lambda memory: {**memory, "profile": _profile_dict(profile)})
     return profile
 
 
@@ -66,18 +92,24 @@ def preference_set(*, user_id: int, key: str, value: str) -> Preference:
         raise ApplicationError(f"Give a value, e.g. /pref {key} vegetarian (or /pref {key} - to remove it)")
     if len(value) > PREFERENCE_VALUE_MAX:
         raise ApplicationError(f"A preference value can be at most {PREFERENCE_VALUE_MAX} characters.")
-    preference, created = Preference.objects.get_or_create(user_id=user_id, key=key, defaults={"value": value})
-    if not created and preference.value != value:
-        preference.value = value
-        preference.save(update_fields=["value", "updated_at"])
+    with _kept_warm(user_id) as changes:
+        preference, created = Preference.objects.get_or_create(user_id=user_id, key=key, defaults={"value": value})
+        if not created and preference.value != value:
+            preference.value = value
+            preference.save(update_fields=["value", "updated_at"])
+        changes.append(lambda memory: {**memory, "preferences": {**memory["preferences"], key: value}})
     return preference
 
 
 def preference_delete(*, user_id: int, key: str) -> bool:
-    preference = Preference.objects.filter(user_id=user_id, key=key.strip().lower()).first()
+    key = key.strip().lower()
+    preference = Preference.objects.filter(user_id=user_id, key=key).first()
     if preference is None:
         return False
-    preference.delete()
+    with _kept_warm(user_id) as changes:
+        preference.delete()
+        changes.append(lambda memory: {**memory, "preferences": {k: v for k, v in memory["preferences"].items()
+                                                                 if k != key}})
     return True
 
 

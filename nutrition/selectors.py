@@ -60,6 +60,15 @@ def search_foods(*, query: str, limit: int = LOOKUP_LIMIT) -> list[dict]:
     return cache.get_or_set(usda_key(normalised, limit), lambda: _fetch_foods(normalised, limit), timeout=_ttl)
 
 
+def search_cache_key(*, query: str, limit: int = LOOKUP_LIMIT) -> str | None:
+    """The cache key `search_foods(query=query, limit=limit)` reads, or None when it reads none: a
+    bot turn reads it together with the user's entries, in one round trip."""
+    normalised = normalise_query(query)
+    if settings.NUTRITION_PROVIDER != "usda" or not normalised or len(normalised) > MAX_QUERY_CHARS:
+        return None
+    return usda_key(normalised, limit)
+
+
 def _ttl(foods: list[dict]) -> int:
     # FDC keeps adding foods (branded ones weekly): a query that finds nothing today is asked again
     # within the hour, while results stay good for the day.

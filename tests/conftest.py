@@ -89,3 +89,27 @@ def redis_commands(monkeypatch):
 
     monkeypatch.setattr(redis.Redis, "execute_command", counting)
     return sent
+
+
+@pytest.fixture
+def redis_round_trips(monkeypatch):
+    """The round trips this thread makes to Redis from now on: per round trip, the commands it carried
+    (a pipeline is one round trip however many commands it sends)."""
+    sent = []
+    me = threading.get_ident()
+    single = redis.Redis.execute_command
+    pipelined = redis.client.Pipeline._execute_pipeline
+
+    def one(self, *args, **options):
+        if threading.get_ident() == me:
+            sent.append([args[0]])
+        return single(self, *args, **options)
+
+    def many(self, connection, commands, raise_on_error):
+        if threading.get_ident() == me:
+            sent.append([command[0][0] for command in commands])
+        return pipelined(self, connection, commands, raise_on_error)
+
+    monkeypatch.setattr(redis.Redis, "execute_command", one)
+    monkeypatch.setattr(redis.client.Pipeline, "_execute_pipeline", many)
+    return sent

@@ -23,7 +23,8 @@ def raw(**overrides):
 def test_kind_table_gives_per_turn_figures():
     table = kind_table(raw()["tally"])
     assert set(table) == {"food", "text"}
-    assert table["food"] == {"turns": 3, "sql": 10, "selects": 2, "server_ms": 3.0, "cpu_ms": 1.0, "errors": 0}
+    assert table["food"] == {"turns": 3, "sql": 10, "selects": 2, "server_ms": 3.0, "cpu_ms": 1.0, "errors": 0,
+                              "redis": None}
     assert table["text"]["errors"] == 1
 
 
@@ -59,3 +60,16 @@ def test_merge_takes_medians_over_repetitions():
     assert merged["throughput"] == {"median": 100, "min": 90, "max": 120, "reps": 3}
     assert merged["latency_ms.p50"]["median"] == 6
     assert "sql_per_turn" not in merged
+
+
+def test_steady_and_cold_reads_are_told_apart():
+    from bench.loadgen import cache_table
+
+    tally = {"text n": 2, "steady text n": 1, "steady text counted": 1, "steady text redis": 2, "text redis": 7,
+             "text counted": 2, "cache steady user_memory hits": 9, "cache steady user_memory misses": 1,
+             "cache cold user_memory hits": 0, "cache cold user_memory misses": 2}
+    assert set(kind_table(tally)) == {"text"} and kind_table(tally)["text"]["redis"] == 3.5
+    assert kind_table(tally, prefix="steady ")["text"]["redis"] == 2
+    table = cache_table(tally)
+    assert table["steady"]["user_memory"]["hit_rate"] == 0.9
+    assert table["cold"]["user_memory"]["hit_rate"] == 0

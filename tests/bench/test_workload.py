@@ -90,10 +90,19 @@ def test_request_lines_carry_the_update():
     lines = list(request_lines(batch, first_update_id=100))
     assert len(lines) == 3
     for offset, (line, turn) in enumerate(zip(lines, batch)):
-        kind, body = line.split("\t")
+        kind, cold, body = line.split("\t")
         assert kind == turn.kind
+        assert cold == "-" or set(cold) <= {"u", "f"}
         update = json.loads(body)
         assert update == telegram_update(turn, 100 + offset)
         assert update["update_id"] == 100 + offset
         assert update["message"]["from"]["id"] == update["message"]["chat"]["id"] == turn.user_id
         assert update["message"]["text"] == turn.text
+
+
+def test_cold_flags_mark_first_contacts_only():
+    from bench.workload import Turn, cold_flags
+
+    batch = [Turn(1, "text", "hi"), Turn(1, "food", "/food Apple"), Turn(2, "food", "/food apple"),
+             Turn(2, "log", "/log 100 g apple"), Turn(1, "log", "/log 50 g  Apple")]
+    assert cold_flags(batch) == ["u", "f", "u", "-", "-"]

@@ -9,7 +9,9 @@
 - FLEET_MECHANISM_OFF: a comma-separated list of mechanisms to switch off, for the negative controls
   that show the harness sees stale reads when a mechanism is missing:
   `fence` (reads trust Redis without checking the outbox), `redelivery` (a redelivered update
-  does not invalidate its turn's keys again) and `token` (a fill stores whatever it loaded).
+  does not invalidate its turn's keys again), `token` (a fill stores whatever it loaded) and
+  `keepwarm` (a write to memory only drops the entry, as before it was kept warm: the race test
+  needs readers that miss).
 """
 
 import os
@@ -46,6 +48,9 @@ if "token" in _off:  # fill without comparing the token: what the stale-set race
     readthrough.FILL_IF_TOKEN = scripts.LuaScript(
         "redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3]) redis.call('PEXPIRE', KEYS[2], ARGV[4]) return 1"
     )
+
+if "keepwarm" in _off:
+    readthrough.replace_on_commit = lambda key, change, *, timeout: False
 
 _slow_load = float(os.environ.get("FLEET_SLOW_LOAD_MS") or 0) / 1000
 if _slow_load and os.environ.get("FLEET_WORKER") in os.environ.get("FLEET_SLOW_WORKERS", "").split(","):

@@ -1,0 +1,113 @@
+"""Writes that keep entries warm: a changed profile stored on commit under a fresh token (only while
+no other commit's invalidation ran since the turn read it), and history appends spliced in Redis
+(placed in the database's order, never twice)."""
+
+from __future__ import annotations
+
+import orjson
+import pytest
+from django.core.cache import cache
+from django.db import transaction
+
+from caching import readthrough, stats
+from caching.keys import conversation_history_key, user_memory_key
+from conversations import selectors as history_selectors
+from memory.selectors import load_user_memory
+from memory.services import preference_set, profile_ensure, profile_update
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def _turn_writes(user_id: int, write, *, meanwhile=None) -> None:
+    """What a bot turn does around a write to memory: read it (with its token), write, commit."""
+    key = user_memory_key(user_id)
+    with readthrough.turn(), transaction.atomic():
+        readthrough.prefetch([key], tokens=(key,))
+        assert load_user_memory(user_id=user_id) is not None
+        write()
+        if meanwhile is not None:
+            meanwhile()
+
+
+def _raw(key: str) -> bytes | None:
+    return cache.guarded(lambda r: r.get(cache.make_and_validate_key(key)))
+
+
+def test_a_changed_profile_is_stored_on_commit_and_the_next_read_hits():
+    profile_ensure(user_id=1, name="Ann")
+    preference_set(user_id=1, key="diet", value="vegan")
+    load_user_memory(user_id=1)  # cached
+    _turn_writes(1, lambda: profile_update(user_id=1, field="weight_kg", raw_value="71.5"))
+    with stats.capture() as events:
+        memory = load_user_memory(user_id=1)
+    assert events == [("user_memory", "hit")]
+    assert memory["profile"]["weight_kg"] == 71.5 and memory["preferences"] == {"diet": "vegan"}
+    _turn_writes(1, lambda: preference_set(user_id=1, key="diet", value="keto"))
+    with stats.capture() as events:
+        assert load_user_memory(user_id=1)["preferences"] == {"diet": "keto"}
+    assert events == [("user_memory", "hit")]
+
+
+def test_an_invalidation_that_ran_after_the_turn_read_wins_over_its_value():
+    """Another writer committed and invalidated after this turn read memory: the value this turn
+    built from its read may miss that write, so it is dropped, not stored."""
+    profile_ensure(user_id=2, name="Bo")
+    load_user_memory(user_id=2)
+    key = user_memory_key(2)
+    _turn_writes(2, lambda: profile_update(user_id=2, field="age", raw_value="40"),
+                 meanwhile=lambda: readthrough.invalidate(key))
+    assert _raw(key) is None
+    assert load_user_memory(user_id=2)["profile"]["age"] == 40
+
+
+def test_a_second_change_in_the_same_transaction_falls_back_to_dropping():
+    profile_ensure(user_id=3, name="Cy")
+    load_user_memory(user_id=3)
+
+    def two_writes():
+        profile_update(user_id=3, field="age", raw_value="30")
+        preference_set(user_id=3, key="diet", value="vegan")  # not the first change: it only drops
+
+    _turn_writes(3, two_writes)
+    assert _raw(user_memory_key(3)) is None
+    memory = load_user_memory(user_id=3)
+    assert memory["profile"]["age"] == 30 and memory["preferences"] == {"diet": "vegan"}
+
+
+def test_spliced_history_is_byte_for_byte_what_a_fill_would_store(bot):
+    for i in range(40):  # past the 50-message cap: older rows fall off the front
+        bot.say(f"hello {i}")
+    key = conversation_history_key(42)
+    raw = _raw(key)
+    assert raw is not None
+    assert raw == orjson.dumps(history_selectors._load(42, history_selectors.HISTORY_MAX))
+
+
+def test_rows_of_a_turn_that_committed_second_are_placed_in_order(bot):
+    """Another turn's rows, committed first, sort after this turn's: they are placed in the order the
+    database sorts them, and a row the entry already holds is not added twice."""
+    bot.say("hello")
+    bot.say("hello")
+    key = conversation_history_key(42)
+    entry = cache.get(key)
+    later = {"id": 10**9, "role": "user", "content": "from a turn that committed first",
+             "created_at": "2999-01-01T00:00:00.000000+00:00"}
+    cache.set(key, entry + [later])
+    bot.say("thanks")
+    held = cache.get(key)
+    assert held[-1] == later
+    assert [m["content"] for m in held[-3:-1]] == ["thanks", "You're welcome, Ada!"]
+    assert held[:-1] == history_selectors._load(42, 50)
+    from caching import readthrough as rt
+
+    assert rt.append(key, held[-3:-1], max_items=50, timeout=60)  # a redelivered append: nothing doubles
+    assert cache.get(key) == held
+
+
+def test_an_entry_the_script_cannot_read_is_dropped_not_garbled(bot):
+    bot.say("hello")
+    key = conversation_history_key(42)
+    cache.set(key, [{"role": "user", "content": "a row without an id first", "id": 1,
+                     "created_at": "2000-01-01T00:00:00.000000+00:00"}])
+    bot.say("hello")
+    assert _raw(key) is None

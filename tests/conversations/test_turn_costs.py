@@ -1,0 +1,104 @@
+"""What one webhook turn costs, per kind of turn: SQL statements and Redis round trips (counts, never
+time), so that a change cannot add one quietly.
+
+A warm text turn is, besides BEGIN and COMMIT (psycopg sends those; Django's capture does not list
+them): the claim (INSERT … ON CONFLICT DO NOTHING RETURNING the outbox check), one INSERT of both
+messages and the UPDATE that stores the reply and the turn's cache keys — and two Redis round trips:
+one MGET of the user's entries, one pipeline on commit.
+"""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from caching import stats
+from tests.nutrition.fakes import BANANA_NUTRIENTS, fdc_food
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def _statements(ctx) -> list[str]:
+    """The statements a turn sent, without BEGIN/COMMIT (listed on SQLite only; there on both)."""
+    return [kind for kind in (q["sql"].split()[0].upper() for q in ctx.captured_queries)
+            if kind not in ("BEGIN", "COMMIT")]
+
+
+def _warm(bot) -> None:
+    bot.say("/start")
+    bot.say("/set weight_kg 70")
+    bot.say("hello")  # memory and history cached, every script loaded
+
+
+def test_a_warm_text_turn_is_three_statements_and_two_round_trips(bot, redis_round_trips):
+    _warm(bot)
+    redis_round_trips.clear()
+    with CaptureQueriesContext(connection) as ctx, stats.capture() as events:
+        assert "Earlier you said" in bot.say("what did I say before?")
+    assert _statements(ctx) == ["INSERT", "INSERT", "UPDATE"]  # claim, both messages, the reply
+    claim = next(q["sql"] for q in ctx.captured_queries if q["sql"].startswith("INSERT"))
+    assert "caching_pendinginvalidation" in claim  # the fence rides on the claim
+    assert redis_round_trips == [["MGET"], ["EVALSHA"]]  # read memory + history; append on commit
+    assert sorted(events) == [("conversation_history", "hit"), ("conversation_history", "set"),
+                              ("user_memory", "hit")]
+
+
+def test_a_set_turn_keeps_memory_warm_in_the_same_two_round_trips(bot, redis_round_trips):
+    _warm(bot)
+    redis_round_trips.clear()
+    with CaptureQueriesContext(connection) as ctx:
+        assert "Saved" in bot.say("/set weight_kg 71")
+    # claim; SAVEPOINT, SELECT … FOR UPDATE, UPDATE profile, RELEASE; messages; reply
+    assert _statements(ctx) == ["INSERT", "SAVEPOINT", "SELECT", "UPDATE", "RELEASE", "INSERT", "UPDATE"]
+    assert redis_round_trips == [["MGET"], ["EVALSHA", "EVALSHA"]]  # memory rewritten, history appended
+    redis_round_trips.clear()
+    with CaptureQueriesContext(connection) as ctx, stats.capture() as events:
+        assert "Weight: 71 kg" in bot.say("/profile")
+    assert ("user_memory", "miss") not in events and ("user_memory", "hit") in events
+    assert _statements(ctx) == ["INSERT", "INSERT", "UPDATE"]
+    assert redis_round_trips == [["MGET"], ["EVALSHA"]]
+
+
+def test_a_food_lookup_that_hits_is_read_with_the_users_entries(bot, fake_fdc, redis_round_trips):
+    fake_fdc.add(200, {"foods": [fdc_food(description="Banana, raw", nutrients=BANANA_NUTRIENTS)]})
+    _warm(bot)
+    bot.say("/food banana")  # cached now
+    redis_round_trips.clear()
+    with CaptureQueriesContext(connection) as ctx, stats.capture() as events:
+        assert "Per 100 g" in bot.say("/food banana")
+    assert len(fake_fdc.requests) == 1
+    assert ("usda", "hit") in events
+    assert _statements(ctx) == ["INSERT", "INSERT", "UPDATE"]
+    assert redis_round_trips == [["MGET", "GET"], ["EVALSHA"]]  # one pipeline: the user's slot, the food's
+
+
+def test_a_history_append_sends_one_message_whatever_the_entry_holds(bot, monkeypatch):
+    """The bytes sent to Redis on commit do not grow with the cached history (1 message vs 50)."""
+    import threading
+
+    from redis.connection import AbstractConnection
+
+    from conversations.selectors import get_conversation_history
+
+    sent, me = [], threading.get_ident()
+    original = AbstractConnection.send_packed_command
+
+    def counting(self, command, check_health=True):
+        if threading.get_ident() == me:
+            sent.append(len(command) if isinstance(command, (bytes, str)) else sum(map(len, command)))
+        return original(self, command, check_health)
+
+    monkeypatch.setattr(AbstractConnection, "send_packed_command", counting)
+    bot.say("hello")  # the first turn fills the cache
+    bot.say("hello")
+    sent.clear()
+    bot.say("hello")
+    short = sent[-1]  # the on-commit round trip, appending to an entry of 4 messages
+    for _ in range(30):
+        bot.say("hello")
+    assert len(get_conversation_history(user_id=42, limit=50)) == 50
+    sent.clear()
+    bot.say("hello")
+    assert abs(sent[-1] - short) < 16, (short, sent[-1])  # ids and script arguments may gain a digit
+    assert sent[-1] < 1000
