@@ -245,11 +245,13 @@ def write(results: dict, out: Path, *, full: bool) -> list[Path]:
         chart.draw(results, chart_path)
         written.append(chart_path)
     markdown = ROOT / "BENCHMARKS.md" if full else out / "BENCHMARKS.md"
-    from .compression import measured_section, write_section
+    from . import claim, compression
 
-    kept = measured_section(markdown)  # bench/compression.py measures its section on its own: keep it
+    # bench/compression.py and bench/claim.py measure their sections on their own: keep them.
+    kept = [(module, module.measured_section(markdown)) for module in (compression, claim)]
     markdown.write_text(report.render(results, chart=chart_path, json_path=json_path, relative_to=markdown.parent))
-    if kept:
-        write_section(kept, markdown)
+    for module, section in kept:
+        if section:
+            module.write_section(section, markdown)
     written.append(markdown)
     return written
