@@ -23,7 +23,7 @@ from . import bot
 from .commands import Turn
 from .models import Message, ProcessedUpdate
 from .selectors import get_conversation_history
-from .services import message_save, update_claim
+from .services import clean_text, message_save, update_claim
 
 logger = logging.getLogger(__name__)
 CONTEXT_MESSAGES = 20
@@ -33,17 +33,37 @@ class BadUpdate(ValueError):
     """The body is not a Telegram Update (→ 400)."""
 
 
+# PostgreSQL's bigint, which every id column is: an id outside it could never be stored.
+_BIGINT_MIN, _BIGINT_MAX = -(2**63), 2**63 - 1
+# Profile.name / Profile.username max_length.
+_NAME_CHARS, _USERNAME_CHARS = 100, 64
+
+
 def _int(value: object) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _storable_id(value: object) -> bool:
+    return type(value) is int and _BIGINT_MIN <= value <= _BIGINT_MAX
+
+
+def _name(value: object, limit: int) -> str:
+    return clean_text(value)[:limit] if isinstance(value, str) else ""
 
 
 def text_message(update: object) -> dict | None:
     """The message this bot handles, or None for updates it ignores (edits, callbacks, stickers).
 
+    The message comes back with every field the turn stores checked: ids within bigint, first_name
+    and username cleaned like message text and cut to the profile's lengths. An update the bot
+    could not store is ignored and logged — answering it with an error would make Telegram
+    redeliver it forever.
+
     Raises BadUpdate when the body is not an Update at all."""
     if not isinstance(update, dict):
         raise BadUpdate("the body must be a JSON object")
-    if _int(update.get("update_id")) is None:
+    update_id = _int(update.get("update_id"))
+    if update_id is None:
         raise BadUpdate("update_id must be an integer")
     message = update.get("message")
     if not isinstance(message, dict) or not isinstance(message.get("text"), str):
@@ -53,7 +73,14 @@ def text_message(update: object) -> dict | None:
         return None
     if _int(sender.get("id")) is None or _int(chat.get("id")) is None or sender.get("is_bot") is True:
         return None
-    return message
+    message_id = _int(message.get("message_id"))  # optional: a message_id that is not an int is not stored
+    ids = (update_id, sender["id"], chat["id"], *(() if message_id is None else (message_id,)))
+    if not all(_storable_id(value) for value in ids):
+        logger.warning("update %s ignored: an id (update, sender, chat or message) is outside bigint", update_id)
+        return None
+    sender = {**sender, "first_name": _name(sender.get("first_name"), _NAME_CHARS),
+              "username": _name(sender.get("username"), _USERNAME_CHARS)}
+    return {**message, "from": sender}
 
 
 def _redelivered(update_id: int) -> dict:
@@ -97,7 +124,8 @@ def handle_update(update: object) -> dict:
         if answer.store:
             message_save(user_id=user_id, role=Message.Role.ASSISTANT, content=text, helpful=answer.helpful)
         body = {"method": "sendMessage", "chat_id": chat_id, "text": text, "parse_mode": "HTML"}
-        ProcessedUpdate.objects.filter(pk=update_id).update(response=body if answer.store else {},
+        # Every answer is kept, /forget's too: a redelivery must say "Done" if the first answer was lost.
+        ProcessedUpdate.objects.filter(pk=update_id).update(response=body,
                                                             cache_keys=cache_transaction.scheduled_keys())
     logger.info("update %s handled for user %s", update_id, user_id)
     return body
