@@ -50,10 +50,12 @@ def _ms(seconds: int) -> int:
     return int(seconds * 1000)
 
 
-def _lookup(backend: Any, key: str) -> tuple[Any, bytes | None]:
+def _lookup(backend: Any, key: str, valid: Callable[[Any], bool] | None = None) -> tuple[Any, bytes | None]:
     """(value or _MISSING, the value's bytes), or (_UNAVAILABLE, None) when Redis cannot answer.
 
     A hit is one GET, as with cache.get: the token matters only to a miss, which reads it next.
+    A value `valid` rejects (anyone who can write to Redis can plant one) is refused like bytes the
+    serializer cannot read: a counted miss and error, deleted, a warning.
     """
     namespace = namespace_of(key)
     rkey = backend.make_and_validate_key(key)
@@ -63,12 +65,13 @@ def _lookup(backend: Any, key: str) -> tuple[Any, bytes | None]:
     if raw is not None:
         try:
             value = serializer.loads(raw)
+            if valid is not None and not valid(value):
+                raise serializer.RefusedValue("not the shape this data path expects")
         except serializer.RefusedValue as refusal:
-            logger.warning("refused the cached value at %s (%s): treated as a miss", rkey, refusal)
-            stats.record(namespace, stats.ERROR)
-        else:
-            stats.record(namespace, stats.HIT)
-            return value, raw
+            backend._refused(rkey, namespace, refusal)
+            return _MISSING, None
+        stats.record(namespace, stats.HIT)
+        return value, raw
     stats.record(namespace, stats.MISS)
     return _MISSING, None
 
@@ -92,8 +95,9 @@ def _fill(key: str, token: bytes, value: Any, timeout: int) -> bytes | None:
     return None
 
 
-def read_through(key: str, load: Callable[[], T], *, timeout: int) -> T:
-    """The cached value at `key`, or `load()` — stored only if nothing invalidated it meanwhile."""
+def read_through(key: str, load: Callable[[], T], *, timeout: int, valid: Callable[[Any], bool] | None = None) -> T:
+    """The cached value at `key`, or `load()` — stored only if nothing invalidated it meanwhile.
+    `valid(value)`: whether a cached value has the shape `load` returns (else it is refused)."""
     backend = _backend()
     if backend is None:
         return load()
@@ -102,7 +106,7 @@ def read_through(key: str, load: Callable[[], T], *, timeout: int) -> T:
         return load()
     if not fence.trusts(key):  # an invalidation Redis has not taken yet (caching/fence.py)
         return load()
-    value, _ = _lookup(backend, key)
+    value, _ = _lookup(backend, key, valid)
     if value is _UNAVAILABLE:
         return load()
     if value is not _MISSING:
@@ -114,7 +118,8 @@ def read_through(key: str, load: Callable[[], T], *, timeout: int) -> T:
     return value
 
 
-def read_through_list(key: str, load: Callable[[int], list[dict]], *, timeout: int, max_items: int) -> list[dict]:
+def read_through_list(key: str, load: Callable[[int], list[dict]], *, timeout: int, max_items: int,
+                      valid: Callable[[Any], bool] | None = None) -> list[dict]:
     """Like read_through for a list of the latest `max_items` rows (dicts with an increasing "id"),
     kept warm by `append`. Inside a transaction that appended rows, reads see them, and a fill
     stores only what is committed (the appends follow on commit)."""
@@ -125,7 +130,7 @@ def read_through_list(key: str, load: Callable[[int], list[dict]], *, timeout: i
     if (op is not None and op.invalidate) or not fence.trusts(key):
         return load(max_items)
     own = op.appended if op is not None else []
-    value, raw = _lookup(backend, key)
+    value, raw = _lookup(backend, key, valid)
     if value is _UNAVAILABLE:
         return load(max_items)
     if value is not _MISSING:
@@ -194,8 +199,12 @@ def append(key: str, items: list[dict], *, max_items: int, timeout: int,
 
 
 def _in_order(current: list[dict], items: list[dict]) -> bool:
+    if type(current) is not list:  # not a list this module wrote (planted, corrupt): drop it
+        return False
     if not current:
         return True
     last = current[-1]
     first = items[0]
+    if type(last) is not dict or type(last.get("id")) is not int or type(last.get("created_at")) is not str:
+        return False
     return first["id"] > last["id"] and first["created_at"] >= last["created_at"]

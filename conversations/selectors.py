@@ -23,6 +23,23 @@ def message_row(message: Message) -> dict:
     }
 
 
+_ROLES = frozenset(Message.Role.values)
+
+
+def is_history(value: object) -> bool:
+    """True when `value` is a list of rows as `message_row` makes them: what a cached entry must be."""
+    return type(value) is list and all(
+        type(row) is dict
+        and type(row.get("id")) is int
+        and type(row.get("role")) is str
+        and row["role"] in _ROLES
+        and type(row.get("content")) is str
+        and "\x00" not in row["content"]
+        and type(row.get("created_at")) is str
+        for row in value
+    )
+
+
 def _load(user_id: int, limit: int) -> list[dict]:
     rows = (
         Message.objects.filter(user_id=user_id, helpful=True)
@@ -43,5 +60,6 @@ def get_conversation_history(*, user_id: int, limit: int = 20) -> list[dict]:
         lambda n: _load(user_id, n),
         timeout=settings.CACHE_TTL_CONVERSATION,
         max_items=HISTORY_MAX,
+        valid=is_history,
     )
     return rows[-limit:]
