@@ -18,6 +18,8 @@ ARGS ?=
 
 .PHONY: help install install-dev run serve stop test chaos lint migrate contract compat bench bench-quick clean
 
+.PHONY: install run serve stop test chaos fuzz migrate contract compat bench bench-quick clean
+
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z-]+):.*## (.*)/  make \1\t\2/' | expand -t 22
 
@@ -71,11 +73,7 @@ test: install-dev ## run the test suite (embedded servers; REDIS_URL/DATABASE_UR
 chaos: install-dev ## the fleet fault harness (tests/fleet/) with more rounds (FLEET_ROUNDS, default 100)
 	$(TEST_ENV) FLEET_ROUNDS=$${FLEET_ROUNDS:-100} $(BIN)/pytest tests/fleet $(PYTEST_ARGS)
 
-# ruff (rules in pyproject.toml; never `ruff format`: a mass reformat conflicts with every branch) and
-# mypy with django-stubs.
-lint: install-dev ## ruff check and mypy
-	$(BIN)/ruff check .
-	HEALTHAGENT_ENV_FILE= DJANGO_SECRET_KEY=lint-only TELEGRAM_WEBHOOK_SECRET=lint-only $(BIN)/mypy
+.PHONY: help install install-dev run serve stop test chaos fuzz lint migrate contract compat bench bench-quick clean
 
 # Django's own cache test suite (its sdist, fetched by pip into ~/.cache, never committed) against
 # CACHES["default"]: on the embedded Redis (the test suite's own, .run/test: it is flushed), and on
