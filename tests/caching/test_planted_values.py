@@ -295,3 +295,13 @@ def test_a_flush_that_partly_fails_does_not_count_twice(bot):
     assert fields[b"usda:misses"] == b"3"  # cleared, then sent again once
     assert stats.read_fleet_stats()["namespaces"]["usda"] | {"hit_rate": None} == {
         "hits": 3, "misses": 3, "hit_rate": None, "sets": 0, "deletes": 0, "errors": 0, "bypassed": 0}
+
+
+def test_a_stats_key_that_is_not_a_hash_costs_no_500(admin_client, bot):
+    raw_redis(lambda r: r.set(cache.stats_key, "planted"))
+    assert "Hi Ada" in bot.say("/start")
+    assert stats.flush() is False  # every HINCRBY refused (WRONGTYPE): nothing marked sent
+    assert admin_client.get("/admin/cache/").status_code == 200
+    raw_redis(lambda r: r.delete(cache.stats_key))
+    assert stats.flush() is True  # the kept counts land once the key is usable again
+    assert raw_redis(lambda r: int(r.hget(cache.stats_key, "user_memory:misses"))) >= 1
