@@ -23,7 +23,7 @@ from . import bot
 from .commands import Turn
 from .models import Message, ProcessedUpdate
 from .selectors import get_conversation_history
-from .services import clean_text, message_save, update_claim
+from .services import clean_name, message_save, storable_id, update_claim
 
 logger = logging.getLogger(__name__)
 CONTEXT_MESSAGES = 20
@@ -33,8 +33,11 @@ class BadUpdate(ValueError):
     """The body is not a Telegram Update (→ 400)."""
 
 
-# PostgreSQL's bigint, which every id column is: an id outside it could never be stored.
-_BIGINT_MIN, _BIGINT_MAX = -(2**63), 2**63 - 1
+class UnstorableUpdate(Exception):
+    """A text message whose ids the database cannot hold (→ 200 {} and a warning: any other answer
+    would make Telegram redeliver it forever)."""
+
+
 # Profile.name / Profile.username max_length.
 _NAME_CHARS, _USERNAME_CHARS = 100, 64
 
@@ -43,21 +46,12 @@ def _int(value: object) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
-def _storable_id(value: object) -> bool:
-    return type(value) is int and _BIGINT_MIN <= value <= _BIGINT_MAX
-
-
-def _name(value: object, limit: int) -> str:
-    return clean_text(value)[:limit] if isinstance(value, str) else ""
-
-
 def text_message(update: object) -> dict | None:
     """The message this bot handles, or None for updates it ignores (edits, callbacks, stickers).
 
     The message comes back with every field the turn stores checked: ids within bigint, first_name
     and username cleaned like message text and cut to the profile's lengths. An update the bot
-    could not store is ignored and logged — answering it with an error would make Telegram
-    redeliver it forever.
+    could not store raises UnstorableUpdate.
 
     Raises BadUpdate when the body is not an Update at all."""
     if not isinstance(update, dict):
@@ -75,11 +69,10 @@ def text_message(update: object) -> dict | None:
         return None
     message_id = _int(message.get("message_id"))  # optional: a message_id that is not an int is not stored
     ids = (update_id, sender["id"], chat["id"], *(() if message_id is None else (message_id,)))
-    if not all(_storable_id(value) for value in ids):
-        logger.warning("update %s ignored: an id (update, sender, chat or message) is outside bigint", update_id)
-        return None
-    sender = {**sender, "first_name": _name(sender.get("first_name"), _NAME_CHARS),
-              "username": _name(sender.get("username"), _USERNAME_CHARS)}
+    if not all(storable_id(value) for value in ids):
+        raise UnstorableUpdate(f"update {update_id}: an id (update, sender, chat or message) is outside bigint")
+    sender = {**sender, "first_name": clean_name(sender.get("first_name"), _NAME_CHARS),
+              "username": clean_name(sender.get("username"), _USERNAME_CHARS)}
     return {**message, "from": sender}
 
 

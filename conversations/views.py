@@ -14,7 +14,7 @@ from django.views.decorators.csrf import csrf_exempt
 from healthagent.logging import log_context
 
 from .metrics import timed_turn
-from .telegram import BadUpdate, handle_update
+from .telegram import BadUpdate, UnstorableUpdate, handle_update
 
 logger = logging.getLogger(__name__)
 SECRET_HEADER = "HTTP_X_TELEGRAM_BOT_API_SECRET_TOKEN"
@@ -79,6 +79,9 @@ def telegram_webhook(request: HttpRequest) -> JsonResponse | HttpResponseNotAllo
     with log_context(update_id=update_id if type(update_id) is int else None):
         try:
             answer = timed_turn(handle_update, update)
+        except UnstorableUpdate as exc:
+            logger.warning("update ignored, the bot cannot store it: %s", exc)
+            return JsonResponse({})
         except BadUpdate as exc:
             return _error(400, f"not a Telegram update: {exc}")
         except (OperationalError, InterfaceError):

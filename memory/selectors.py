@@ -55,6 +55,7 @@ _PROFILE_CHECKS: dict[str, Callable[[object], bool]] = {
     "activity": _text(12, tuple(Profile.Activity.values)),
     "goal": _text(10, tuple(Profile.Goal.values)),
     "kcal_target": _number(800, 10000, whole=True),
+    "tz": _text(64),  # an unknown zone name is fine: the diary falls back to the default zone
 }
 _PREFERENCE_KEY, _PREFERENCE_VALUE = _text(32), _text(200)
 

@@ -37,7 +37,7 @@ def stored(key):
 
 
 PROFILE = {"name": "Ada", "username": "ada", "age": None, "sex": "", "height_cm": None, "weight_kg": None,
-           "activity": "", "goal": "", "kcal_target": None}
+           "activity": "", "goal": "", "kcal_target": None, "tz": ""}
 
 
 def memory_with(**profile):
@@ -124,13 +124,13 @@ def test_planted_user_memory_is_refused_and_the_bot_answers_from_the_database(bo
     plant(user_memory_key(42), raw)
     with stats.capture() as events, caplog.at_level(logging.WARNING, logger="caching.backend"):
         text = bot.say("/profile")
-    assert "name: Ada" in text and "weight_kg: 70 kg" in text and "BMI: 22.9" in text
+    assert "Name: Ada" in text and "Weight: 70 kg" in text and "BMI 22.9" in text
     assert _refused(events, "user_memory")
     assert any("refused the cached value" in r.getMessage() for r in caplog.records)
     # Deleted and filled again from the database: the next turn is a hit on a good value.
     assert is_user_memory(orjson.loads(stored(user_memory_key(42))))
     with stats.capture() as events:
-        assert "weight_kg: 70 kg" in bot.say("/profile")
+        assert "Weight: 70 kg" in bot.say("/profile")
     assert ("user_memory", "hit") in events and ("user_memory", "error") not in events
 
 
@@ -149,7 +149,7 @@ def test_cached_profile_with_a_nul_in_the_name_does_not_break_profile(bot):
     bot.say("/start")
     plant(user_memory_key(42), memory_with(name="Eve\u0000"))
     text = bot.say("/profile")
-    assert "name: Ada" in text and "\x00" not in text
+    assert "Name: Ada" in text and "\x00" not in text
     update = make_update("/profile")
     first = bot.post(update)
     assert first.status_code == 200 and "\x00" not in json.dumps(first.json())
@@ -229,7 +229,7 @@ def test_planted_usda_value_is_refused_and_food_answers_from_fdc(usda_bot, fake_
     assert is_food_list(orjson.loads(stored(usda_key(normalise_query("apple"), 5))))
     # /log reads the limit-1 key: planted there too, the diary gets the real food.
     plant(usda_key(normalise_query("apple"), 1), raw)
-    assert "Logged 100 g <b>Apples, raw</b>: 89 kcal" in usda_bot.say("/log 100 g apple")
+    assert "Logged 100 g apple: <b>Apples, raw</b> — 89 kcal" in usda_bot.say("/log 100 g apple")
 
 
 def test_usda_value_planted_again_after_the_refusal_is_not_used(fake_fdc, monkeypatch):

@@ -177,7 +177,7 @@ def post(bot):
 # ... and the smaller ones: user text as HTML, /forget, replies near the length limit.
 @example(body=_table_row("I ate <3 apples and then 2>1 bananas"))
 @example(body=_table_row("&lt;tag&gt;"))
-@example(body=_table_row("/forget"))
+@example(body=_table_row("/forget yes"))
 @example(body=_table_row("/history 50"))
 @example(body=_table_row("/food " + "<b>" * 40))
 def test_every_generated_body_gets_a_2xx_4xx_or_503_and_a_well_formed_reply(post, body):

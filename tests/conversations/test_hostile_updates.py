@@ -47,7 +47,7 @@ def _with(update, *, update_id=None, sender_id=None, chat_id=None, message_id=No
 @pytest.mark.parametrize("value", [BIGINT_MAX + 1, -(BIGINT_MAX + 2), 10**30])
 def test_an_id_outside_bigint_is_answered_200_empty_and_logged(bot, caplog, field, value):
     update = _with(make_update("/start"), **{field: value})
-    with caplog.at_level(logging.WARNING, logger="conversations.telegram"):
+    with caplog.at_level(logging.WARNING, logger="conversations.views"):
         response = bot.post(update)
     assert response.status_code == 200
     assert response.json() == {}
@@ -130,7 +130,7 @@ def test_an_update_with_ordinary_nesting_is_handled(bot):
 
 # --- redelivery -----------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("text", ["/forget", "/start", "/history 2", "hello"])
+@pytest.mark.parametrize("text", ["/forget yes", "/forget", "/start", "/history 2", "hello"])
 def test_a_redelivered_update_gets_exactly_the_first_answer(bot, text):
     bot.say("/start")
     update = make_update(text)
@@ -143,7 +143,7 @@ def test_a_redelivered_update_gets_exactly_the_first_answer(bot, text):
 
 def test_a_redelivered_forget_says_done_and_does_not_recreate_the_user(bot):
     bot.say("/start")
-    update = make_update("/forget")
+    update = make_update("/forget yes")
     assert "Done" in bot.post(update).json()["text"]
     assert "Done" in bot.post(update).json()["text"]
     assert not Profile.objects.filter(pk=42).exists()
@@ -170,3 +170,27 @@ def test_history_returns_the_users_text_as_written(bot, said, shown):
     bot.say("/start")
     bot.say(said)
     assert f"<b>You:</b> {shown}" in bot.say("/history 3")
+
+
+# --- updates without text go through the same checks ---------------------------------------------
+
+@pytest.mark.parametrize("field, value", [("sender_id", BIGINT_MAX + 1), ("chat_id", -(BIGINT_MAX + 2))])
+@pytest.mark.parametrize("kind", ["message", "edited_message"])
+def test_a_non_text_update_with_an_id_outside_bigint_is_answered_200_empty(bot, kind, field, value):
+    update = _with(make_update("x"), **{field: value})
+    message = update.pop("message")
+    del message["text"]
+    message["sticker"] = {"file_id": "s"}
+    update[kind] = message
+    response = bot.post(update)
+    assert response.status_code == 200
+    assert response.json() == {}
+    assert Profile.objects.count() == 0
+
+
+def test_a_sticker_from_a_user_with_a_nul_in_the_name_is_stored_cleaned(bot):
+    update = make_update("x", first_name="A\x00\ud800")
+    del update["message"]["text"]
+    update["message"]["sticker"] = {"file_id": "s"}
+    assert bot.post(update).status_code == 200
+    assert Profile.objects.get(pk=42).name == "A\ufffd?"
