@@ -40,7 +40,7 @@ def _text(max_chars: int, choices: tuple[str, ...] | None = None) -> Callable[[o
 
 def _number(low: float, high: float, *, whole: bool) -> Callable[[object], bool]:
     kinds = (int,) if whole else (int, float)
-    return lambda v: v is None or (type(v) in kinds and low <= v <= high)
+    return lambda v: v is None or (type(v) in kinds and isinstance(v, (int, float)) and low <= v <= high)
 
 
 # What each cached profile field may hold: the model's types, lengths, choices and ranges, which the
