@@ -16,7 +16,7 @@ WEB_CONCURRENCY ?= $(shell $(BIN)/python -m caching.embedded available 2>/dev/nu
 # make run: options for `manage.py chat`, e.g. make run ARGS="--trace --user 2".
 ARGS ?=
 
-.PHONY: help install install-dev run serve stop test chaos lint migrate contract compat bench bench-quick clean
+.PHONY: help install install-dev run serve stop test chaos fuzz lint migrate contract compat bench bench-quick clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z-]+):.*## (.*)/  make \1\t\2/' | expand -t 22
@@ -76,6 +76,12 @@ chaos: install-dev ## the fleet fault harness (tests/fleet/) with more rounds (F
 lint: install-dev ## ruff check and mypy
 	$(BIN)/ruff check .
 	HEALTHAGENT_ENV_FILE= DJANGO_SECRET_KEY=lint-only TELEGRAM_WEBHOOK_SECRET=lint-only $(BIN)/mypy
+
+# The webhook fuzz test (tests/conversations/test_fuzz_webhook.py) with fresh random examples: 5000 by
+# default (`make test` runs a fixed, smaller set); the statistics say how many ran and what they hit.
+fuzz: install-dev ## the webhook fuzz test with 5000 fresh examples (FUZZ_EXAMPLES)
+	$(TEST_ENV) FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-5000} FUZZ_RANDOM=true \
+	$(BIN)/pytest tests/conversations/test_fuzz_webhook.py --hypothesis-show-statistics $(PYTEST_ARGS)
 
 # Django's own cache test suite (its sdist, fetched by pip into ~/.cache, never committed) against
 # CACHES["default"]: on the embedded Redis (the test suite's own, .run/test: it is flushed), and on

@@ -130,10 +130,12 @@ def _ms(seconds: int) -> int:
     return int(seconds * 1000)
 
 
-def _lookup(backend: Any, key: str) -> tuple[Any, bytes | None]:
+def _lookup(backend: Any, key: str, valid: Callable[[Any], bool] | None = None) -> tuple[Any, bytes | None]:
     """(value or _MISSING, the value's bytes), or (_UNAVAILABLE, None) when Redis cannot answer.
 
     A hit is one GET, as with cache.get: the token matters only to a miss, which reads it next.
+    A value `valid` rejects (anyone who can write to Redis can plant one) is refused like bytes the
+    serializer cannot read: a counted miss and error, deleted, a warning.
     """
     namespace = namespace_of(key)
     rkey = backend.make_and_validate_key(key)
@@ -146,14 +148,15 @@ def _lookup(backend: Any, key: str) -> tuple[Any, bytes | None]:
     if raw is not None:
         try:
             value = serializer.loads(raw)
+            if valid is not None and not valid(value):
+                raise serializer.RefusedValue("not the shape this data path expects")
         except serializer.RefusedValue as refusal:
-            logger.warning("refused the cached value at %s (%s): treated as a miss", rkey, refusal)
-            stats.record(namespace, stats.ERROR)
-        else:
-            stats.record(namespace, stats.HIT)
-            if _turn.active:
-                _turn.seen[key] = (raw, value)
-            return value, raw
+            backend._refused(rkey, namespace, refusal)
+            return _MISSING, None
+        stats.record(namespace, stats.HIT)
+        if _turn.active:
+            _turn.seen[key] = (raw, value)
+        return value, raw
     stats.record(namespace, stats.MISS)
     return _MISSING, None
 
@@ -177,8 +180,9 @@ def _fill(key: str, token: bytes, value: Any, timeout: int, *, compress: bool = 
     return None
 
 
-def read_through(key: str, load: Callable[[], T], *, timeout: int) -> T:
-    """The cached value at `key`, or `load()` — stored only if nothing invalidated it meanwhile."""
+def read_through(key: str, load: Callable[[], T], *, timeout: int, valid: Callable[[Any], bool] | None = None) -> T:
+    """The cached value at `key`, or `load()` — stored only if nothing invalidated it meanwhile.
+    `valid(value)`: whether a cached value has the shape `load` returns (else it is refused)."""
     backend = _backend()
     if backend is None:
         return load()
@@ -188,7 +192,7 @@ def read_through(key: str, load: Callable[[], T], *, timeout: int) -> T:
         return load()
     if not fence.trusts(key):  # an invalidation Redis has not taken yet (caching/fence.py)
         return load()
-    value, _ = _lookup(backend, key)
+    value, _ = _lookup(backend, key, valid)
     if value is _UNAVAILABLE:
         return load()
     if value is not _MISSING:
@@ -202,7 +206,8 @@ def read_through(key: str, load: Callable[[], T], *, timeout: int) -> T:
     return value
 
 
-def read_through_list(key: str, load: Callable[[int], list[dict]], *, timeout: int, max_items: int) -> list[dict]:
+def read_through_list(key: str, load: Callable[[int], list[dict]], *, timeout: int, max_items: int,
+                      valid: Callable[[Any], bool] | None = None) -> list[dict]:
     """Like read_through for a list of the latest `max_items` rows (dicts with an increasing "id"),
     kept warm by `append`. Inside a transaction that appended rows, reads see them, and a fill
     stores only what is committed (the appends follow on commit)."""
@@ -214,7 +219,7 @@ def read_through_list(key: str, load: Callable[[int], list[dict]], *, timeout: i
         _turn.prefetched.pop(key, None)
         return load(max_items)
     own = op.appended if op is not None else []
-    value, raw = _lookup(backend, key)
+    value, raw = _lookup(backend, key, valid)
     if value is _UNAVAILABLE:
         return load(max_items)
     if value is not _MISSING:

@@ -10,7 +10,7 @@ from django.core.cache import cache
 from healthagent.errors import ApplicationError
 
 from . import stats
-from .keys import NAMESPACES, user_keys
+from .keys import NAMESPACES, namespace_of, user_keys
 from .outbox import remember
 from .readthrough import invalidate
 
@@ -41,6 +41,17 @@ def invalidate_user(*, user_id: int) -> int:
     if missed:
         raise _unreachable()
     return sum(removed.values())
+
+
+def refuse_value(*, key: str, reason: str) -> None:
+    """A value `cache.get`/`get_or_set` just returned that the data path cannot use (the wrong shape:
+    planted or corrupt): counted as a miss and an error instead of the hit it was counted as,
+    deleted, and logged — as the backend does with bytes it cannot read."""
+    if not getattr(cache, "enabled", False) or not hasattr(cache, "_refused"):
+        return
+    namespace = namespace_of(key)
+    stats.record(namespace, stats.HIT, -1)
+    cache._refused(cache.make_and_validate_key(key), namespace, ValueError(reason))
 
 
 def invalidate_namespace(*, namespace: str) -> int:

@@ -100,8 +100,10 @@ def flush() -> bool:
         minute = int(now // 60)
         reads = {field: sum(delta for _, i, delta in pending if i == event) for event, field in ((HIT, "hits"), (MISS, "misses"))}
 
-        def send(client: Any) -> bool:
-            # MULTI/EXEC: all of a batch lands or none of it, so a retry cannot count twice.
+        def send(client: Any) -> list[Any]:
+            # MULTI/EXEC does not roll back: one HINCRBY refused (a field that is not an integer)
+            # leaves the others applied. So each counter's result is checked and only what landed
+            # is marked sent, or the next flush would count the rest twice.
             pipe = client.pipeline(transaction=True)
             for ns, i, delta in pending:
                 pipe.hincrby(backend.stats_key, f"{ns}:{FIELDS[i]}", delta)
@@ -111,14 +113,22 @@ def flush() -> bool:
                     pipe.hincrby(backend.stats_key, f"{_MINUTE_PREFIX}{minute}:{field}", count)
             expired = minute - HISTORY_MINUTES - 1
             pipe.hdel(backend.stats_key, f"{_MINUTE_PREFIX}{expired}:hits", f"{_MINUTE_PREFIX}{expired}:misses")
-            pipe.execute()
-            return True
+            results = pipe.execute(raise_on_error=False)[: len(pending)]
+            refused = [f"{ns}:{FIELDS[i]}" for (ns, i, _), result in zip(pending, results)
+                       if isinstance(result, Exception)]
+            if refused:
+                logger.warning("cache stats: fields %s of %s are not integers; cleared, their counts sent again",
+                               ", ".join(refused), backend.stats_key)
+                client.hdel(backend.stats_key, *refused)
+            return results
 
-        if not backend.guarded(send, default=False):
+        results = backend.guarded(send, default=None)
+        if results is None:
             return False
-        for ns, i, delta in pending:
-            _flushed[ns][i] += delta
-        return True
+        for (ns, i, delta), result in zip(pending, results):
+            if not isinstance(result, Exception):
+                _flushed[ns][i] += delta
+        return not any(isinstance(result, Exception) for result in results)
 
 
 def reset() -> bool:
@@ -155,7 +165,7 @@ def read_fleet_stats() -> dict[str, Any]:
 def since_from_hash(raw: dict[bytes, bytes]) -> int | None:
     """When the counters started (Unix time), or None before the first flush."""
     value = raw.get(SINCE_FIELD.encode())
-    return int(value) if value is not None else None
+    return _counter(value) if value is not None else None  # a planted non-integer reads as unknown
 
 
 def history_from_hash(raw: dict[bytes, bytes], *, now: float | None = None) -> list[dict[str, int]]:
@@ -168,21 +178,49 @@ def history_from_hash(raw: dict[bytes, bytes], *, now: float | None = None) -> l
     for raw_field, raw_value in raw.items():
         if raw_field.startswith(prefix):
             minute, _, field = raw_field[len(prefix):].decode().partition(":")
-            if minute.isdigit() and int(minute) in minutes and field in ("hits", "misses"):
-                minutes[int(minute)][field] = int(raw_value)
+            count = _counter(raw_value)  # a planted non-integer is skipped
+            if minute.isdigit() and int(minute) in minutes and field in ("hits", "misses") and count is not None:
+                minutes[int(minute)][field] = count
     return list(minutes.values())
 
 
 def counters_from_hash(raw: dict[bytes, bytes]) -> dict[str, dict[str, int]]:
-    """{namespace: {field: count}} from the stats hash; our namespaces are always present."""
+    """{namespace: {field: count}} from the stats hash; our namespaces are always present.
+
+    A field that is not a counter we write (not an integer, not ASCII; anyone with write access to
+    Redis can put one there) is skipped, logged and cleared, so the next flush starts it afresh."""
     namespaces: dict[str, dict[str, int]] = {ns: dict.fromkeys(FIELDS, 0) for ns in NAMESPACES}
+    bad: list[bytes] = []
     for raw_field, raw_value in raw.items():
         if raw_field.startswith(b"_"):  # _meta:since and the per-minute history: not a namespace
             continue
-        ns, _, field = raw_field.decode().rpartition(":")
-        if field in FIELDS:
-            namespaces.setdefault(ns, dict.fromkeys(FIELDS, 0))[field] = int(raw_value)
+        ns, _, field = raw_field.decode("ascii", "replace").rpartition(":")
+        if field not in FIELDS:
+            continue
+        count = _counter(raw_value)
+        if count is None:
+            bad.append(raw_field)
+            continue
+        namespaces.setdefault(ns, dict.fromkeys(FIELDS, 0))[field] = count
+    if bad:
+        _clear_fields(bad)
     return namespaces
+
+
+def _counter(raw: bytes) -> int | None:
+    # Redis's own integers: an optional minus and at most 19 ASCII digits (int() would take "²").
+    digits = raw[1:] if raw[:1] == b"-" else raw
+    if not 1 <= len(digits) <= 19 or not digits.isdigit():  # bytes.isdigit() is ASCII only
+        return None
+    return int(raw)
+
+
+def _clear_fields(fields: list[bytes]) -> None:
+    logger.warning("cache stats: skipped and cleared fields that are not integers: %s",
+                   ", ".join(field.decode("ascii", "replace") for field in fields))
+    backend = _backend()
+    if backend is not None:
+        backend.guarded(lambda client: client.hdel(backend.stats_key, *fields), default=None)
 
 
 def _backend() -> Any:

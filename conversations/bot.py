@@ -16,6 +16,7 @@ from memory.services import profile_ensure, text_only_notice_due
 from . import freetext
 from .commands import CACHE_KEYS, COMMANDS, Turn
 from .replies import Reply, esc, reply
+from .services import clean_name, storable_id
 
 logger = logging.getLogger(__name__)
 
@@ -62,7 +63,7 @@ def _sender(message: object) -> tuple[int, int, dict] | None:
     if not isinstance(sender, dict) or not isinstance(chat, dict) or sender.get("is_bot") is True:
         return None
     user_id, chat_id = sender.get("id"), chat.get("id")
-    if any(isinstance(v, bool) or not isinstance(v, int) for v in (user_id, chat_id)):
+    if not (storable_id(user_id) and storable_id(chat_id)):  # ints the database can hold, or nothing
         return None
     return (user_id, chat_id, sender) if chat.get("type") == "private" else None
 
@@ -76,8 +77,8 @@ def respond_other(update: dict) -> dict:
     if found is None:  # callbacks, channel posts, bots, service updates: nothing to answer
         return {}
     user_id, chat_id, sender = found
-    profile_ensure(user_id=user_id, name=str(sender.get("first_name") or ""),
-                   username=str(sender.get("username") or ""))
+    profile_ensure(user_id=user_id, name=clean_name(sender.get("first_name"), 100),
+                   username=clean_name(sender.get("username"), 64))
     if not text_only_notice_due(user_id=user_id):
         return {}
     return _send(chat_id, TEXT_ONLY)

@@ -106,18 +106,31 @@ def cmd_prefs(turn: Turn, args: str) -> Reply:
     return reply("<b>Your preferences</b>", *(f"{esc(k)}: {esc(v)}" for k, v in sorted(preferences.items())))
 
 
+def ascii_int(raw: str, *, max_digits: int) -> int | None:
+    """`raw` as a non-negative int when it is 1..max_digits ASCII digits, else None. str.isdigit()
+    also accepts "²" and "①", which int() refuses, and int() refuses very long digit strings."""
+    if not 1 <= len(raw) <= max_digits or not (raw.isascii() and raw.isdigit()):
+        return None
+    return int(raw)
+
+
 def cmd_history(turn: Turn, args: str) -> Reply:
-    raw = args.strip() or "10"
-    if not raw.isdigit() or not 1 <= int(raw) <= HISTORY_MAX:
+    n = ascii_int(args.strip() or "10", max_digits=3)
+    if n is None or not 1 <= n <= HISTORY_MAX:
         raise ApplicationError(f"Usage: /history [n], n a whole number from 1 to {HISTORY_MAX}, e.g. /history 5")
-    n = int(raw)
     messages = [m for m in get_conversation_history(user_id=turn.user_id, limit=n + 1) if m["id"] != turn.message_id]
     messages = messages[-n:]
     if not messages:
         return reply("No conversation yet.")
     who = {"user": "You", "assistant": "Me"}
     return reply(f"<b>Last {len(messages)} messages</b>",
-                 *(f"<b>{who[m['role']]}:</b> {esc(to_plain(m['content']), 300)}" for m in messages))
+                 *(f"<b>{who[m['role']]}:</b> {esc(_as_written(m), 300)}" for m in messages))
+
+
+def _as_written(message: dict) -> str:
+    """Plain text of a history message: the user's own text as typed (it is not HTML), the bot's
+    replies with their markup taken out."""
+    return message["content"] if message["role"] == "user" else to_plain(message["content"])
 
 
 def cmd_forget(turn: Turn, args: str) -> Reply:

@@ -20,7 +20,7 @@ from nutrition.services import NoFoodMatch, food_log
 from . import commands, food_commands
 from .turn import Turn
 from .intents import classify
-from .replies import Reply, esc, fmt_grams, reply, to_plain
+from .replies import Reply, esc, fmt_grams, reply
 
 MAX_ITEMS = 8  # foods logged from one message
 CAN_DO = ("I can log food (“I had 2 eggs and a coffee”, /log 150 g banana), tell you what you ate "
@@ -106,7 +106,8 @@ def _bmi(turn: Turn) -> Reply:
 def _said_before(turn: Turn) -> Reply:
     said = [m for m in turn.history if m["role"] == "user" and not m["content"].lstrip().startswith("/")]
     if said:
-        return reply(f"Earlier you said: “{esc(to_plain(said[-1]['content']), 200)}”")
+        # The user's own text, not HTML: escaped once, never parsed ("2>1" stays "2>1").
+        return reply(f"Earlier you said: “{esc(said[-1]['content'], 200)}”")
     commands_only = any(m["role"] == "user" for m in turn.history)
     return reply("You've only sent commands so far (/history shows them)." if commands_only
                  else "This is the start of our conversation.")

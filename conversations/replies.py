@@ -6,10 +6,14 @@ import html
 import re
 from dataclasses import dataclass
 
+from .services import clean_text
+
 # Telegram's limit for one message's text.
 MAX_REPLY_CHARS = 4096
 ECHO_CHARS = 200
-_TAG = re.compile(r"<[^>]+>")
+# The tags replies are written with (Telegram's HTML subset). Anything else in a reply is text, and
+# user text in a reply is always escaped, so no user "<" ever reaches this.
+_TAG = re.compile(r"</?(?:b|strong|i|em|u|ins|s|strike|del|code|pre|a|tg-spoiler|blockquote)(?:\s[^<>]*)?>")
 
 
 @dataclass(frozen=True)
@@ -24,7 +28,9 @@ class Reply:
 
     @property
     def text(self) -> str:
-        return fit("\n".join(self.lines))
+        # Cleaned like stored text: a reply is stored for redelivery (jsonb refuses NUL), and text
+        # read back from a cache or the database must not make it unstorable.
+        return clean_text(fit("\n".join(self.lines)))
 
 
 def reply(*lines: str, helpful: bool = True, store: bool = True) -> Reply:

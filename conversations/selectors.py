@@ -23,6 +23,25 @@ def message_row(message: Message) -> dict:
     }
 
 
+_ROLES = tuple(Message.Role.values)
+
+
+def is_history(value: object) -> bool:
+    """True when `value` is a list of rows as `message_row` makes them: what a cached entry must be.
+    (Runs on every history hit: one plain loop, no per-row generator or .get calls.)"""
+    if type(value) is not list:
+        return False
+    try:
+        for row in value:
+            if (type(row) is not dict or type(row["id"]) is not int or row["role"] not in _ROLES
+                    or type(row["content"]) is not str or "\x00" in row["content"]
+                    or type(row["created_at"]) is not str):
+                return False
+    except KeyError:
+        return False
+    return True
+
+
 def _load(user_id: int, limit: int) -> list[dict]:
     rows = (
         Message.objects.filter(user_id=user_id, helpful=True)
@@ -43,5 +62,6 @@ def get_conversation_history(*, user_id: int, limit: int = 20) -> list[dict]:
         lambda n: _load(user_id, n),
         timeout=settings.CACHE_TTL_CONVERSATION,
         max_items=HISTORY_MAX,
+        valid=is_history,
     )
     return rows[-limit:]

@@ -24,7 +24,7 @@ from . import bot
 from .commands import Turn
 from .models import Message, ProcessedUpdate
 from .selectors import get_conversation_history
-from .services import NewMessage, clean_text, messages_save, update_claim
+from .services import NewMessage, clean_name, clean_text, messages_save, storable_id, update_claim
 
 logger = logging.getLogger(__name__)
 CONTEXT_MESSAGES = 20
@@ -34,6 +34,15 @@ class BadUpdate(ValueError):
     """The body is not a Telegram Update (→ 400)."""
 
 
+class UnstorableUpdate(Exception):
+    """A text message whose ids the database cannot hold (→ 200 {} and a warning: any other answer
+    would make Telegram redeliver it forever)."""
+
+
+# Profile.name / Profile.username max_length.
+_NAME_CHARS, _USERNAME_CHARS = 100, 64
+
+
 def _int(value: object) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
@@ -41,10 +50,15 @@ def _int(value: object) -> int | None:
 def text_message(update: object) -> dict | None:
     """The message this bot handles, or None for updates it ignores (edits, callbacks, stickers).
 
+    The message comes back with every field the turn stores checked: ids within bigint, first_name
+    and username cleaned like message text and cut to the profile's lengths. An update the bot
+    could not store raises UnstorableUpdate.
+
     Raises BadUpdate when the body is not an Update at all."""
     if not isinstance(update, dict):
         raise BadUpdate("the body must be a JSON object")
-    if _int(update.get("update_id")) is None:
+    update_id = _int(update.get("update_id"))
+    if update_id is None:
         raise BadUpdate("update_id must be an integer")
     message = update.get("message")
     if not isinstance(message, dict) or not isinstance(message.get("text"), str):
@@ -54,7 +68,13 @@ def text_message(update: object) -> dict | None:
         return None
     if _int(sender.get("id")) is None or _int(chat.get("id")) is None or sender.get("is_bot") is True:
         return None
-    return message
+    message_id = _int(message.get("message_id"))  # optional: a message_id that is not an int is not stored
+    ids = (update_id, sender["id"], chat["id"], *(() if message_id is None else (message_id,)))
+    if not all(storable_id(value) for value in ids):
+        raise UnstorableUpdate(f"update {update_id}: an id (update, sender, chat or message) is outside bigint")
+    sender = {**sender, "first_name": clean_name(sender.get("first_name"), _NAME_CHARS),
+              "username": clean_name(sender.get("username"), _USERNAME_CHARS)}
+    return {**message, "from": sender}
 
 
 def _redelivered(update_id: int) -> dict:
@@ -109,7 +129,8 @@ def handle_update(update: object) -> dict:
                 NewMessage(role=Message.Role.USER, content=text, telegram_message_id=_int(message.get("message_id"))),
                 NewMessage(role=Message.Role.ASSISTANT, content=answer.text, helpful=answer.helpful),
             ])
-        ProcessedUpdate.objects.filter(pk=update_id).update(response=body if answer.store else {},
+        # Every answer is kept, /forget's too: a redelivery must say "Done" if the first answer was lost.
+        ProcessedUpdate.objects.filter(pk=update_id).update(response=body,
                                                             cache_keys=cache_transaction.scheduled_keys())
     logger.info("update %s handled for user %s", update_id, user_id)
     return body

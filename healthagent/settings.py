@@ -8,6 +8,7 @@ fail here, at start-up, with ImproperlyConfigured naming the variable to fix.
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -82,6 +83,7 @@ INSTALLED_APPS = [
     "memory",
     "conversations",
     "nutrition",
+    "axes",
 ]
 
 MIDDLEWARE = [
@@ -94,6 +96,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes requires: it turns a locked-out login into its 429 answer.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "healthagent.urls"
@@ -139,6 +143,22 @@ STORAGES = {
 DATA_UPLOAD_MAX_MEMORY_SIZE = 256 * 1024
 TELEGRAM_MAX_BODY_BYTES = 256 * 1024
 
+# --- Admin login rate limiting (django-axes) ------------------------------------------------------
+# Failed logins are counted per client IP and, separately, per username (in the database, so every
+# process sees them): ADMIN_LOGIN_FAILURE_LIMIT failures lock that IP or that username out of the
+# login for ADMIN_LOGIN_COOLOFF_MINUTES. The IP is REMOTE_ADDR, which is the client's when gunicorn
+# faces it directly (as in this project's container).
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env_int("ADMIN_LOGIN_FAILURE_LIMIT", 5, minimum=1)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("ADMIN_LOGIN_COOLOFF_MINUTES", 15, minimum=1))
+AXES_LOCKOUT_PARAMETERS = ["ip_address", "username"]
+AXES_RESET_ON_SUCCESS = True
+# Lockouts go to our log (logger "axes") through the one format; no per-attempt access log rows.
+AXES_DISABLE_ACCESS_LOG = True
+
 # --- Database ------------------------------------------------------------------------------------
 DATABASE_URL = os.environ.get("DATABASE_URL", "").strip()
 if DATABASE_URL:
@@ -155,6 +175,10 @@ if DATABASE_URL:
         # PostgreSQL sizing rule the original plan used.
         _pool_max = env_int("DATABASE_POOL_MAX_SIZE", 2 * (os.cpu_count() or 1) + 5, minimum=1)
         _db["CONN_MAX_AGE"] = 0
+        # The pool checks a connection before lending it out (psycopg_pool's check_connection, one
+        # empty round trip): after PostgreSQL drops its backends (restart, failover,
+        # pg_terminate_backend) a dead connection is replaced instead of failing a turn with 503.
+        _db["CONN_HEALTH_CHECKS"] = True
         _db.setdefault("OPTIONS", {})["pool"] = {
             "min_size": min(2, _pool_max),
             "max_size": _pool_max,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from django.conf import settings
 
 from caching.keys import user_memory_key
@@ -31,9 +33,49 @@ def _load(user_id: int) -> dict | None:
     return {"profile": _profile_dict(profile), "preferences": preferences}
 
 
+def _text(max_chars: int, choices: tuple[str, ...] | None = None) -> Callable[[object], bool]:
+    allowed = frozenset(("", *choices)) if choices else None
+    return lambda v: type(v) is str and len(v) <= max_chars and "\x00" not in v and (allowed is None or v in allowed)
+
+
+def _number(low: float, high: float, *, whole: bool) -> Callable[[object], bool]:
+    kinds = (int,) if whole else (int, float)
+    return lambda v: v is None or (type(v) in kinds and isinstance(v, (int, float)) and low <= v <= high)
+
+
+# What each cached profile field may hold: the model's types, lengths, choices and ranges, which the
+# bot's arithmetic (BMI, energy target) and the replies rely on.
+_PROFILE_CHECKS: dict[str, Callable[[object], bool]] = {
+    "name": _text(100),
+    "username": _text(64),
+    "age": _number(13, 120, whole=True),
+    "sex": _text(10, tuple(Profile.Sex.values)),
+    "height_cm": _number(50, 272, whole=False),
+    "weight_kg": _number(20, 400, whole=False),
+    "activity": _text(12, tuple(Profile.Activity.values)),
+    "goal": _text(10, tuple(Profile.Goal.values)),
+    "kcal_target": _number(800, 10000, whole=True),
+    "tz": _text(64),  # an unknown zone name is fine: the diary falls back to the default zone
+}
+_PREFERENCE_KEY, _PREFERENCE_VALUE = _text(32), _text(200)
+
+
+def is_user_memory(value: object) -> bool:
+    """True when `value` has the shape `_load` returns: what a cached entry must be to be used."""
+    if value is None:  # a cached "no profile"
+        return True
+    if type(value) is not dict or type(value.get("profile")) is not dict or type(value.get("preferences")) is not dict:
+        return False
+    profile, preferences = value["profile"], value["preferences"]
+    return (profile.keys() == _PROFILE_CHECKS.keys()
+            and all(check(profile[field]) for field, check in _PROFILE_CHECKS.items())
+            and all(_PREFERENCE_KEY(k) and _PREFERENCE_VALUE(v) for k, v in preferences.items()))
+
+
 def load_user_memory(*, user_id: int) -> dict | None:
     """{"profile": {...}, "preferences": {key: value}}, or None when the user has no profile.
 
     Cached for CACHE_TTL_USER_MEMORY ("no profile" too); memory/signals.py invalidates on commit.
     """
-    return read_through(user_memory_key(user_id), lambda: _load(user_id), timeout=settings.CACHE_TTL_USER_MEMORY)
+    return read_through(user_memory_key(user_id), lambda: _load(user_id), timeout=settings.CACHE_TTL_USER_MEMORY,
+                        valid=is_user_memory)

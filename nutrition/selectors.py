@@ -12,6 +12,7 @@ from django.core.cache import cache
 from django.utils import timezone
 
 from caching.keys import usda_key
+from caching.services import refuse_value
 from healthagent.errors import ApplicationError
 from nutrition.models import FoodEntry
 from nutrition.providers import get_provider
@@ -57,7 +58,46 @@ def search_foods(*, query: str, limit: int = LOOKUP_LIMIT) -> list[dict]:
         # The offline sample set answers in-process, so there is nothing to save; and its foods must
         # never sit under usda keys, where a switch to USDA would serve them as USDA data.
         return _fetch_foods(normalised, limit)
-    return cache.get_or_set(usda_key(normalised, limit), lambda: _fetch_foods(normalised, limit), timeout=_ttl)
+    key = usda_key(normalised, limit)
+    foods = cache.get_or_set(key, lambda: _fetch_foods(normalised, limit), timeout=_ttl)
+    if not is_food_list(foods):
+        refuse_value(key=key, reason="not a list of foods")
+        # Deleted: this fills the key again (one upstream call, single flight), unless someone
+        # keeps planting values there, when the upstream answer is used as it is.
+        foods = cache.get_or_set(key, lambda: _fetch_foods(normalised, limit), timeout=_ttl)
+        if not is_food_list(foods):
+            refuse_value(key=key, reason="not a list of foods")
+            foods = _fetch_foods(normalised, limit)
+    return foods
+
+
+# Per 100 g (nutrition.units keeps parsed values within these); the diary scales them by up to 50.
+_NUTRIENT_MAX = {"kcal": 1000, "protein": 105, "fat": 105, "carbs": 105, "fiber": 105, "sugars": 105,
+                 "sodium_mg": 40_000}
+
+
+def _is_text(value: object, *, optional: bool) -> bool:
+    return (optional and value is None) or (type(value) is str and "\x00" not in value)
+
+
+def _is_food(food: object) -> bool:
+    if type(food) is not dict:
+        return False
+    fdc_id, description = food.get("fdc_id"), food.get("description")
+    return (
+        (fdc_id is None or (type(fdc_id) is int and 0 < fdc_id < 2**63))
+        and _is_text(description, optional=False) and bool(description.strip())
+        and _is_text(food.get("brand"), optional=True)
+        and _is_text(food.get("source"), optional=True)
+        and all(value is None or (type(value) in (int, float) and 0 <= value <= high)
+                for value, high in ((food.get(name), high) for name, high in _NUTRIENT_MAX.items()))
+    )
+
+
+def is_food_list(value: object) -> bool:
+    """True when `value` is what `_fetch_foods` returns (nutrition.fdc.parse_food's dicts, the
+    fields replies and the diary read): what a cached entry must be to be used."""
+    return type(value) is list and all(_is_food(food) for food in value)
 
 
 def search_cache_key(*, query: str, limit: int = LOOKUP_LIMIT) -> str | None:

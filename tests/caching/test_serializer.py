@@ -7,6 +7,8 @@ from pathlib import Path
 import orjson
 import pytest
 from django.utils.safestring import SafeString, mark_safe
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from caching import serializer
 from caching.serializer import RefusedValue
@@ -111,3 +113,21 @@ def test_deep_nesting_falls_back_to_pickle():
     for _ in range(300):
         deep = [deep]
     assert serializer.loads(serializer.dumps(deep)) == deep
+
+
+# Any bytes at all, as someone with write access to Redis could plant them: a value or RefusedValue,
+# never another exception (the data paths then check the value's shape: see test_planted_values.py).
+@settings(max_examples=2000, derandomize=True, database=None)
+@given(raw=st.binary(max_size=100) | st.builds(lambda tag, rest: bytes([tag]) + rest, st.integers(0, 12),
+                                                st.binary(max_size=60)))
+def test_any_bytes_load_or_are_refused(raw):
+    try:
+        serializer.loads(raw)
+    except RefusedValue:
+        pass
+
+
+@pytest.mark.parametrize("raw", [b"\x02" + b"\x00" * 32, b"\x02" + b"\x00" * 33, b"\x03abc", b"\x08", b"\x80\x04N."])
+def test_malformed_frames_are_refused(raw):
+    with pytest.raises(RefusedValue):
+        serializer.loads(raw)
