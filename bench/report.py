@@ -214,7 +214,7 @@ def floor_tables(results: dict) -> list[str]:
         lines += ["", "Bytes sent to Redis by one free-text turn, by how many messages the user's cached history held "
                   "before it (measured in one process, bench/hitpath_setup.py):", "",
                   "| history held | whole turn, bytes | the on-commit append, bytes | round trips |", "|---:|---:|---:|---:|"]
-        for label, a in appended.items():
+        for a in appended.values():
             lines.append(f"| {a['messages_before']} | {a['turn_bytes']:,} | {a['append_bytes']:,} | {a['round_trips']} |")
     return lines + [""]
 
