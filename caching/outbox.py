@@ -118,8 +118,9 @@ def apply(client: Any, make_key: Any, keys: list[str]) -> list[bool]:
 
     pipe = client.pipeline(transaction=False)
     for key in keys:
-        pipe.eval(INVALIDATE.source, 2, make_key(key), make_key(token_key(key)), secrets.token_hex(8),
-                  INVALIDATED_TOKEN_TTL_MS)
+        # execute_command: a Redis Cluster pipeline has no .eval(), but routes an EVAL by its keys' slot.
+        pipe.execute_command("EVAL", INVALIDATE.source, 2, make_key(key), make_key(token_key(key)),
+                             secrets.token_hex(8), INVALIDATED_TOKEN_TTL_MS)
     return [not isinstance(result, Exception) for result in pipe.execute(raise_on_error=False)]
 
 

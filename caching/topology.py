@@ -29,7 +29,8 @@ from urllib.parse import quote, urlsplit
 from django.core.exceptions import ImproperlyConfigured
 from django_redis.pool import ConnectionFactory
 from redis.cluster import ClusterNode, RedisCluster
-from redis.connection import parse_url
+from redis.connection import BlockingConnectionPool, parse_url
+from redis.sentinel import SentinelConnectionPool
 from redis.exceptions import ClusterDownError, ClusterError, SlotNotCoveredError
 
 SINGLE, CLUSTER, SENTINEL = "single", "cluster", "sentinel"
@@ -117,7 +118,7 @@ def _sentinel(value: str, environ: Mapping[str, str]) -> Topology:
         sentinel_kwargs["password"] = environ["REDIS_SENTINEL_PASSWORD"].strip()
     options: dict[str, Any] = {
         "CONNECTION_FACTORY": "django_redis.pool.SentinelConnectionFactory",
-        "CONNECTION_POOL_CLASS": "redis.sentinel.SentinelConnectionPool",
+        "CONNECTION_POOL_CLASS": "caching.topology.SentinelBlockingConnectionPool",
         "SENTINELS": nodes,
         "SENTINEL_KWARGS": sentinel_kwargs,
     }
@@ -132,7 +133,6 @@ def apply_to(options: dict[str, Any], topology: Topology, *, sentinel_timeouts: 
     options.update(topology.options)
     pool_kwargs = options.setdefault("CONNECTION_POOL_KWARGS", {})
     if topology.kind == SENTINEL:
-        pool_kwargs.pop("timeout", None)  # a BlockingConnectionPool argument; Sentinel's pool is not one
         if options.pop("SENTINEL_SSL", False):
             from redis.sentinel import SentinelManagedSSLConnection
 
@@ -175,6 +175,11 @@ def _host_port(entry: str, variable: str, *, default_port: int) -> tuple[str, in
 
 def _bracket(host: str) -> str:
     return f"[{host}]" if ":" in host else host
+
+
+class SentinelBlockingConnectionPool(SentinelConnectionPool, BlockingConnectionPool):
+    """redis-py's Sentinel pool fails at once when all its connections are busy; like the single
+    Redis's pool (settings: BlockingConnectionPool), a burst of threads waits briefly instead."""
 
 
 # --- Cluster client ----------------------------------------------------------------------------------
