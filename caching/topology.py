@@ -93,7 +93,8 @@ def _cluster(value: str) -> Topology:
         parse_url(location)
     except ValueError as exc:
         raise ImproperlyConfigured(f"REDIS_CLUSTER_NODES cannot be parsed ({exc})") from None
-    options = {"CONNECTION_FACTORY": "caching.topology.ClusterConnectionFactory", "CLUSTER_NODES": nodes}
+    options = {"CONNECTION_FACTORY": "caching.topology.ClusterConnectionFactory", "CLUSTER_NODES": nodes,
+               "DISPLAY_URL": f"Redis Cluster via {_node_list(nodes)} ({base.scheme}://)"}
     return Topology(CLUSTER, location, options, nodes)
 
 
@@ -121,6 +122,8 @@ def _sentinel(value: str, environ: Mapping[str, str]) -> Topology:
         "CONNECTION_POOL_CLASS": "caching.topology.SentinelBlockingConnectionPool",
         "SENTINELS": nodes,
         "SENTINEL_KWARGS": sentinel_kwargs,
+        "DISPLAY_URL": f"Redis Sentinel primary {parts.hostname!r} (db {db or 0}, {parts.scheme}://) "
+                       f"via {_node_list(nodes)}",
     }
     if parts.scheme == "rediss":
         # from_url would pick a plain SSLConnection, which connects to the *name* as a host.
@@ -171,6 +174,10 @@ def _host_port(entry: str, variable: str, *, default_port: int) -> tuple[str, in
     if not port.isdigit() or not 0 < int(port) < 65536:
         raise ImproperlyConfigured(f"{variable}: the port in {entry!r} must be a number from 1 to 65535")
     return host, int(port)
+
+
+def _node_list(nodes: list[tuple[str, int]]) -> str:
+    return ",".join(f"{_bracket(host)}:{port}" for host, port in nodes)
 
 
 def _bracket(host: str) -> str:
