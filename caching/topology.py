@@ -20,6 +20,7 @@ transaction touches one slot; multi-key calls that may span slots (`get_many`) a
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -33,6 +34,9 @@ from redis.connection import BlockingConnectionPool, parse_url
 from redis.sentinel import SentinelConnectionPool
 from redis.exceptions import ClusterDownError, ClusterError, SlotNotCoveredError
 
+from .keys import namespace_of
+
+logger = logging.getLogger(__name__)
 SINGLE, CLUSTER, SENTINEL = "single", "cluster", "sentinel"
 
 # Raised by RedisCluster when a slot has no reachable primary (after its own retries and a refresh of
@@ -63,10 +67,23 @@ def from_environment(environ: Mapping[str, str]) -> Topology | None:
     if len(given) > 1:
         raise ImproperlyConfigured(f"set only one of {', '.join(given)}: they name different Redis deployments")
     if cluster:
-        return _cluster(cluster)
-    if sentinels:
-        return _sentinel(sentinels, environ)
-    return None
+        topology = _cluster(cluster)
+    elif sentinels:
+        topology = _sentinel(sentinels, environ)
+    else:
+        return None
+    topology.options["WAIT_REPLICAS"] = _count(environ, "REDIS_WAIT_REPLICAS", 1, minimum=0)
+    topology.options["WAIT_TIMEOUT_MS"] = _count(environ, "REDIS_WAIT_TIMEOUT_MS", 100, minimum=1)
+    return topology
+
+
+def _count(environ: Mapping[str, str], name: str, default: int, *, minimum: int) -> int:
+    raw = environ.get(name, "").strip()
+    if not raw:
+        return default
+    if not raw.isdigit() or int(raw) < minimum:
+        raise ImproperlyConfigured(f"{name} must be a whole number of at least {minimum}, not {raw!r}")
+    return int(raw)
 
 
 def _cluster(value: str) -> Topology:
@@ -144,7 +161,7 @@ def apply_to(options: dict[str, Any], topology: Topology, *, sentinel_timeouts: 
         options["SENTINEL_KWARGS"].setdefault("socket_connect_timeout", connect_timeout)
         options["SENTINEL_KWARGS"].setdefault("socket_timeout", socket_timeout)
     if topology.kind == CLUSTER:
-        options.pop("CONNECTION_POOL_CLASS", None)  # RedisCluster keeps one pool per node itself
+        options.pop("CONNECTION_POOL_CLASS", None)  # RedisCluster keeps a (blocking) pool per node itself
 
 
 def _netloc_host(parts: Any, variable: str) -> str:
@@ -219,21 +236,15 @@ class ClusterConnectionFactory(ConnectionFactory):
             return client
 
     def _new_cluster(self, url: str) -> CacheCluster:
-        params = self.make_connection_params(url)
-        kwargs = parse_url(params.pop("url"))
-        kwargs.pop("db", None)
-        kwargs.pop("connection_class", None)  # RedisCluster picks SSLConnection itself from ssl=True
-        if url.startswith("rediss://"):
-            kwargs["ssl"] = True
+        params = self.make_connection_params(url)  # timeouts, USERNAME/PASSWORD options
         params.pop("parser_class", None)
-        kwargs.update(params)
-        pool_kwargs = dict(self.pool_cls_kwargs)
-        pool_kwargs.pop("timeout", None)
-        kwargs["max_connections"] = pool_kwargs.pop("max_connections", 10)
+        params.pop("url", None)
+        # A blocking pool per node, as for a single Redis: a burst of threads waits briefly for a
+        # connection (`timeout`) instead of failing at once.
+        params.update(self.pool_cls_kwargs)
+        params.setdefault("max_connections", 10)
         seeds = [ClusterNode(host, port) for host, port in self.options["CLUSTER_NODES"]]
-        kwargs.pop("host", None)
-        kwargs.pop("port", None)
-        return CacheCluster(startup_nodes=seeds, **kwargs)
+        return CacheCluster(url=url, startup_nodes=seeds, connection_pool_class=BlockingConnectionPool, **params)
 
     def disconnect(self, connection: Any) -> None:
         connection.disconnect_connection_pools()
@@ -250,3 +261,76 @@ def node_clients(client: Any, *, primaries_only: bool = False) -> list[tuple[str
     nodes = client.get_primaries() if primaries_only else client.get_nodes()
     return [(node.name, node.server_type or "primary", client.get_redis_connection(node))
             for node in sorted(nodes, key=lambda node: node.name)]
+
+
+# --- Invalidations a failover cannot lose ------------------------------------------------------------
+#
+# Replication is asynchronous: an invalidation the primary acknowledged may not have reached its
+# replica when the primary dies, and the promoted replica then serves the old value again. So where
+# the cache has replicas (Sentinel, Cluster), an invalidation counts as taken only once WAIT says a
+# replica has it too; otherwise the caller records it in the outbox (caching/outbox.py) as for a Redis
+# that is away, and every reader applies it before trusting Redis (caching/fence.py). WAIT must run
+# on the connection that wrote, so each group of scripts and its WAIT go down one pipeline to one node.
+
+
+class NotReplicated(Exception):
+    """A replica did not confirm this write within WAIT_TIMEOUT_MS: it may be lost in a failover."""
+
+
+def wait_policy() -> tuple[int, int]:
+    """(replicas that must confirm an invalidation, milliseconds to wait for them): CACHES OPTIONS
+    WAIT_REPLICAS (settings: REDIS_WAIT_REPLICAS) and WAIT_TIMEOUT_MS."""
+    from django.conf import settings
+
+    options = settings.CACHES.get("default", {}).get("OPTIONS", {})
+    return int(options.get("WAIT_REPLICAS", 0)), int(options.get("WAIT_TIMEOUT_MS", 100))
+
+
+def run_durable(cache: Any, script: Any, keys: list[str], args: list[Any]) -> Any:
+    """`cache.run_script(script, keys, args)` for an invalidation: None (not taken: the caller records
+    it in the outbox) also when no replica confirmed it in time."""
+    replicas, timeout_ms = wait_policy()
+    if not replicas:
+        return cache.run_script(script, keys, args)
+    rkeys = [cache.make_and_validate_key(key) for key in keys]
+
+    def run(client: Any) -> Any:
+        (result,) = run_scripts(client, [(script.source, rkeys, list(args))], replicas=replicas, timeout_ms=timeout_ms)
+        if isinstance(result, NotReplicated):
+            logger.info("no replica confirmed the invalidation of %s within %d ms: kept for readers to apply",
+                        keys[0], timeout_ms)
+            return None
+        if isinstance(result, Exception):
+            raise result  # an error reply (OOM): counted by the guard like any other
+        return result
+
+    return cache.guarded(run, namespace=namespace_of(keys[0]), default=None)
+
+
+def run_scripts(client: Any, calls: list[tuple[str, list[Any], list[Any]]], *, replicas: int,
+                timeout_ms: int) -> list[Any]:
+    """Run each (Lua source, Redis keys, args) by EVAL, in one pipeline per node (the slot's node on a
+    Cluster; each call's keys share a slot). With `replicas`, each pipeline ends with WAIT and its
+    results become NotReplicated when fewer replicas confirmed. Error replies are returned per call;
+    a connection failure raises (the guard counts it)."""
+    groups: dict[str, tuple[Any, list[int]]] = {}
+    for index, (_, keys, _) in enumerate(calls):
+        if is_cluster(client):
+            node = client.get_node_from_key(keys[0])
+            name, target = node.name, client.get_redis_connection(node)
+        else:
+            name, target = "", client
+        groups.setdefault(name, (target, []))[1].append(index)
+    results: list[Any] = [None] * len(calls)
+    for target, indexes in groups.values():
+        pipe = target.pipeline(transaction=False)
+        for index in indexes:
+            source, keys, args = calls[index]
+            pipe.execute_command("EVAL", source, len(keys), *keys, *args)
+        if replicas:
+            pipe.execute_command("WAIT", replicas, timeout_ms)
+        replies = pipe.execute(raise_on_error=False)
+        confirmed = not replicas or (isinstance(replies[-1], int) and replies[-1] >= replicas)
+        for index, reply in zip(indexes, replies):
+            results[index] = reply if confirmed or isinstance(reply, Exception) else NotReplicated(calls[index][1][0])
+    return results
