@@ -75,8 +75,10 @@ class _Fleet:
         if conf is not None:
             (node_dir / "redis.conf").write_text(conf)
             command.append(str(node_dir / "redis.conf"))
+        self.commands = getattr(self, "commands", {})
         command += ["--port", str(port), "--bind", HOST, "--dir", str(node_dir), "--save", "", "--appendonly", "no",
                     "--logfile", str(node_dir / "log"), *args]
+        self.commands[port] = command
         self.processes[port] = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                                 start_new_session=True)
         self._save()
@@ -95,6 +97,12 @@ class _Fleet:
             process.kill()
             process.wait()
         self.processes[port] = None
+        self._save()
+
+    def restart(self, port: int) -> None:
+        """Start a killed node again, with its files (a Cluster node rejoins from its nodes.conf)."""
+        self.processes[port] = subprocess.Popen(self.commands[port], stdout=subprocess.DEVNULL,
+                                                stderr=subprocess.DEVNULL, start_new_session=True)
         self._save()
 
     def stop(self) -> None:
