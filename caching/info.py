@@ -140,6 +140,8 @@ def sample_keyspace(cache: Any, *, size: int = SAMPLE_SIZE) -> dict[str, Any] | 
 def _sample(client: Any, cache: Any, size: int) -> dict[str, Any]:
     from .keys import namespace_of
 
+    if is_cluster(client):  # a sample of one primary's keys (SCAN and DBSIZE are per node)
+        client = node_clients(client, primaries_only=True)[0][2]
     _, keys = client.scan(0, count=size)
     keys = keys[:size]
     pipe = client.pipeline(transaction=False)

@@ -93,6 +93,8 @@ def prefetch(keys: list[str], *, tokens: tuple[str, ...] = (), others: tuple[str
     def read(r: Any) -> list[Any]:
         if not others:
             return r.mget(rkeys)
+        if is_cluster(r):  # a Cluster pipeline has no MGET; the keys may be on several nodes
+            return [*(r.mget(rkeys) if rkeys else []), *(r.get(make_key(key)) for key in others)]
         pipe = r.pipeline(transaction=False)
         if rkeys:
             pipe.mget(rkeys)
