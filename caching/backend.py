@@ -112,8 +112,8 @@ class RedisCache(DjangoRedisExtras, GuardedRedis, DjangoRedisCache):
             self.display_url = "embedded in-process Redis (fakeredis; this process only)"
         elif self.embedded:
             self.display_url = f"embedded valkey-server ({server})"
-        else:
-            self.display_url = redact_url(server)
+        else:  # DISPLAY_URL: a Cluster or Sentinel set says so (caching/topology.py)
+            self.display_url = options.get("DISPLAY_URL") or redact_url(server)
         self.breaker = breaker_for(
             server,
             name=self.display_url,

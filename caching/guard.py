@@ -27,6 +27,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from . import stats
 from .breaker import CLOSED, OPEN, CircuitBreaker
 from .scripts import LuaScript
+from .topology import CLUSTER_UNAVAILABLE
 
 logger = logging.getLogger("caching.backend")
 T = TypeVar("T")
@@ -34,6 +35,7 @@ T = TypeVar("T")
 # The server is away: these feed the breaker. ResponseError means it answered: counted, not tripped.
 CONNECTION_ERRORS = (RedisConnectionError, RedisTimeoutError)
 REDIS_ERRORS = (RedisConnectionError, RedisTimeoutError, ResponseError)
+CONNECTION_ERRORS, REDIS_ERRORS = (*CONNECTION_ERRORS, *CLUSTER_UNAVAILABLE), (*REDIS_ERRORS, *CLUSTER_UNAVAILABLE)
 _WARNING_EVERY = 60.0  # seconds between WARNINGs for the same kind of Redis error reply
 _last_warned: dict[str, float] = {}
 

@@ -8,6 +8,7 @@ from redis.exceptions import ResponseError
 
 from .breaker import OPEN
 from .stats import FIELDS, counters_from_hash, history_from_hash, since_from_hash
+from .topology import is_cluster, node_clients
 
 # INFO fields an operator needs to judge the cache: is it hitting, is it full, is it evicting.
 _INFO_FIELDS = {
@@ -47,6 +48,8 @@ def fleet_report(cache: Any) -> dict[str, Any]:
 
         redis["version"] = f"fakeredis {fakeredis.__version__}"
     redis["db_keys"] = db_keys
+    if "nodes" in info:  # a Redis Cluster: the figures above are sums, these are its nodes
+        redis["nodes"] = info["nodes"]
     redis["breaker"] = cache.breaker.state
     # When the counters started (Unix time; None before the first flush), and the fleet's hits and
     # misses per minute over the last hour: the dashboard's rates and chart.
@@ -56,15 +59,56 @@ def fleet_report(cache: Any) -> dict[str, Any]:
 
 
 def _read(client: Any, stats_key: str) -> tuple[dict, int, dict]:
+    raw_counters = client.hgetall(stats_key)
+    if is_cluster(client):
+        return (raw_counters, *_cluster_info(client))
     pipe = client.pipeline(transaction=False)
-    pipe.hgetall(stats_key)
     pipe.dbsize()
-    raw_counters, db_keys = pipe.execute()
+    (db_keys,) = pipe.execute()
     try:
         info = client.info()
     except ResponseError:  # the embedded fakeredis, or a managed Redis that disables INFO
         info = {}
     return raw_counters, db_keys, info
+
+
+# Summed over every node: what clients did to the cluster. Over the primaries only: what the data
+# set holds and may hold (a replica keeps a copy of its primary's keys and memory).
+_SUMMED_OVER_NODES = ("keyspace_hits", "keyspace_misses", "evicted_keys", "connected_clients")
+_SUMMED_OVER_PRIMARIES = ("used_memory", "maxmemory")
+
+
+def _cluster_info(client: Any) -> tuple[int, dict]:
+    """(keys on the primaries, INFO summed over the nodes with one entry per node in "nodes")."""
+    rows = []
+    for name, role, node in node_clients(client):
+        info = node.info()
+        row = {"node": name, "role": role, "db_keys": node.dbsize()}
+        row.update({key: info.get(field) for key, field in _INFO_FIELDS.items()})
+        rows.append(row)
+    primaries = [row for row in rows if row["role"] == "primary"]
+    total: dict[str, Any] = {field: sum(row[field] or 0 for row in rows) for field in _SUMMED_OVER_NODES}
+    total.update({field: sum(row[field] or 0 for row in primaries) for field in _SUMMED_OVER_PRIMARIES})
+    total["used_memory_human"] = _human(total["used_memory"])
+    total["maxmemory_human"] = _human(total["maxmemory"]) if all(row["maxmemory"] for row in primaries) else "0B"
+    if not all(row["maxmemory"] for row in primaries):
+        total["maxmemory"] = 0  # one primary without a limit: the cluster has none
+    for field in ("redis_version", "maxmemory_policy"):
+        values = {row[_INFO_KEY[field]] for row in rows}
+        total[field] = values.pop() if len(values) == 1 else "mixed: " + ", ".join(sorted(map(str, values)))
+    total["nodes"] = rows
+    return sum(row["db_keys"] for row in primaries), total
+
+
+_INFO_KEY = {field: key for key, field in _INFO_FIELDS.items()}
+
+
+def _human(size: int) -> str:
+    for unit in ("B", "K", "M", "G"):
+        if size < 1024 or unit == "G":
+            return f"{size:.2f}{unit}" if unit != "B" else f"{size}B"
+        size /= 1024
+    return f"{size}"
 
 
 def _with_hit_rate(counts: dict[str, int]) -> dict[str, Any]:
@@ -96,6 +140,8 @@ def sample_keyspace(cache: Any, *, size: int = SAMPLE_SIZE) -> dict[str, Any] | 
 def _sample(client: Any, cache: Any, size: int) -> dict[str, Any]:
     from .keys import namespace_of
 
+    if is_cluster(client):  # a sample of one primary's keys (SCAN and DBSIZE are per node)
+        client = node_clients(client, primaries_only=True)[0][2]
     _, keys = client.scan(0, count=size)
     keys = keys[:size]
     pipe = client.pipeline(transaction=False)

@@ -115,12 +115,14 @@ def apply(client: Any, make_key: Any, keys: list[str]) -> list[bool]:
     """
     from .readthrough import INVALIDATED_TOKEN_TTL_MS, token_key
     from .scripts import INVALIDATE
+    from .topology import run_scripts, wait_policy
 
-    pipe = client.pipeline(transaction=False)
-    for key in keys:
-        pipe.eval(INVALIDATE.source, 2, make_key(key), make_key(token_key(key)), secrets.token_hex(8),
-                  INVALIDATED_TOKEN_TTL_MS)
-    return [not isinstance(result, Exception) for result in pipe.execute(raise_on_error=False)]
+    # One pipeline per node, each confirmed by a replica where there are replicas (caching/topology.py).
+    calls = [(INVALIDATE.source, [make_key(key), make_key(token_key(key))],
+              [secrets.token_hex(8), INVALIDATED_TOKEN_TTL_MS]) for key in keys]
+    replicas, timeout_ms = wait_policy()
+    return [not isinstance(result, Exception)
+            for result in run_scripts(client, calls, replicas=replicas, timeout_ms=timeout_ms)]
 
 
 def replay_before_probe(client: Any, cache: Any) -> None:

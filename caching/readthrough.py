@@ -30,6 +30,7 @@ from . import fence, serializer, stats
 from . import transaction as cache_transaction
 from .keys import namespace_of
 from .scripts import APPEND_ROWS, ENSURE_TOKEN, FILL_IF_TOKEN, INVALIDATE, REPLACE_IF_TOKEN
+from .topology import is_cluster, run_durable, run_scripts, wait_policy
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -92,6 +93,8 @@ def prefetch(keys: list[str], *, tokens: tuple[str, ...] = (), others: tuple[str
     def read(r: Any) -> list[Any]:
         if not others:
             return r.mget(rkeys)
+        if is_cluster(r):  # a Cluster pipeline has no MGET; the keys may be on several nodes
+            return [*(r.mget(rkeys) if rkeys else []), *(r.get(make_key(key)) for key in others)]
         pipe = r.pipeline(transaction=False)
         if rkeys:
             pipe.mget(rkeys)
@@ -245,7 +248,8 @@ def invalidate(key: str) -> int | None:
     (caching/outbox.py). Called on commit (caching.transaction) and by operators' commands."""
     if _backend() is None:
         return 0
-    removed = cache.run_script(INVALIDATE, [key, token_key(key)], [secrets.token_hex(8), INVALIDATED_TOKEN_TTL_MS])
+    # run_durable: on Sentinel/Cluster, not taken until a replica has it too (caching/topology.py).
+    removed = run_durable(cache, INVALIDATE, [key, token_key(key)], [secrets.token_hex(8), INVALIDATED_TOKEN_TTL_MS])
     if removed is None:
         return None
     stats.record(namespace_of(key), stats.DELETE)
@@ -292,6 +296,11 @@ def apply_ops(ops: list[tuple[str, Any]]) -> list[bool]:
     calls = [_command(backend, key, op) for key, op in ops]
 
     def send(client: Any) -> list[Any]:
+        replicas, timeout_ms = wait_policy()
+        if replicas or is_cluster(client):  # per node, confirmed by a replica (caching/topology.py)
+            sent = iter(run_scripts(client, [(c[0].source, c[1], c[2]) for c in calls if c is not None],
+                                    replicas=replicas, timeout_ms=timeout_ms))
+            return [next(sent) if call is not None else 1 for call in calls]
         pipe = client.pipeline(transaction=False)
         for call in calls:
             if call is not None:

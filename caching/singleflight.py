@@ -59,9 +59,16 @@ _REFUSED = object()
 
 
 def lock_key(rkey: str) -> str:
-    """The lock beside a value key (Redis key, prefix included). For a key with braces it keeps the
-    value's hash-slot tag."""
-    return f"{rkey}:lock"
+    """The lock beside a value key (Redis key, prefix included), in the value's Redis Cluster hash
+    slot: a key with braces keeps its tag; one without (usda:...) becomes the tag, since a key with
+    no braces hashes as a whole — so SET lock + GET value is one node, one round trip."""
+    return f"{rkey}:lock" if _has_tag(rkey) else f"{{{rkey}}}:lock"
+
+
+def _has_tag(rkey: str) -> bool:
+    # Redis Cluster's rule: the first "{" followed, later, by a "}" with something in between.
+    start = rkey.find("{")
+    return start != -1 and rkey.find("}", start + 2) != -1
 
 
 def fill(cache: Any, *, key: Any, rkey: str, namespace: str, compute: Callable[[], Any], timeout: Any,

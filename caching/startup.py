@@ -18,7 +18,7 @@ def announce() -> None:
         logger.info("cache: %s.%s (not the caching backend: no breaker, no stats)",
                     type(cache).__module__, type(cache).__qualname__)
         return
-    where = cache.display_url if cache.embedded else f"Redis {cache.display_url}"
+    where = cache.display_url if cache.embedded or cache.display_url.startswith("Redis ") else f"Redis {cache.display_url}"
     answered, detail = cache.ping()
     if cache.process_local:
         # Each process would cache on its own: one process's write could not invalidate another's.

@@ -198,7 +198,11 @@ DATABASES = {"default": _db}
 # --- Cache ---------------------------------------------------------------------------------------
 ENABLE_CACHE = env_bool("ENABLE_CACHE", True)
 REDIS_URL = os.environ.get("REDIS_URL", "").strip()
-REDIS_EMBEDDED = not REDIS_URL
+# A Redis Cluster (REDIS_CLUSTER_NODES) or Sentinel set (REDIS_SENTINELS): caching/topology.py.
+from caching.topology import apply_to as _apply_redis_topology, from_environment as _redis_topology  # noqa: E402
+
+REDIS_TOPOLOGY = _redis_topology(os.environ)
+REDIS_EMBEDDED = not REDIS_URL and REDIS_TOPOLOGY is None
 # The embedded default (caching/embedded.py): a valkey-server this project starts itself on a unix
 # socket under EMBEDDED_REDIS_DIR, shared by every process of the checkout. EMBEDDED_REDIS=fakeredis
 # (or a machine where the binary cannot run) selects in-process fakeredis: one process only.
@@ -272,6 +276,10 @@ elif REDIS_EMBEDDED:
     # whole Redis command set — Lua included — behaves as on a real server, for this process only.
     REDIS_URL_EFFECTIVE = "redis://embedded-fakeredis:6379/0"
     _redis_options["CONNECTION_POOL_KWARGS"]["connection_class"] = FakeRedisConnection
+elif REDIS_TOPOLOGY is not None:
+    REDIS_URL_EFFECTIVE = REDIS_TOPOLOGY.location
+    _apply_redis_topology(_redis_options, REDIS_TOPOLOGY, sentinel_timeouts=(
+        _redis_options["SOCKET_CONNECT_TIMEOUT"], _redis_options["SOCKET_TIMEOUT"]))
 else:
     REDIS_URL_EFFECTIVE = REDIS_URL
 

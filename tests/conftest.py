@@ -88,6 +88,15 @@ def redis_commands(monkeypatch):
         return original(self, *args, **options)
 
     monkeypatch.setattr(redis.Redis, "execute_command", counting)
+    # A Redis Cluster client is not a redis.Redis: count what it sends too (once: it calls no Redis).
+    original_cluster = redis.RedisCluster.execute_command
+
+    def counting_cluster(self, *args, **options):
+        if threading.get_ident() == me:
+            sent.append(args[0])
+        return original_cluster(self, *args, **options)
+
+    monkeypatch.setattr(redis.RedisCluster, "execute_command", counting_cluster)
     return sent
 
 

@@ -190,6 +190,8 @@ def use_redis(settings):
     def use(url: str, **options: Any):
         current = settings.CACHES["default"]
         base = copy.deepcopy(current.get("OPTIONS")) if current["BACKEND"] == "caching.backend.RedisCache" else None
+        if getattr(settings, "REDIS_TOPOLOGY", None) is not None:  # a Cluster's or Sentinel's OPTIONS: not for one server
+            base = None
         opts = base or copy.deepcopy(_FALLBACK_OPTIONS)
         opts.setdefault("CONNECTION_POOL_KWARGS", {}).pop("connection_class", None)  # a real server
         opts.update(options)

@@ -27,15 +27,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--target", choices=("all", "embedded", "real"), default="all")
     args = parser.parse_args(argv)
 
-    redis_url = os.environ.get("REDIS_URL", "").strip()
+    real = {name: os.environ[name].strip() for name in _REAL_REDIS if os.environ.get(name, "").strip()}
     targets = []
     if args.target in ("all", "embedded"):
-        targets.append(("embedded", None))
+        targets.append(("embedded", {}))
     if args.target in ("all", "real"):
-        if redis_url:
-            targets.append(("real", redis_url))
+        if real:
+            targets.append(("real", real))
         elif args.target == "real":
-            parser.error("--target real needs REDIS_URL")
+            parser.error("--target real needs REDIS_URL (or REDIS_CLUSTER_NODES, or REDIS_SENTINELS)")
         else:
             print("contract: REDIS_URL is not set: running on the embedded Redis only")
 
@@ -62,16 +62,19 @@ def main(argv: list[str] | None = None) -> int:
     return 0 if ok else 1
 
 
-def run_target(label: str, redis_url: str | None, tests_dir: Path) -> dict | None:
-    env = dict(os.environ)
-    env.pop("REDIS_URL", None)
+# What points the service at a Redis of the operator's: one server, a Cluster or a Sentinel set.
+_REAL_REDIS = ("REDIS_URL", "REDIS_CLUSTER_NODES", "REDIS_SENTINELS", "REDIS_SENTINEL_MASTER", "REDIS_SENTINEL_PASSWORD")
+
+
+def run_target(label: str, redis_env: dict[str, str], tests_dir: Path) -> dict | None:
+    env = {name: value for name, value in os.environ.items() if name not in _REAL_REDIS}
     env.pop("DATABASE_URL", None)
-    if redis_url:
-        env["REDIS_URL"] = redis_url
+    env.update(redis_env)
     env["ENABLE_CACHE"] = "true"
     env.setdefault("DJANGO_SECRET_KEY", "contract-run-secret-key-not-for-production")
     env.setdefault("TELEGRAM_WEBHOOK_SECRET", "contract-run")
-    where = redact_url(redis_url) if redis_url else "the embedded Redis"
+    where = ("the embedded Redis" if not redis_env else redact_url(redis_env["REDIS_URL"]) if "REDIS_URL" in redis_env
+             else ", ".join(f"{name}={redact_url(value)}" for name, value in redis_env.items() if "PASSWORD" not in name))
     print(f"\n=== contract on {label}: {where} ===", flush=True)
     with tempfile.NamedTemporaryFile(suffix=".json") as result_file:
         completed = subprocess.run(

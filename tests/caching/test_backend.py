@@ -9,6 +9,7 @@ from pathlib import Path
 
 import orjson
 import pytest
+import redis
 from django.core.cache import cache
 from django.core.cache.backends.base import CacheKeyWarning
 from django_redis import get_redis_connection
@@ -157,7 +158,10 @@ def test_django_redis_tooling_still_works():
     assert cache.keys("user_memory:*") == [key]
     assert cache.delete_pattern("user_memory:*") >= 1
     assert get_redis_connection("default").ping()
-    assert get_redis_connection("default").connection_pool.max_connections == 10
+    client = get_redis_connection("default")
+    if isinstance(client, redis.RedisCluster):  # one pool per node
+        client = client.get_default_node().redis_connection
+    assert client.connection_pool.max_connections == 10
 
 
 @pytest.mark.redis_server

@@ -1,0 +1,217 @@
+"""No stale read and no failed turn through a failover of the cache's primary, on Sentinel and Cluster.
+
+Each topology (tests/redis_topologies.py: 1 primary + 1 replica + 3 sentinels; 3 primaries with a
+replica each) serves two gunicorn processes, while a load thread sends turns of other users to both.
+Each round: a fresh user writes and reads through both workers (warm cache); then
+
+- `kill9`: the primary's link to its replica is cut (CLIENT KILL TYPE replica: it reconnects within
+  about a second), the user writes again — acknowledged by the primary only — and the primary is
+  killed (kill -9) before the replica has the write: asynchronous replication's lost window, made
+  certain. The replica is promoted; the old primary is started again and rejoins as a replica.
+- `manual`: the user writes, then `SENTINEL FAILOVER` / `CLUSTER FAILOVER` (on the user's shard).
+
+After the failover every read through both workers must show the last acknowledged write, no turn
+may fail, and the time until the user's entry is cached again is measured (printed per scenario).
+FAILOVER_ROUNDS sets the rounds (CI: 20). FAILOVER_WAIT_REPLICAS=0 switches the replica
+confirmation (caching/topology.py) off: the negative control, which must see stale reads.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import statistics
+import threading
+import time
+
+import pytest
+import redis
+import requests
+
+from tests.fleet.harness import Driver, Expected, FleetDatabase, Tally, Worker, service_env
+from tests.redis_topologies import HOST, MASTER_NAME, Cluster, SentinelSet
+
+pytestmark = [
+    pytest.mark.fleet,
+    # Minutes of failovers and two topologies of redis-server: CI's test_topologies step runs them.
+    pytest.mark.skipif(not os.environ.get("FAILOVER_ROUNDS"), reason="set FAILOVER_ROUNDS (.ci/run does)"),
+]
+RESUME_TIMEOUT = 30.0
+
+
+def rounds() -> int:
+    return int(os.environ.get("FAILOVER_ROUNDS") or 3)
+
+
+class TopologyFleet:
+    def __init__(self, kind: str, workdir, *, wait_replicas: str = "1") -> None:
+        self.kind = kind
+        self.redis = (Cluster if kind == "cluster" else SentinelSet).start(workdir / "redis")
+        self.database, self.workers, self.loaded = None, [], None
+        try:
+            self.database = FleetDatabase(workdir)
+            topology = {"REDIS_CLUSTER_NODES": "", "REDIS_SENTINELS": "", "REDIS_SENTINEL_MASTER": "",
+                        "REDIS_WAIT_REPLICAS": wait_replicas, **self.redis.env}
+            env = service_env(database_url=self.database.url, redis_url="", **topology)
+            for name in "AB":
+                self.workers.append(Worker(name, env, workdir))
+            self.loaded = Load(self.workers)
+        except BaseException:
+            self.stop()
+            raise
+
+    def value_key(self, user_id: int) -> str:
+        return f"ha:s1:1:user_memory:{{{user_id}}}"
+
+    def primary_of(self, user_id: int) -> int:
+        if self.kind == "sentinel":
+            return self.redis.primary()
+        for port in self.redis.primaries():
+            slot = self.redis.client(port).execute_command("CLUSTER", "KEYSLOT", self.value_key(user_id))
+            for start, end, *nodes in self.redis.client(port).execute_command("CLUSTER", "SLOTS"):
+                if start <= slot <= end:
+                    return int(nodes[0][1])
+        raise AssertionError("no primary serves the user's slot")
+
+    def replica_of(self, primary: int) -> int:
+        info = self.redis.client(primary).info("replication")
+        (replica,) = [int(v["port"]) for v in info.values() if isinstance(v, dict) and "port" in v]
+        return replica
+
+    def cached(self, user_id: int) -> bool:
+        port = self.primary_of(user_id)
+        return self.redis.client(port).exists(self.value_key(user_id)) == 1
+
+    def fail_over(self, user_id: int, how: str, *, before_kill=None) -> float:
+        """Fail the user's primary over; returns when the set is healthy again (time of the fault)."""
+        primary = self.primary_of(user_id)
+        if how == "kill9":
+            self.redis.client(primary).client_kill_filter(_type="replica")
+            if before_kill is not None:
+                before_kill()
+            started = time.monotonic()
+            self.redis.kill(primary)
+            _until(lambda: self._promoted(primary, user_id), "a replica promoted")
+            self.redis.restart(primary)
+        else:
+            if before_kill is not None:
+                before_kill()
+            started = time.monotonic()
+            if self.kind == "sentinel":
+                self.redis.client(self.redis.sentinel_ports[0]).execute_command("SENTINEL", "FAILOVER", MASTER_NAME)
+            else:
+                self.redis.client(self.replica_of(primary)).execute_command("CLUSTER", "FAILOVER")
+            _until(lambda: self._promoted(primary, user_id), "a replica promoted")
+        return started
+
+    def _promoted(self, old: int, user_id: int) -> bool:
+        try:
+            return self.primary_of(user_id) != old
+        except (redis.RedisError, OSError, AssertionError):
+            return False
+
+    def stop(self) -> None:
+        if self.loaded is not None:
+            self.loaded.stop()
+        for worker in self.workers:
+            worker.stop()
+        self.redis.stop()
+        if self.database is not None:
+            self.database.drop()
+
+
+class Load:
+    """Webhook turns of other users, alternately through each worker, until stopped; counts failures."""
+
+    def __init__(self, workers: list[Worker]) -> None:
+        self.workers, self.turns, self.failed = workers, 0, []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        from tests.fleet.harness import update
+
+        session, n = requests.Session(), 0
+        while not self._stop.is_set():
+            worker = self.workers[n % 2]
+            text = ("/profile", f"/pref load v{n}", "/history 2")[n % 3]
+            try:
+                response = session.post(f"{worker.url}/telegram/webhook/", json=update(90_000_000 + n % 7, text),
+                                        headers={"X-Telegram-Bot-Api-Secret-Token": "fleet-secret_1"}, timeout=30)
+                if response.status_code != 200:
+                    self.failed.append((worker.name, text, response.status_code))
+            except requests.RequestException as error:
+                self.failed.append((worker.name, text, type(error).__name__))
+            self.turns += 1
+            n += 1
+            time.sleep(0.02)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=60)
+
+
+def _until(check, what: str, timeout: float = 30.0) -> float:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return time.monotonic()
+        time.sleep(0.05)
+    raise AssertionError(f"{what}: not within {timeout}s")
+
+
+def run_rounds(fleet: TopologyFleet, how: str, n: int, *, base_user: int) -> tuple[Tally, list[float]]:
+    tally, resumed_after = Tally(), []
+    driver = Driver(tally)
+    writer, reader = fleet.workers
+    for r in range(n):
+        user, expected = base_user + r, Expected()
+        driver.write(writer, user, expected, weight=50 + r, note=f"n{r}x{secrets.token_hex(2)}")
+        driver.read_all([writer, reader], user, expected, round_no=r)
+
+        def write_again() -> None:
+            driver.write(writer, user, expected, weight=150 + r, note=f"n{r}y{secrets.token_hex(2)}")
+
+        started = fleet.fail_over(user, how, before_kill=write_again)
+        driver.read_all([reader, writer], user, expected, round_no=r)
+
+        def caching_again() -> bool:
+            driver.read(reader, user, expected, "profile", round_no=r)
+            return fleet.cached(user)
+
+        resumed_after.append(_until(caching_again, "caching resumed", RESUME_TIMEOUT) - started)
+        driver.read_all([reader, writer], user, expected, round_no=r)
+        fleet.redis.wait_healthy(60)
+    return tally, resumed_after
+
+
+def _report(kind: str, how: str, tally: Tally, resumed_after: list[float], load: Load) -> None:
+    print(f"\nfailover {kind}/{how}: {len(resumed_after)} rounds, {tally.turns} checked turns, "
+          f"{len(tally.stale)} stale, {len(tally.failed)} failed; load: {load.turns} turns, {len(load.failed)} failed; "
+          f"caching resumed after median {statistics.median(resumed_after):.2f}s, max {max(resumed_after):.2f}s "
+          "(from the fault)")
+
+
+@pytest.fixture(scope="module", params=["sentinel", "cluster"])
+def topology_fleet(request, tmp_path_factory):
+    fleet = TopologyFleet(request.param, tmp_path_factory.mktemp(f"failover-{request.param}"),
+                          wait_replicas=os.environ.get("FAILOVER_WAIT_REPLICAS", "1"))
+    yield fleet
+    fleet.stop()
+
+
+@pytest.mark.parametrize("how", ["kill9", "manual"])
+def test_no_stale_read_and_no_failed_turn_through_a_failover(topology_fleet, how):
+    base = 20_000_000 + (0 if topology_fleet.kind == "sentinel" else 1_000_000) + (0 if how == "kill9" else 100_000)
+    load_failed_before = len(topology_fleet.loaded.failed)
+    tally, resumed_after = run_rounds(topology_fleet, how, rounds(), base_user=base)
+    _report(topology_fleet.kind, how, tally, resumed_after, topology_fleet.loaded)
+    if os.environ.get("FAILOVER_WAIT_REPLICAS") == "0":  # the negative control: the lost window shows
+        if how == "kill9":
+            assert tally.stale, "no stale read without the replica confirmation: the test cannot see the loss"
+        return
+    assert tally.failed == [], tally.failed[:10]
+    assert topology_fleet.loaded.failed[load_failed_before:] == []
+    assert tally.stale == [], tally.stale[:10]
+    assert len(resumed_after) == rounds()
