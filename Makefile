@@ -7,12 +7,9 @@ STAMP := $(VENV)/.installed
 DEV_STAMP := $(VENV)/.dev-installed
 PIP := $(BIN)/pip install --quiet --disable-pip-version-check
 
-# make serve: where gunicorn listens and how many worker processes it starts. Every worker shares the
-# embedded valkey-server (caching/embedded.py); where it cannot run, the cache falls back to
-# in-process fakeredis, which one process only may use: then one worker.
-HOST ?= 127.0.0.1
-PORT ?= 8000
-WEB_CONCURRENCY ?= $(shell $(BIN)/python -m caching.embedded available 2>/dev/null && echo 2 || echo 1)
+# make serve: HOST, PORT and WEB_CONCURRENCY come from the command line, the environment or .env
+# (healthagent/gunicorn_conf.py has the defaults: 127.0.0.1, 8000, and 2 workers — 1 where the cache
+# falls back to in-process fakeredis, which one process only may use).
 # make run: options for `manage.py chat`, e.g. make run ARGS="--trace --user 2".
 ARGS ?=
 
@@ -49,8 +46,8 @@ run: migrate ## chat with the bot in this terminal (ARGS="--trace" passes option
 # serves in debug mode, as `make run` does; a configured one (.env) serves as configured.
 serve: migrate ## collectstatic, then gunicorn on HOST:PORT with WEB_CONCURRENCY workers
 	@HEALTHAGENT_DEV_DEFAULTS=1 $(BIN)/python manage.py collectstatic --no-input -v 0
-	HEALTHAGENT_DEV_DEFAULTS=1 HOST=$(HOST) PORT=$(PORT) WEB_CONCURRENCY=$(WEB_CONCURRENCY) \
-		$(BIN)/gunicorn healthagent.wsgi --config python:healthagent.gunicorn_conf
+	HEALTHAGENT_DEV_DEFAULTS=1 $(if $(HOST),HOST=$(HOST)) $(if $(PORT),PORT=$(PORT)) \
+		$(if $(WEB_CONCURRENCY),WEB_CONCURRENCY=$(WEB_CONCURRENCY)) $(BIN)/gunicorn healthagent.wsgi --config python:healthagent.gunicorn_conf
 
 stop: ## stop the embedded valkey-server(s) that run / serve / test started (their cache is lost)
 	@$(BIN)/python -m caching.embedded stop --dir .run

@@ -18,8 +18,17 @@ def _env(name: str, default: str) -> str:
     return os.environ.get(name, "").strip() or default
 
 
+def _default_workers() -> str:
+    # Every worker shares the embedded valkey-server (caching/embedded.py); where it cannot run and no
+    # REDIS_URL is set, the cache is in-process fakeredis, which one process only may use.
+    from caching.embedded import server_binary
+
+    shared = _env("REDIS_URL", "") or (_env("EMBEDDED_REDIS", "valkey") == "valkey" and server_binary())
+    return "2" if shared else "1"
+
+
 bind = f"{_env('HOST', '127.0.0.1')}:{_env('PORT', '8000')}"
-workers = int(_env("WEB_CONCURRENCY", "2"))
+workers = int(_env("WEB_CONCURRENCY", "") or _default_workers())
 loglevel = _env("LOG_LEVEL", "INFO").lower()
 # Nothing here uses gunicornc, and two servers on one machine would share its socket path.
 control_socket_disable = True
