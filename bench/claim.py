@@ -16,8 +16,9 @@ import statistics
 import time
 from pathlib import Path
 
+from bench import sections
+
 BEGIN, END = "<!-- claim: bench/claim.py --write -->", "<!-- /claim -->"
-BENCHMARKS = Path(__file__).resolve().parents[1] / "BENCHMARKS.md"
 
 
 def main() -> None:
@@ -103,19 +104,13 @@ def main() -> None:
         write_section(section)
 
 
-def write_section(section: str, path: Path = BENCHMARKS) -> None:
-    text = path.read_text()
-    if BEGIN in text:
-        text = text[: text.index(BEGIN)] + section + text[text.index(END) + len(END) + 1:]
-    else:
-        marker = "## Machine, versions, command"
-        text = text.replace(marker, section + "\n" + marker) if marker in text else text + "\n" + section
-    path.write_text(text)
+def write_section(section: str, path: Path = sections.BENCHMARKS) -> None:
+    sections.write(section, BEGIN, END, path)
 
 
-def measured_section(path: Path = BENCHMARKS) -> str | None:
-    text = path.read_text() if path.exists() else ""
-    return text[text.index(BEGIN): text.index(END) + len(END)] + "\n" if BEGIN in text else None
+def measured_section(path: Path = sections.BENCHMARKS) -> str | None:
+    """The section as BENCHMARKS.md holds it now (bench/run.py keeps it when it rewrites the file)."""
+    return sections.read(BEGIN, END, path)
 
 
 if __name__ == "__main__":

@@ -29,6 +29,8 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from bench import sections
+
 ROOT = Path(__file__).resolve().parents[1]
 BEGIN, END = "<!-- compression: bench/compression.py --write -->", "<!-- /compression -->"
 FORMATS = {
@@ -178,20 +180,13 @@ def render(result: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_section(section: str, path: Path = ROOT / "BENCHMARKS.md") -> None:
-    text = path.read_text()
-    if BEGIN in text:
-        text = text[: text.index(BEGIN)] + section + text[text.index(END) + len(END) + 1:]
-    else:
-        marker = "## Machine, versions, command"
-        text = text.replace(marker, section + "\n" + marker) if marker in text else text + "\n" + section
-    path.write_text(text)
+def write_section(section: str, path: Path = sections.BENCHMARKS) -> None:
+    sections.write(section, BEGIN, END, path)
 
 
-def measured_section(path: Path) -> str | None:
+def measured_section(path: Path = sections.BENCHMARKS) -> str | None:
     """The section as BENCHMARKS.md holds it now (bench/run.py keeps it when it rewrites the file)."""
-    text = path.read_text() if path.exists() else ""
-    return text[text.index(BEGIN): text.index(END) + len(END)] + "\n" if BEGIN in text else None
+    return sections.read(BEGIN, END, path)
 
 
 def main(argv: list[str] | None = None) -> None:
