@@ -46,8 +46,8 @@ run: migrate ## chat with the bot in this terminal (ARGS="--trace" passes option
 # serves in debug mode, as `make run` does; a configured one (.env) serves as configured.
 serve: migrate ## collectstatic, then gunicorn on HOST:PORT with WEB_CONCURRENCY workers
 	@HEALTHAGENT_DEV_DEFAULTS=1 $(BIN)/python manage.py collectstatic --no-input -v 0
-	HEALTHAGENT_DEV_DEFAULTS=1 $(if $(HOST),HOST=$(HOST)) $(if $(PORT),PORT=$(PORT)) \
-		$(if $(WEB_CONCURRENCY),WEB_CONCURRENCY=$(WEB_CONCURRENCY)) $(BIN)/gunicorn healthagent.wsgi --config python:healthagent.gunicorn_conf
+	HEALTHAGENT_DEV_DEFAULTS=1 $(strip $(if $(HOST),HOST=$(HOST)) $(if $(PORT),PORT=$(PORT)) $(if $(WEB_CONCURRENCY),WEB_CONCURRENCY=$(WEB_CONCURRENCY))) \
+		$(BIN)/gunicorn healthagent.wsgi --config python:healthagent.gunicorn_conf
 
 stop: ## stop the embedded valkey-server(s) that run / serve / test started (their cache is lost)
 	@$(BIN)/python -m caching.embedded stop --dir .run
