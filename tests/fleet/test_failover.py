@@ -34,7 +34,7 @@ from tests.redis_topologies import HOST, MASTER_NAME, Cluster, SentinelSet
 pytestmark = [
     pytest.mark.fleet,
     # Minutes of failovers and two topologies of redis-server: CI's test_topologies step runs them.
-    pytest.mark.skipif(not os.environ.get("FAILOVER_ROUNDS"), reason="set FAILOVER_ROUNDS (.ci/run does)"),
+    pytest.mark.skipif(not os.environ.get("FAILOVER_ROUNDS"), reason="set FAILOVER_ROUNDS and a topology (.ci/run's test_topologies, not yet in the CI run)"),
 ]
 RESUME_TIMEOUT = 30.0
 
