@@ -103,7 +103,7 @@ def _cluster_info(client: Any) -> tuple[int, dict]:
 _INFO_KEY = {field: key for key, field in _INFO_FIELDS.items()}
 
 
-def _human(size: int) -> str:
+def _human(size: float) -> str:
     for unit in ("B", "K", "M", "G"):
         if size < 1024 or unit == "G":
             return f"{size:.2f}{unit}" if unit != "B" else f"{size}B"

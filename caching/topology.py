@@ -282,7 +282,7 @@ def wait_policy() -> tuple[int, int]:
     WAIT_REPLICAS (settings: REDIS_WAIT_REPLICAS) and WAIT_TIMEOUT_MS."""
     from django.conf import settings
 
-    options = settings.CACHES.get("default", {}).get("OPTIONS", {})
+    options: Any = settings.CACHES.get("default", {}).get("OPTIONS", {})
     return int(options.get("WAIT_REPLICAS", 0)), int(options.get("WAIT_TIMEOUT_MS", 100))
 
 

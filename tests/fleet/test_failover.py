@@ -29,7 +29,7 @@ import redis
 import requests
 
 from tests.fleet.harness import Driver, Expected, FleetDatabase, Tally, Worker, service_env
-from tests.redis_topologies import HOST, MASTER_NAME, Cluster, SentinelSet
+from tests.redis_topologies import MASTER_NAME, Cluster, SentinelSet
 
 pytestmark = [
     pytest.mark.fleet,
