@@ -16,13 +16,14 @@ import shutil
 import socket
 import subprocess
 import sys
-import tarfile
 import tempfile
 import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import django_redis
+
+from caching import sdist
 
 ROOT = Path(__file__).resolve().parents[2]
 VARIANT = "healthagent"
@@ -77,27 +78,10 @@ def main(argv: list[str] | None = None) -> int:
 
 def fetch_suite(version: str) -> Path:
     """The sdist's root (holding tests/), downloaded once; tests/ prepared for our settings variant."""
-    base = os.environ.get("COMPAT_CACHE_DIR") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache", "healthagent", "compat"
-    )
-    root = Path(base) / f"django-redis-{version}"
+    root = sdist.cache_dir("compat", "COMPAT_CACHE_DIR") / f"django-redis-{version}"
     if not (root / "tests" / "conftest.py").is_file():
         print(f"compat: downloading the django-redis {version} sdist for its tests into {root}", flush=True)
-        with tempfile.TemporaryDirectory() as tmp:
-            subprocess.run(
-                [sys.executable, "-m", "pip", "download", "--quiet", "--disable-pip-version-check",
-                 "--no-deps", "--no-binary", ":all:", f"django-redis=={version}", "--dest", tmp],
-                check=True,
-            )
-            (sdist,) = Path(tmp).glob("*.tar.gz")
-            staging = Path(tmp) / "extracted"
-            with tarfile.open(sdist) as tar:
-                members = [m for m in tar.getmembers() if m.isfile() and "/tests/" in m.name]
-                tar.extractall(staging, members=members, filter="data")
-            (extracted,) = staging.iterdir()
-            shutil.rmtree(root, ignore_errors=True)
-            root.parent.mkdir(parents=True, exist_ok=True)
-            shutil.move(str(extracted), root)
+        sdist.extract("django-redis", version, root, keep=lambda name: "/tests/" in name)
     # The suite parametrizes every cache test over its settings modules: ours is the one variant.
     conftest = root / "tests" / "conftest.py"
     text = conftest.read_text()

@@ -10,15 +10,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import subprocess
 import sys
-import tarfile
 import tempfile
 from pathlib import Path
 
 import django
 
+from caching import sdist
 from caching.redis_url import redact_url
 
 
@@ -91,28 +90,11 @@ def run_target(label: str, redis_env: dict[str, str], tests_dir: Path) -> dict |
 
 def fetch_django_tests(version: str) -> Path:
     """Django's tests/ directory holding cache/, from the sdist of `version`, downloaded once."""
-    base = os.environ.get("CONTRACT_CACHE_DIR") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache", "healthagent", "contract"
-    )
-    tests_dir = Path(base) / f"django-{version}" / "tests"
+    tests_dir = sdist.cache_dir("contract", "CONTRACT_CACHE_DIR") / f"django-{version}" / "tests"
     if (tests_dir / "cache" / "tests.py").is_file() and (tests_dir / "runtests.py").is_file():
         return tests_dir
     print(f"contract: downloading the Django {version} sdist for its cache tests into {tests_dir.parent}", flush=True)
-    with tempfile.TemporaryDirectory() as tmp:
-        subprocess.run(
-            [sys.executable, "-m", "pip", "download", "--quiet", "--disable-pip-version-check",
-             "--no-deps", "--no-binary", ":all:", f"django=={version}", "--dest", tmp],
-            check=True,
-        )
-        (sdist,) = Path(tmp).glob("*.tar.gz")
-        staging = Path(tmp) / "extracted"
-        with tarfile.open(sdist) as tar:
-            # The cache tests, and runtests.py for the warning filters Django runs them under.
-            members = [m for m in tar.getmembers()
-                       if m.isfile() and ("/tests/cache/" in m.name or m.name.endswith("/tests/runtests.py"))]
-            tar.extractall(staging, members=members, filter="data")
-        (extracted_tests,) = staging.glob("*/tests")
-        tests_dir.parent.mkdir(parents=True, exist_ok=True)
-        shutil.rmtree(tests_dir, ignore_errors=True)
-        shutil.move(str(extracted_tests), tests_dir)
+    # The cache tests, and runtests.py for the warning filters Django runs them under.
+    sdist.extract("django", version, tests_dir.parent,
+                  keep=lambda name: "/tests/cache/" in name or name.endswith("/tests/runtests.py"))
     return tests_dir
