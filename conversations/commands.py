@@ -10,7 +10,7 @@ from typing import Callable
 from healthagent.errors import ApplicationError
 from memory import services as memory_services
 from memory.energy import DISCLAIMER, bmi_line, daily_target, implausible_bmi_note
-from memory.fields import FIELDS, LABELS, shown
+from memory.fields import FIELDS, LABELS, canonical_field, shown
 
 from .food_commands import CACHE_KEYS, cmd_delete, cmd_food, cmd_log, cmd_today, cmd_undo
 from .replies import Reply, esc, reply, to_plain
@@ -85,7 +85,7 @@ def cmd_set(turn: Turn, args: str) -> Reply:
     if not field:
         raise ApplicationError("Usage: /set <field> <value>, e.g. /set weight_kg 70. Fields: " + ", ".join(FIELDS))
     profile = memory_services.profile_update(user_id=turn.user_id, field=field, raw_value=value)
-    return saved_reply(turn, field.strip().lower(), profile)
+    return saved_reply(turn, canonical_field(field), profile)
 
 
 def cmd_pref(turn: Turn, args: str) -> Reply:

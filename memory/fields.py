@@ -93,10 +93,22 @@ def shown(field: str, value: object) -> str:
     text = str(value).replace("_", " ") if field in ("activity", "sex", "goal") else str(value)
     return text + UNITS.get(field, "")
 FIELDS = tuple(PARSERS)
+# The names people type for a field ("/set weight 70"), beside the field's own.
+ALIASES = {
+    "weight": "weight_kg", "height": "height_cm", "years": "age", "gender": "sex",
+    "target": "kcal_target", "kcal": "kcal_target", "calories": "kcal_target",
+    "timezone": "tz", "time_zone": "tz", "zone": "tz",
+}
+
+
+def canonical_field(field: str) -> str:
+    """The field `field` names ("Weight" -> "weight_kg"); unknown names are returned as typed, lowercased."""
+    field = field.strip().lower().replace("-", "_")
+    return ALIASES.get(field, field)
 
 
 def parse_field(field: str, raw: str) -> object:
-    field = field.strip().lower()
+    field = canonical_field(field)
     if field not in PARSERS:
         raise ApplicationError(f"I can't set {field[:30]!r}. Fields: {', '.join(FIELDS)}, e.g. /set weight_kg 70")
     if not raw.strip():

@@ -17,7 +17,7 @@ from caching import transaction as cache_transaction
 from caching.keys import user_memory_key
 from healthagent.errors import ApplicationError
 
-from .fields import parse_field
+from .fields import canonical_field, parse_field
 from .models import Preference, Profile
 from .selectors import _profile_dict, load_user_memory
 
@@ -69,8 +69,8 @@ def _kept_warm(user_id: int) -> Iterator[list[Callable[[dict | None], dict | Non
 
 
 def profile_update(*, user_id: int, field: str, raw_value: str) -> Profile:
+    field = canonical_field(field)
     value = parse_field(field, raw_value)
-    field = field.strip().lower()
     with transaction.atomic(), _kept_warm(user_id) as changes:
         profile = Profile.objects.select_for_update().get(pk=user_id)
         setattr(profile, field, value)

@@ -47,6 +47,16 @@ def test_set_then_profile_shows_the_values(bot):
     assert "Daily target: 2000 kcal (your target)" in bot.say("/profile")
 
 
+@pytest.mark.parametrize("command, field, value", [
+    ("/set weight 70", "weight_kg", 70), ("/set Height 172", "height_cm", 172),
+    ("/set timezone europe/berlin", "tz", "Europe/Berlin"), ("/set target 1900", "kcal_target", 1900),
+])
+def test_set_takes_the_names_people_type_for_a_field(bot, command, field, value):
+    bot.say("/start")
+    assert bot.say(command).startswith("Saved:")
+    assert getattr(Profile.objects.get(pk=42), field) == value
+
+
 @pytest.mark.parametrize("command, expected", [
     ("/set age abc", "age must be a whole number from 13 to 120 years"),
     ("/set age -5", "age must be a whole number from 13 to 120 years"),
