@@ -341,7 +341,12 @@ class RedisCache(DjangoRedisExtras, GuardedRedis, DjangoRedisCache):
             # PTTL: -1 no expiry; -2 (it just expired) or 0 leave nothing to keep.
             if ttl_ms == -2 or ttl_ms == 0:
                 return False
-            pipe.set(new, raw, px=ttl_ms if ttl_ms > 0 else None).delete(old).execute()
+            # Not chained: redis-py's Cluster pipeline returns None from delete(). The two keys may
+            # be in different slots (a key without a {hash tag}): the Cluster pipeline sends each
+            # to its own node; Django promises no atomicity here.
+            pipe.set(new, raw, px=ttl_ms if ttl_ms > 0 else None)
+            pipe.delete(old)
+            pipe.execute()
             return True
 
         if not self._guard(move, (namespace,), "incr_version", False, client=client):
