@@ -140,8 +140,51 @@ def sample_keyspace(cache: Any, *, size: int = SAMPLE_SIZE) -> dict[str, Any] | 
 def _sample(client: Any, cache: Any, size: int) -> dict[str, Any]:
     from .keys import namespace_of
 
-    if is_cluster(client):  # a sample of one primary's keys (SCAN and DBSIZE are per node)
-        client = node_clients(client, primaries_only=True)[0][2]
+    # SCAN and DBSIZE answer for one node: on a Cluster, one SCAN step on every primary (each its
+    # share of `size`), each scaled by its own DBSIZE, so that no primary's keys are missed.
+    primaries = [node for _, _, node in node_clients(client, primaries_only=True)]
+    share = max(1, size // len(primaries))
+    prefix = f"{cache.key_prefix}:"
+    kinds: dict[str, dict[str, Any]] = {}
+    sampled = db_keys = 0
+    for node in primaries:
+        node_keys, keys, answers = _sample_node(node, share)
+        sampled, db_keys = sampled + len(keys), db_keys + node_keys
+        scale = node_keys / len(keys) if keys else 0
+        for i, raw in enumerate(keys):
+            key = raw.decode(errors="replace")
+            if key == cache.stats_key:
+                kind = "stats"
+            elif key.startswith(prefix):
+                rest = key[len(prefix):].partition(":")[2]  # after Django's VERSION
+                tail = rest.rpartition(":")[2]
+                kind = tail if tail in _HELPERS else namespace_of(rest)
+            else:
+                kind = "other"
+            ttl, memory = answers[2 * i], answers[2 * i + 1]
+            entry = kinds.setdefault(kind, {"sampled": 0, "keys": 0.0, "memory": 0.0, "ttls": [], "no_memory": False})
+            entry["sampled"] += 1
+            entry["keys"] += scale
+            if isinstance(ttl, int) and ttl > 0:
+                entry["ttls"].append(ttl / 1000)
+            if isinstance(memory, int):
+                entry["memory"] += memory * scale
+            else:
+                entry["no_memory"] = True
+    result = {}
+    for kind, entry in sorted(kinds.items(), key=lambda item: -item[1]["sampled"]):
+        result[kind] = {
+            "sampled": entry["sampled"],
+            "keys": round(entry["keys"]),
+            "memory": None if entry["no_memory"] else round(entry["memory"]),
+            "avg_ttl": round(sum(entry["ttls"]) / len(entry["ttls"])) if entry["ttls"] else None,
+        }
+    return {"sampled": sampled, "db_keys": db_keys, "kinds": result}
+
+
+def _sample_node(client: Any, size: int) -> tuple[int, list[bytes], list[Any]]:
+    """(DBSIZE, up to `size` keys from one SCAN step, their PTTL and MEMORY USAGE interleaved): one
+    node, two round trips."""
     _, keys = client.scan(0, count=size)
     keys = keys[:size]
     pipe = client.pipeline(transaction=False)
@@ -150,38 +193,7 @@ def _sample(client: Any, cache: Any, size: int) -> dict[str, Any]:
         pipe.pttl(key)
         pipe.execute_command("MEMORY USAGE", key)
     answers = pipe.execute(raise_on_error=False)
-    db_keys, answers = answers[0], answers[1:]
-    prefix = f"{cache.key_prefix}:"
-    kinds: dict[str, dict[str, Any]] = {}
-    for i, raw in enumerate(keys):
-        key = raw.decode(errors="replace")
-        if key == cache.stats_key:
-            kind = "stats"
-        elif key.startswith(prefix):
-            rest = key[len(prefix):].partition(":")[2]  # after Django's VERSION
-            tail = rest.rpartition(":")[2]
-            kind = tail if tail in _HELPERS else namespace_of(rest)
-        else:
-            kind = "other"
-        ttl, memory = answers[2 * i], answers[2 * i + 1]
-        entry = kinds.setdefault(kind, {"sampled": 0, "memory": 0, "ttls": [], "no_memory": False})
-        entry["sampled"] += 1
-        if isinstance(ttl, int) and ttl > 0:
-            entry["ttls"].append(ttl / 1000)
-        if isinstance(memory, int):
-            entry["memory"] += memory
-        else:
-            entry["no_memory"] = True
-    scale = db_keys / len(keys) if keys else 0
-    result = {}
-    for kind, entry in sorted(kinds.items(), key=lambda item: -item[1]["sampled"]):
-        result[kind] = {
-            "sampled": entry["sampled"],
-            "keys": round(entry["sampled"] * scale),
-            "memory": None if entry["no_memory"] else round(entry["memory"] * scale),
-            "avg_ttl": round(sum(entry["ttls"]) / len(entry["ttls"])) if entry["ttls"] else None,
-        }
-    return {"sampled": len(keys), "db_keys": db_keys, "kinds": result}
+    return answers[0], keys, answers[1:]
 
 
 def outbox_size() -> int | None:
