@@ -32,7 +32,9 @@ from django_redis.pool import ConnectionFactory
 from redis.cluster import ClusterNode, RedisCluster
 from redis.connection import BlockingConnectionPool, parse_url
 from redis.sentinel import SentinelConnectionPool
-from redis.exceptions import ClusterDownError, ClusterError, SlotNotCoveredError
+from redis.exceptions import AskError, ClusterDownError, ClusterError, RedisClusterException, RedisError, SlotNotCoveredError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from .keys import namespace_of
 
@@ -312,25 +314,69 @@ def run_scripts(client: Any, calls: list[tuple[str, list[Any], list[Any]]], *, r
     """Run each (Lua source, Redis keys, args) by EVAL, in one pipeline per node (the slot's node on a
     Cluster; each call's keys share a slot). With `replicas`, each pipeline ends with WAIT and its
     results become NotReplicated when fewer replicas confirmed. Error replies are returned per call;
-    a connection failure raises (the guard counts it)."""
+    a connection failure raises (the guard counts it).
+
+    On a Cluster these pipelines go to the node's own client, past RedisCluster's routing, so what
+    RedisCluster does after a failed command is done here: a node that cannot be reached, or that
+    answers MOVED (a replica now: CLUSTER FAILOVER), makes the slot map be read again and the calls
+    routed once more. Without it the map keeps naming a dead primary: a breaker whose probe first
+    replays the outbox (caching/outbox.py) would probe that node forever and never close.
+    """
+    results: list[Any] = [None] * len(calls)
+    pending = list(range(len(calls)))
+    for attempt in (1, 2):
+        moved: list[int] = []
+        for target, indexes in _by_node(client, calls, pending):
+            try:
+                replies = _run_on_node(target, calls, indexes, replicas=replicas, timeout_ms=timeout_ms)
+            except (RedisConnectionError, RedisTimeoutError):
+                if attempt == 2 or not is_cluster(client):
+                    raise
+                moved += indexes
+                continue
+            for index, reply in zip(indexes, replies):
+                if isinstance(reply, AskError) and is_cluster(client):  # MOVED (a subclass) or ASK
+                    moved.append(index)
+                results[index] = reply
+        if not moved or attempt == 2:
+            break
+        _refresh_slots(client)
+        pending = moved
+    return results
+
+
+def _by_node(client: Any, calls: list[tuple[str, list[Any], list[Any]]],
+             indexes: list[int]) -> list[tuple[Any, list[int]]]:
     groups: dict[str, tuple[Any, list[int]]] = {}
-    for index, (_, keys, _) in enumerate(calls):
+    for index in indexes:
+        keys = calls[index][1]
         if is_cluster(client):
             node = client.get_node_from_key(keys[0])
             name, target = node.name, client.get_redis_connection(node)
         else:
             name, target = "", client
         groups.setdefault(name, (target, []))[1].append(index)
-    results: list[Any] = [None] * len(calls)
-    for target, indexes in groups.values():
-        pipe = target.pipeline(transaction=False)
-        for index in indexes:
-            source, keys, args = calls[index]
-            pipe.execute_command("EVAL", source, len(keys), *keys, *args)
-        if replicas:
-            pipe.execute_command("WAIT", replicas, timeout_ms)
-        replies = pipe.execute(raise_on_error=False)
-        confirmed = not replicas or (isinstance(replies[-1], int) and replies[-1] >= replicas)
-        for index, reply in zip(indexes, replies):
-            results[index] = reply if confirmed or isinstance(reply, Exception) else NotReplicated(calls[index][1][0])
-    return results
+    return list(groups.values())
+
+
+def _run_on_node(target: Any, calls: list[tuple[str, list[Any], list[Any]]], indexes: list[int], *,
+                 replicas: int, timeout_ms: int) -> list[Any]:
+    pipe = target.pipeline(transaction=False)
+    for index in indexes:
+        source, keys, args = calls[index]
+        pipe.execute_command("EVAL", source, len(keys), *keys, *args)
+    if replicas:
+        pipe.execute_command("WAIT", replicas, timeout_ms)
+    replies = pipe.execute(raise_on_error=False)
+    confirmed = not replicas or (isinstance(replies[-1], int) and replies[-1] >= replicas)
+    return [reply if confirmed or isinstance(reply, Exception) else NotReplicated(calls[index][1][0])
+            for index, reply in zip(indexes, replies)]
+
+
+def _refresh_slots(client: Any) -> None:
+    """Read the slot map again, as RedisCluster does after a command it routed failed. A cluster
+    that cannot answer now keeps the old map: the calls then fail as they did, and are counted."""
+    try:
+        client.nodes_manager.initialize()
+    except (RedisError, RedisClusterException) as error:
+        logger.debug("could not read the cluster's slot map again: %s", error)
