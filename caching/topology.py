@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -32,7 +33,8 @@ from django_redis.pool import ConnectionFactory
 from redis.cluster import ClusterNode, RedisCluster
 from redis.connection import BlockingConnectionPool, parse_url
 from redis.sentinel import SentinelConnectionPool
-from redis.exceptions import AskError, ClusterDownError, ClusterError, RedisClusterException, RedisError, SlotNotCoveredError
+from redis.exceptions import (AskError, ClusterDownError, ClusterError, MovedError, RedisClusterException, RedisError,
+                              SlotNotCoveredError, TryAgainError)
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
@@ -318,59 +320,88 @@ def run_scripts(client: Any, calls: list[tuple[str, list[Any], list[Any]]], *, r
 
     On a Cluster these pipelines go to the node's own client, past RedisCluster's routing, so what
     RedisCluster does after a failed command is done here: a node that cannot be reached, or that
-    answers MOVED (a replica now: CLUSTER FAILOVER), makes the slot map be read again and the calls
-    routed once more. Without it the map keeps naming a dead primary: a breaker whose probe first
-    replays the outbox (caching/outbox.py) would probe that node forever and never close.
+    answers MOVED (a replica now: CLUSTER FAILOVER; a slot resharded away), makes the slot map be read
+    again (once) and the calls routed once more. Without it the map keeps naming a dead primary: a
+    breaker whose probe first replays the outbox (caching/outbox.py) would probe that node forever and
+    never close. While a slot migrates, ASK sends a call to the importing node behind ASKING, and
+    TRYAGAIN (the call's keys split between the two nodes) waits briefly; a call still redirected
+    after _ATTEMPTS keeps its error reply, which its caller handles as any other (the outbox).
     """
     results: list[Any] = [None] * len(calls)
     pending = list(range(len(calls)))
-    for attempt in (1, 2):
+    asked: dict[int, tuple[str, int]] = {}  # call -> the importing node an ASK named
+    refreshed = False
+    for _ in range(_ATTEMPTS):
         moved: list[int] = []
-        for target, indexes in _by_node(client, calls, pending):
+        again: list[int] = []
+        for target, asking, indexes in _by_node(client, calls, pending, asked):
             try:
-                replies = _run_on_node(target, calls, indexes, replicas=replicas, timeout_ms=timeout_ms)
+                replies = _run_on_node(target, calls, indexes, asking=asking, replicas=replicas,
+                                       timeout_ms=timeout_ms)
             except (RedisConnectionError, RedisTimeoutError):
-                if attempt == 2 or not is_cluster(client):
+                if refreshed or not is_cluster(client):
                     raise
                 moved += indexes
                 continue
             for index, reply in zip(indexes, replies):
-                if isinstance(reply, AskError) and is_cluster(client):  # MOVED (a subclass) or ASK
-                    moved.append(index)
                 results[index] = reply
-        if not moved or attempt == 2:
+                asked.pop(index, None)
+                if not is_cluster(client):
+                    continue
+                if isinstance(reply, MovedError):
+                    moved.append(index)
+                elif isinstance(reply, AskError):
+                    asked[index] = (reply.host, reply.port)
+                    again.append(index)
+                elif isinstance(reply, TryAgainError):
+                    again.append(index)
+        if moved and not refreshed:
+            _refresh_slots(client)
+            refreshed = True
+            again += moved
+        if not again:
             break
-        _refresh_slots(client)
-        pending = moved
+        if any(isinstance(results[index], TryAgainError) for index in again):
+            time.sleep(_TRY_AGAIN_AFTER)
+        pending = sorted(again)
     return results
 
 
-def _by_node(client: Any, calls: list[tuple[str, list[Any], list[Any]]],
-             indexes: list[int]) -> list[tuple[Any, list[int]]]:
-    groups: dict[str, tuple[Any, list[int]]] = {}
+_ATTEMPTS = 5
+_TRY_AGAIN_AFTER = 0.05  # seconds, as RedisCluster waits after TRYAGAIN
+
+
+def _by_node(client: Any, calls: list[tuple[str, list[Any], list[Any]]], indexes: list[int],
+             asked: dict[int, tuple[str, int]]) -> list[tuple[Any, bool, list[int]]]:
+    """(node client, whether its calls go behind ASKING, the calls) per node."""
+    groups: dict[tuple[str, bool], tuple[Any, list[int]]] = {}
     for index in indexes:
         keys = calls[index][1]
         if is_cluster(client):
-            node = client.get_node_from_key(keys[0])
+            node = client.get_node(*asked[index]) if index in asked else None
+            node = node or client.get_node_from_key(keys[0])
             name, target = node.name, client.get_redis_connection(node)
         else:
             name, target = "", client
-        groups.setdefault(name, (target, []))[1].append(index)
-    return list(groups.values())
+        groups.setdefault((name, index in asked), (target, []))[1].append(index)
+    return [(target, asking, group) for (_, asking), (target, group) in groups.items()]
 
 
 def _run_on_node(target: Any, calls: list[tuple[str, list[Any], list[Any]]], indexes: list[int], *,
-                 replicas: int, timeout_ms: int) -> list[Any]:
+                 asking: bool, replicas: int, timeout_ms: int) -> list[Any]:
     pipe = target.pipeline(transaction=False)
     for index in indexes:
         source, keys, args = calls[index]
+        if asking:  # ASKING admits the one command after it
+            pipe.execute_command("ASKING")
         pipe.execute_command("EVAL", source, len(keys), *keys, *args)
     if replicas:
         pipe.execute_command("WAIT", replicas, timeout_ms)
     replies = pipe.execute(raise_on_error=False)
     confirmed = not replicas or (isinstance(replies[-1], int) and replies[-1] >= replicas)
+    evals = replies[1::2] if asking else replies
     return [reply if confirmed or isinstance(reply, Exception) else NotReplicated(calls[index][1][0])
-            for index, reply in zip(indexes, replies)]
+            for index, reply in zip(indexes, evals)]
 
 
 def _refresh_slots(client: Any) -> None:
