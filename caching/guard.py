@@ -24,7 +24,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from . import stats
+from . import stats, topology
 from .breaker import CLOSED, OPEN, CircuitBreaker
 from .scripts import LuaScript
 from .topology import CLUSTER_UNAVAILABLE
@@ -70,7 +70,7 @@ class GuardedRedis:
     def ping(self) -> tuple[bool, str]:
         """(answered, detail) — for the start-up line and health checks."""
         started = time.perf_counter()
-        if self._guard(lambda r: r.ping(), (), "ping", False):
+        if self._guard(topology.ping, (), "ping", False):
             return True, f"answered PING in {(time.perf_counter() - started) * 1000:.1f} ms"
         return False, self.breaker.last_error or "no answer"
 

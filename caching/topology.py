@@ -258,6 +258,15 @@ def is_cluster(client: Any) -> bool:
     return isinstance(client, RedisCluster)
 
 
+def ping(client: Any) -> bool:
+    """PING the nodes that serve the cache: on a Cluster every primary (each holds its share of the
+    keys), and no replica (no read or write of ours uses one). RedisCluster's own ping asks one node,
+    its default, so /healthz said "ok" while another primary — its third of the keys — was down."""
+    if is_cluster(client):
+        return bool(client.ping(target_nodes=RedisCluster.PRIMARIES))
+    return bool(client.ping())
+
+
 def node_clients(client: Any, *, primaries_only: bool = False) -> list[tuple[str, str, Any]]:
     """(name, role, redis client) for every node of a cluster — or the one Redis otherwise."""
     if not is_cluster(client):

@@ -267,3 +267,44 @@ def _owner(node: redis.Redis, slot: int) -> str:
             node_id = primary[2]
             return node_id.decode() if isinstance(node_id, bytes) else node_id
     raise AssertionError(f"slot {slot} has no owner")
+
+
+# --- one node away: the primaries still serve, the reports say which node -------------------------
+
+
+@pytest.mark.django_db
+def test_healthz_pings_the_primaries_only(client, monkeypatch):
+    """Every primary holds a share of the keys; a replica serves none of our calls."""
+    pinged = []
+    original = redis.RedisCluster._execute_command
+
+    def recording(self, target_node, *args, **kwargs):
+        if args and args[0] == "PING":
+            pinged.append(target_node.server_type)
+        return original(self, target_node, *args, **kwargs)
+
+    monkeypatch.setattr(redis.RedisCluster, "_execute_command", recording)
+    assert client.get("/healthz").json()["cache"] == "ok"
+    assert pinged == ["primary"] * len(_primaries())
+
+
+def test_cache_stats_names_a_node_that_does_not_answer_and_sums_the_others(monkeypatch):
+    cache.set_many({user_memory_key(n): {"n": n} for n in _keys_on_every_primary(user_memory_key)})
+    replica = next(name for name, role, _ in node_clients(_client()) if role == "replica")
+    host, port = replica.rsplit(":", 1)
+    original = redis.Redis.info
+
+    def info(self, *args, **kwargs):
+        kwargs_ = self.connection_pool.connection_kwargs
+        if (kwargs_.get("host"), str(kwargs_.get("port"))) == (host, port):
+            raise redis.ConnectionError("the replica is away")
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(redis.Redis, "info", info)
+    out = StringIO()
+    call_command("cache_stats", stdout=out)
+    table = out.getvalue()
+    row = next(line.split() for line in table.splitlines() if line.split()[:1] == [replica])
+    assert row[1:] == ["replica", "unreachable", "(ConnectionError)"]
+    assert f"keys in this database   {sum(_keys_per_primary().values())}" in table
+    assert cache.breaker.state == "closed"
