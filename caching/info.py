@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from .breaker import OPEN
 from .stats import FIELDS, counters_from_hash, history_from_hash, since_from_hash
@@ -82,22 +84,28 @@ def _cluster_info(client: Any) -> tuple[int, dict]:
     """(keys on the primaries, INFO summed over the nodes with one entry per node in "nodes")."""
     rows = []
     for name, role, node in node_clients(client):
-        info = node.info()
-        row = {"node": name, "role": role, "db_keys": node.dbsize()}
+        row: dict[str, Any] = {"node": name, "role": role}
+        try:
+            info, row["db_keys"] = node.info(), node.dbsize()
+        except (RedisConnectionError, RedisTimeoutError) as error:
+            # One node away (a replica being replaced, a primary failing over): the report names it and
+            # sums the others, rather than the whole report failing and counting against the breaker.
+            info, row["db_keys"], row["error"] = {}, None, f"unreachable ({type(error).__name__})"
         row.update({key: info.get(field) for key, field in _INFO_FIELDS.items()})
         rows.append(row)
     primaries = [row for row in rows if row["role"] == "primary"]
     total: dict[str, Any] = {field: sum(row[field] or 0 for row in rows) for field in _SUMMED_OVER_NODES}
     total.update({field: sum(row[field] or 0 for row in primaries) for field in _SUMMED_OVER_PRIMARIES})
     total["used_memory_human"] = _human(total["used_memory"])
-    total["maxmemory_human"] = _human(total["maxmemory"]) if all(row["maxmemory"] for row in primaries) else "0B"
-    if not all(row["maxmemory"] for row in primaries):
+    answering = [row for row in primaries if "error" not in row]
+    total["maxmemory_human"] = _human(total["maxmemory"]) if all(row["maxmemory"] for row in answering) else "0B"
+    if not all(row["maxmemory"] for row in answering):
         total["maxmemory"] = 0  # one primary without a limit: the cluster has none
     for field in ("redis_version", "maxmemory_policy"):
-        values = {row[_INFO_KEY[field]] for row in rows}
+        values = {row[_INFO_KEY[field]] for row in rows if "error" not in row}
         total[field] = values.pop() if len(values) == 1 else "mixed: " + ", ".join(sorted(map(str, values)))
     total["nodes"] = rows
-    return sum(row["db_keys"] for row in primaries), total
+    return sum(row["db_keys"] or 0 for row in primaries), total
 
 
 _INFO_KEY = {field: key for key, field in _INFO_FIELDS.items()}

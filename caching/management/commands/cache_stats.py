@@ -86,6 +86,9 @@ def render(report: dict[str, Any]) -> str:
     if redis.get("nodes"):  # a Redis Cluster: the figures above are its sums
         lines += ["", f"  {'node':<22}{'role':<9}{'keys':>8}{'hits':>10}{'misses':>10}{'memory':>10}{'evicted':>9}"]
         for node in redis["nodes"]:
+            if node.get("error"):
+                lines.append(f"  {node['node']:<22}{node['role']:<9}  {node['error']}")
+                continue
             lines.append(f"  {node['node']:<22}{node['role']:<9}{node['db_keys']:>8}{node['keyspace_hits']:>10}"
                          f"{node['keyspace_misses']:>10}{node['used_memory_human']:>10}{node['evicted_keys']:>9}")
     if not redis["maxmemory"]:
