@@ -13,7 +13,7 @@ PIP := $(BIN)/pip install --quiet --disable-pip-version-check
 # make run: options for `manage.py chat`, e.g. make run ARGS="--trace --user 2".
 ARGS ?=
 
-.PHONY: help install install-dev run serve stop test chaos fuzz lint migrate contract compat bench bench-quick clean
+.PHONY: help install install-dev run serve stop test chaos fuzz lint migrate contract compat bench bench-quick bench-cluster clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z-]+):.*## (.*)/  make \1\t\2/' | expand -t 22
@@ -120,6 +120,11 @@ bench: $(BENCH_STAMP) ## benchmarks (BENCHMARKS.md; needs PostgreSQL and Redis)
 
 bench-quick: $(BENCH_STAMP) ## a benchmark smoke test of under a minute
 	$(BIN)/python -m bench --quick $(BENCH_ARGS)
+
+# A Redis Cluster beside a single Redis (both started by the benchmark from redis-server; about 4 minutes):
+# its section of BENCHMARKS.md, which `make bench` keeps (bench/cluster.py).
+bench-cluster: $(BENCH_STAMP) ## the Cluster beside a single Redis, into BENCHMARKS.md
+	$(BIN)/python -m bench.cluster --write $(BENCH_ARGS)
 
 # The embedded cache goes with the database it caches: a cache that outlived db.sqlite3 would
 # describe profiles the new database does not have.
