@@ -281,8 +281,9 @@ def render(results: dict, *, argv: list[str]) -> str:
         f"| failed turns | {errors['single']} | {errors['cluster']} | |",
         "",
         f"**The stats hash** (one key, so one slot): its flushes were {stats_share:.2%} of the commands the "
-        f"Cluster's primaries ran during the webhook runs (about {stats_per_s:.0f} a second: each process "
-        "flushes once a second, whatever the traffic), and the busiest primary ran "
+        f"Cluster's primaries ran during the webhook runs (about {stats_per_s:.0f} commands a second: each process "
+        "flushes once a second whatever the traffic, so their share falls as traffic grows), and the busiest "
+        "primary ran "
         f"{balance:.2f}× the commands of the least busy one. "
         + ("Not a hot slot: the hash stays one key, unsharded." if stats_share < HOT_SHARE else
            f"More than {HOT_SHARE:.0%} of the commands: a hot slot, which sharding the hash would spread."),
