@@ -138,14 +138,15 @@ def scheduled_keys(*, using: str = DEFAULT_DB_ALIAS) -> list[str]:
     return sorted(ops) if ops else []
 
 
-def _enabled() -> bool:
+def enabled() -> bool:
+    """Whether caching is on (ENABLE_CACHE): off, nothing is cached and nothing is scheduled."""
     from django.core.cache import cache
 
     return getattr(cache, "enabled", False)
 
 
 def invalidate_on_commit(key: str, *, using: str = DEFAULT_DB_ALIAS) -> None:
-    if not _enabled():  # ENABLE_CACHE=false: nothing cached, nothing to keep fresh
+    if not enabled():  # ENABLE_CACHE=false: nothing cached, nothing to keep fresh
         return
     ops = _ops(using)
     if ops is None:
@@ -157,7 +158,7 @@ def invalidate_on_commit(key: str, *, using: str = DEFAULT_DB_ALIAS) -> None:
 
 def append_on_commit(key: str, item: dict, *, max_items: int, timeout: int, using: str = DEFAULT_DB_ALIAS) -> None:
     """Add `item` (a dict with an increasing "id") to the cached list at `key` once committed."""
-    if not _enabled():
+    if not enabled():
         return
     ops = _ops(using)
     if ops is None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import json
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -67,6 +69,53 @@ def messages_save(*, user_id: int, messages: list[NewMessage]) -> list[Message]:
         assert row.pk is not None, "the database must return the ids of bulk-inserted rows"
         message_created(row)
     return rows
+
+
+def turn_finish(*, update_id: int, user_id: int, messages: list[NewMessage], response: dict) -> None:
+    """The end of a turn: store its messages and, on the update's claimed row, its reply and the
+    cache keys it scheduled (caching.transaction.journal). On PostgreSQL one statement — the UPDATE
+    rides in a WITH ahead of the INSERT — written out here because the ORM cannot combine them;
+    elsewhere (SQLite) bulk_create and an UPDATE.
+
+    The keys are stored before the messages' appends are scheduled (the INSERT returns their ids),
+    so the history key they will schedule is added to them here."""
+    from caching.transaction import scheduled_keys
+
+    from .signals import message_created, message_keys
+
+    keys = sorted({*scheduled_keys(), *message_keys(user_id=user_id, helpful=[m.helpful for m in messages])})
+    if connection.vendor != "postgresql" or not messages:
+        if messages:
+            messages_save(user_id=user_id, messages=messages)
+        ProcessedUpdate.objects.filter(pk=update_id).update(response=response, cache_keys=keys)
+        return
+    now = timezone.now()
+    rows = [Message(user_id=user_id, role=m.role, content=clean_text(m.content), helpful=m.helpful,
+                    telegram_message_id=m.telegram_message_id, created_at=m.created_at or now) for m in messages]
+    values: list[object] = [json.dumps(response), json.dumps(keys), update_id]
+    for row in rows:
+        values += [row.user_id, str(row.role), row.content, row.helpful, row.telegram_message_id, row.created_at]
+    with connection.cursor() as cursor:
+        cursor.execute(_finish_sql(len(rows)), values)
+        ids = [pk for (pk,) in cursor.fetchall()]
+    assert len(ids) == len(rows), "the database must return the ids of the inserted rows"
+    for row, pk in zip(rows, ids):  # RETURNING gives the rows in VALUES order, as bulk_create relies on
+        row.pk = pk
+        row._state.adding, row._state.db = False, connection.alias
+        message_created(row)
+
+
+@functools.cache
+def _finish_sql(messages: int) -> str:
+    quote = connection.ops.quote_name
+    columns = ("user_id", "role", "content", "helpful", "telegram_message_id", "created_at")
+    row = f"({', '.join(['%s'] * len(columns))})"
+    return (
+        f"WITH reply AS (UPDATE {quote(ProcessedUpdate._meta.db_table)} SET {quote('response')} = %s, "
+        f"{quote('cache_keys')} = %s WHERE {quote('update_id')} = %s) "
+        f"INSERT INTO {quote(Message._meta.db_table)} ({', '.join(quote(c) for c in columns)}) "
+        f"VALUES {', '.join([row] * messages)} RETURNING {quote('id')}"
+    )
 
 
 def update_claim(*, update_id: int, user_id: int) -> bool | None:

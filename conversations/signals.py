@@ -7,7 +7,7 @@ from django.db import DEFAULT_DB_ALIAS
 from django.db.models.signals import post_delete, post_save
 
 from caching.keys import conversation_history_key
-from caching.transaction import append_on_commit, invalidate_on_commit
+from caching.transaction import append_on_commit, enabled as cache_enabled, invalidate_on_commit
 
 from .models import Message
 from .selectors import HISTORY_MAX, message_row
@@ -21,6 +21,11 @@ def message_created(instance: Message, using: str = DEFAULT_DB_ALIAS) -> None:
     if instance.helpful:  # unhelpful replies are not part of the history the bot reads
         append_on_commit(conversation_history_key(instance.user_id), message_row(instance), max_items=HISTORY_MAX,
                          timeout=settings.CACHE_TTL_CONVERSATION, using=using)
+
+
+def message_keys(*, user_id: int, helpful: list[bool]) -> list[str]:
+    """The keys `message_created` schedules for new messages of `user_id` (their `helpful` flags)."""
+    return [conversation_history_key(user_id)] if any(helpful) and cache_enabled() else []
 
 
 def message_saved(sender, instance: Message, created: bool, update_fields=None, using=None, **kwargs) -> None:

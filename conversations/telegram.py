@@ -24,7 +24,7 @@ from . import bot
 from .commands import Turn
 from .models import Message, ProcessedUpdate
 from .selectors import get_conversation_history
-from .services import NewMessage, clean_name, clean_text, messages_save, storable_id, update_claim
+from .services import NewMessage, clean_name, clean_text, storable_id, turn_finish, update_claim
 
 logger = logging.getLogger(__name__)
 CONTEXT_MESSAGES = 20
@@ -90,9 +90,9 @@ def _redelivered(update_id: int) -> dict:
 def handle_update(update: object) -> dict:
     """Process one Update; the JSON body to answer Telegram with ({} when there is nothing to say).
 
-    A warm text turn is three statements inside BEGIN/COMMIT (the claim, one INSERT of both
-    messages, the UPDATE storing the reply and the turn's cache keys) and two Redis round trips (one
-    MGET of the user's entries, one pipeline on commit).
+    A warm text turn is two statements inside BEGIN/COMMIT on PostgreSQL (the claim; one INSERT of
+    both messages carrying the UPDATE that stores the reply and the turn's cache keys) and two Redis
+    round trips (one MGET of the user's entries, one pipeline on commit).
     """
     message = text_message(update)
     if message is None:
@@ -124,13 +124,12 @@ def handle_update(update: object) -> dict:
         turn = Turn(user_id=user_id, first_name=first_name, memory=memory, history=tuple(history))
         answer = bot.respond(turn=turn, text=text)
         body = {"method": "sendMessage", "chat_id": chat_id, "text": answer.text, "parse_mode": "HTML"}
-        if answer.store:  # not after /forget: it deleted the conversation this message belongs to
-            messages_save(user_id=user_id, messages=[
-                NewMessage(role=Message.Role.USER, content=text, telegram_message_id=_int(message.get("message_id"))),
-                NewMessage(role=Message.Role.ASSISTANT, content=answer.text, helpful=answer.helpful),
-            ])
-        # Every answer is kept, /forget's too: a redelivery must say "Done" if the first answer was lost.
-        ProcessedUpdate.objects.filter(pk=update_id).update(response=body,
-                                                            cache_keys=cache_transaction.scheduled_keys())
+        # Not after /forget: it deleted the conversation this message belongs to. Every answer is
+        # kept, /forget's too: a redelivery must say "Done" if the first answer was lost.
+        messages = [
+            NewMessage(role=Message.Role.USER, content=text, telegram_message_id=_int(message.get("message_id"))),
+            NewMessage(role=Message.Role.ASSISTANT, content=answer.text, helpful=answer.helpful),
+        ] if answer.store else []
+        turn_finish(update_id=update_id, user_id=user_id, messages=messages, response=body)
     logger.info("update %s handled for user %s", update_id, user_id)
     return body

@@ -2,8 +2,9 @@
 time), so that a change cannot add one quietly.
 
 A warm text turn is, besides BEGIN and COMMIT (psycopg sends those; Django's capture does not list
-them): the claim (INSERT … ON CONFLICT DO NOTHING RETURNING the outbox check), one INSERT of both
-messages and the UPDATE that stores the reply and the turn's cache keys — and two Redis round trips:
+them): the claim (INSERT … ON CONFLICT DO NOTHING RETURNING the outbox check) and one INSERT of both
+messages carrying, in its WITH, the UPDATE that stores the reply and the turn's cache keys (on
+SQLite, which has no data-modifying WITH, the INSERT and the UPDATE) — and two Redis round trips:
 one MGET of the user's entries, one pipeline on commit.
 """
 
@@ -25,20 +26,28 @@ def _statements(ctx) -> list[str]:
             if kind not in ("BEGIN", "COMMIT")]
 
 
+def _finish() -> list[str]:
+    """The statements that end a turn (conversations.services.turn_finish)."""
+    return ["WITH"] if connection.vendor == "postgresql" else ["INSERT", "UPDATE"]
+
+
 def _warm(bot) -> None:
     bot.say("/start")
     bot.say("/set weight_kg 70")
     bot.say("hello")  # memory and history cached, every script loaded
 
 
-def test_a_warm_text_turn_is_three_statements_and_two_round_trips(bot, redis_round_trips):
+def test_a_warm_text_turn_is_two_statements_and_two_round_trips(bot, redis_round_trips):
     _warm(bot)
     redis_round_trips.clear()
     with CaptureQueriesContext(connection) as ctx, stats.capture() as events:
         assert "Earlier you said" in bot.say("what did I say before?")
-    assert _statements(ctx) == ["INSERT", "INSERT", "UPDATE"]  # claim, both messages, the reply
+    assert _statements(ctx) == ["INSERT", *_finish()]  # the claim; both messages and the reply
     claim = next(q["sql"] for q in ctx.captured_queries if q["sql"].startswith("INSERT"))
     assert "caching_pendinginvalidation" in claim  # the fence rides on the claim
+    if connection.vendor == "postgresql":
+        finish = next(q["sql"] for q in ctx.captured_queries if q["sql"].startswith("WITH"))
+        assert "UPDATE" in finish and "conversations_processedupdate" in finish and "conversations_message" in finish
     assert redis_round_trips == [["MGET"], ["EVALSHA"]]  # read memory + history; append on commit
     assert sorted(events) == [("conversation_history", "hit"), ("conversation_history", "set"),
                               ("user_memory", "hit")]
@@ -49,14 +58,14 @@ def test_a_set_turn_keeps_memory_warm_in_the_same_two_round_trips(bot, redis_rou
     redis_round_trips.clear()
     with CaptureQueriesContext(connection) as ctx:
         assert "Saved" in bot.say("/set weight_kg 71")
-    # claim; SAVEPOINT, SELECT … FOR UPDATE, UPDATE profile, RELEASE; messages; reply
-    assert _statements(ctx) == ["INSERT", "SAVEPOINT", "SELECT", "UPDATE", "RELEASE", "INSERT", "UPDATE"]
+    # claim; SAVEPOINT, SELECT … FOR UPDATE, UPDATE profile, RELEASE; messages and reply
+    assert _statements(ctx) == ["INSERT", "SAVEPOINT", "SELECT", "UPDATE", "RELEASE", *_finish()]
     assert redis_round_trips == [["MGET"], ["EVALSHA", "EVALSHA"]]  # memory rewritten, history appended
     redis_round_trips.clear()
     with CaptureQueriesContext(connection) as ctx, stats.capture() as events:
         assert "Weight: 71 kg" in bot.say("/profile")
     assert ("user_memory", "miss") not in events and ("user_memory", "hit") in events
-    assert _statements(ctx) == ["INSERT", "INSERT", "UPDATE"]
+    assert _statements(ctx) == ["INSERT", *_finish()]
     assert redis_round_trips == [["MGET"], ["EVALSHA"]]
 
 
@@ -69,7 +78,7 @@ def test_a_food_lookup_that_hits_is_read_with_the_users_entries(bot, fake_fdc, r
         assert "Per 100 g" in bot.say("/food banana")
     assert len(fake_fdc.requests) == 1
     assert ("usda", "hit") in events
-    assert _statements(ctx) == ["INSERT", "INSERT", "UPDATE"]
+    assert _statements(ctx) == ["INSERT", *_finish()]
     assert redis_round_trips == [["MGET", "GET"], ["EVALSHA"]]  # one pipeline: the user's slot, the food's
 
 
