@@ -200,6 +200,17 @@ def read_through(key: str, load: Callable[[], T], *, timeout: int, valid: Callab
         return load()
     if value is not _MISSING:
         return value
+    # A token read with the entry (prefetch) was read before this load, as a fill needs: no round
+    # trip for it, and the fill rides in the commit's round trip.
+    token = _turn.tokens.get(key) if _turn.active else None
+    if token:
+        value = load()
+        data = serializer.dumps(value)
+        if cache_transaction.fill_on_commit(key, (token, data, timeout)):
+            _turn.prefetched[key] = data
+        elif _fill(key, token, value, timeout) is None:
+            _turn.prefetched.pop(key, None)
+        return value
     token = _ensure_token(key, timeout)
     value = load()
     if token:
@@ -319,13 +330,18 @@ def apply_ops(ops: list[tuple[str, Any]]) -> list[bool]:
         return answers
 
     answers = backend._guard(send, namespaces, "on_commit", None)
-    if answers is None:
-        return [False] * len(ops)
+    if answers is None:  # a fill not sent only costs a hit: never an outbox row
+        return [op.fill_only for _, op in ops]
     taken = []
     for (key, op), answer in zip(ops, answers):
         if isinstance(answer, Exception):  # an error reply for this key (OOM): recorded by the caller
             backend._failed(answer, (namespace_of(key),), "on_commit")
-            taken.append(False)
+            taken.append(op.fill_only)
+            continue
+        if op.fill_only:
+            if answer == 1:
+                stats.record(namespace_of(key), stats.SET)
+            taken.append(True)
             continue
         if op.invalidate or op.appended:
             stored = answer == 1 and (op.replacement is not None if op.invalidate else True)
@@ -337,6 +353,9 @@ def apply_ops(ops: list[tuple[str, Any]]) -> list[bool]:
 def _command(backend: Any, key: str, op: Any) -> tuple[Any, list[str], list[Any]] | None:
     """(script, Redis keys, args) for one key's op, or None when there is nothing to send."""
     keys = [backend.make_and_validate_key(key), backend.make_and_validate_key(token_key(key))]
+    if op.fill_only:
+        token, data, timeout = op.fill
+        return FILL_IF_TOKEN, keys, [token, data, _ms(timeout), _ms(timeout) * _TOKEN_TTL_FACTOR]
     if op.invalidate:
         if op.replacement is not None:
             data, token, timeout = op.replacement

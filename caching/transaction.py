@@ -37,6 +37,13 @@ class PendingOp:
     # (bytes, token, timeout): store these bytes instead of only dropping the value, if the token is
     # unchanged (readthrough.replace_on_commit). Any later invalidation in the transaction clears it.
     replacement: tuple[bytes, bytes, int] | None = None
+    # (token, bytes, timeout): a read-through fill sent with the commit's round trip instead of one of
+    # its own (readthrough.read_through). Only on an op that does nothing else: any change clears it.
+    fill: tuple[bytes, bytes, int] | None = None
+
+    @property
+    def fill_only(self) -> bool:
+        return self.fill is not None
 
 
 class _State(threading.local):
@@ -112,14 +119,28 @@ def _schedule(key: str, using: str) -> PendingOp:
     ops = _ops(using)
     assert ops is not None, "only inside a transaction"
     op = ops.get(key)
-    if op is None:
-        op = ops[key] = PendingOp(intent=not _state.journaled)
+    if op is None or op.fill_only:
+        if op is None:
+            op = ops[key] = PendingOp()
+            transaction.on_commit(_Flush(key, op), using=using)
+        op.fill, op.intent = None, not _state.journaled  # a write: its read's fill is no longer wanted
         if op.intent:
             from . import outbox
 
             outbox.record([key])  # committed with the write: a crash after COMMIT leaves it behind
-        transaction.on_commit(_Flush(key, op), using=using)
     return op
+
+
+def fill_on_commit(key: str, fill: tuple[bytes, bytes, int], *, using: str = DEFAULT_DB_ALIAS) -> bool:
+    """Send a read-through fill (token, bytes, timeout) with what this transaction sends on commit:
+    one round trip for both. False outside a transaction, or when it already has an op for `key`.
+    A fill lost (rollback, Redis down) only costs a hit: it is never recorded in the outbox."""
+    ops = _ops(using)
+    if ops is None or key in ops:
+        return False
+    op = ops[key] = PendingOp(fill=fill)
+    transaction.on_commit(_Flush(key, op), using=using)
+    return True
 
 
 @contextmanager
@@ -135,7 +156,7 @@ def journal() -> Iterator[None]:
 def scheduled_keys(*, using: str = DEFAULT_DB_ALIAS) -> list[str]:
     """The keys this transaction will invalidate or append to on commit."""
     ops = _ops(using)
-    return sorted(ops) if ops else []
+    return sorted(key for key, op in ops.items() if not op.fill_only) if ops else []
 
 
 def enabled() -> bool:
@@ -174,4 +195,5 @@ def pending(key: str, *, using: str = DEFAULT_DB_ALIAS) -> PendingOp | None:
     if not _state.ops:  # the hot path: nothing buffered on this thread, no connection lookup
         return None
     ops = _ops(using)
-    return None if ops is None else ops.get(key)
+    op = None if ops is None else ops.get(key)
+    return None if op is None or op.fill_only else op

@@ -111,3 +111,51 @@ def test_a_history_append_sends_one_message_whatever_the_entry_holds(bot, monkey
     bot.say("hello")
     assert abs(sent[-1] - short) < 16, (short, sent[-1])  # ids and script arguments may gain a digit
     assert sent[-1] < 1000
+
+
+def test_a_turn_after_its_memory_was_dropped_still_makes_two_round_trips(bot, redis_round_trips):
+    """Another process's write dropped the user's memory (its token changed): the turn's MGET brings
+    the new token with the miss, so the load needs no round trip for it, and the fill rides in the
+    commit's pipeline. The turn after it hits."""
+    from caching.keys import user_memory_key
+    from caching.readthrough import invalidate
+
+    _warm(bot)
+    invalidate(user_memory_key(42))
+    redis_round_trips.clear()
+    with CaptureQueriesContext(connection) as ctx, stats.capture() as events:
+        assert "Ada" in bot.say("hello")
+    assert redis_round_trips == [["MGET"], ["EVALSHA", "EVALSHA"]]  # fill and history append on commit
+    assert ("user_memory", "miss") in events and ("user_memory", "set") in events
+    assert _statements(ctx)[0] == "INSERT" and "SELECT" in _statements(ctx)  # the claim, then the load
+    redis_round_trips.clear()
+    with stats.capture() as events:
+        bot.say("hello")
+    assert ("user_memory", "hit") in events and ("user_memory", "miss") not in events
+    assert redis_round_trips == [["MGET"], ["EVALSHA"]]
+
+
+def test_a_fill_sent_on_commit_is_refused_when_an_invalidation_came_first(bot, monkeypatch):
+    """The deferred fill keeps the token rule: an invalidation between the turn's load and its
+    commit (another process's write) makes the fill a no-op, so nothing loaded before it is stored."""
+    from django.core.cache import cache
+
+    from caching.keys import user_memory_key
+    from caching.readthrough import invalidate
+    from conversations import bot as bot_module
+
+    _warm(bot)
+    key = user_memory_key(42)
+    invalidate(key)
+    respond = bot_module.respond
+
+    def respond_after_a_write_elsewhere(**kwargs):
+        invalidate(key)  # as the commit of another process's profile change would, mid-turn
+        return respond(**kwargs)
+
+    monkeypatch.setattr(bot_module, "respond", respond_after_a_write_elsewhere)
+    with stats.capture() as events:
+        bot.say("hello")
+    assert ("user_memory", "miss") in events and ("user_memory", "set") not in events
+    assert cache.get(key) is None  # the value loaded before the invalidation was not stored
+
