@@ -36,7 +36,9 @@ def _command(text: str) -> tuple[str, str] | None:
 def cache_keys(text: str) -> list[str]:
     """The cache keys (other than the user's) that answering `text` will read."""
     command = _command(text.strip())
-    keys = CACHE_KEYS.get(command[0]) if command else None
+    if command is None:
+        return freetext.cache_keys(text.strip())
+    keys = CACHE_KEYS.get(command[0])
     return keys(command[1]) if keys else []
 
 

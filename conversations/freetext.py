@@ -34,6 +34,17 @@ def answer(*, turn: Turn, text: str) -> Reply:
     return handler(turn, **intent.args)
 
 
+def cache_keys(text: str) -> list[str]:
+    """The food lookups answering `text` will read: read ahead with the user's entries, in the
+    turn's one round trip, like /log's and /food's (conversations.food_commands.CACHE_KEYS)."""
+    intent = classify(text)
+    if intent.action == "log_food":
+        return [key for item in intent.args["items"][:MAX_ITEMS] for key in food_commands.CACHE_KEYS["log"](item)]
+    if intent.action == "food_info":  # the query's food words, as _food_info looks them up
+        return food_commands.CACHE_KEYS["log"](intent.args["query"])
+    return []
+
+
 def _name(turn: Turn) -> str:
     return esc(turn.profile.get("name") or turn.first_name or "there", 60)
 

@@ -7,6 +7,7 @@ the field and value…). Order matters: the most specific asks are tried first.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -140,6 +141,7 @@ def _profile_statement(text: str) -> Intent | None:
     return None
 
 
+@functools.lru_cache(maxsize=64)  # a turn classifies its text twice: for its read-ahead, then to answer
 def classify(text: str) -> Intent:
     text = " ".join(text.replace("’", "'").split())
     if _SAID.search(text):

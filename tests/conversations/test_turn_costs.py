@@ -159,3 +159,17 @@ def test_a_fill_sent_on_commit_is_refused_when_an_invalidation_came_first(bot, m
     assert ("user_memory", "miss") in events and ("user_memory", "set") not in events
     assert cache.get(key) is None  # the value loaded before the invalidation was not stored
 
+
+def test_a_food_logged_in_free_text_is_read_with_the_users_entries(bot, fake_fdc, redis_round_trips):
+    fake_fdc.add(200, {"foods": [fdc_food(description="Banana, raw", nutrients=BANANA_NUTRIENTS)]})
+    _warm(bot)
+    bot.say("/food banana")  # cached now
+    redis_round_trips.clear()
+    with stats.capture() as events:
+        assert "Banana, raw" in bot.say("I had a banana for lunch")
+    assert len(fake_fdc.requests) == 1 and ("usda", "hit") in events
+    assert len(redis_round_trips) == 2 and redis_round_trips[0] == ["MGET", "GET"]  # then the commit's pipeline
+    redis_round_trips.clear()
+    with stats.capture() as events:
+        assert "kcal" in bot.say("how many kcal in a banana")
+    assert redis_round_trips[0] == ["MGET", "GET"] and ("usda", "hit") in events
