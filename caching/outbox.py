@@ -129,12 +129,17 @@ def replay_before_probe(client: Any, cache: Any) -> None:
     """guard.PROBE_HOOKS entry: a breaker probing Redis applies every pending row with the probe's
     connection before the probe's own answer is used."""
     model = _model()
+    last = 0
     try:
-        while rows := list(model.objects.order_by("id").values_list("id", "key")[:BATCH]):
+        # Onward by id, each row once: a row another transaction is deleting (it applied it too) is
+        # skipped by _delete's SKIP LOCKED and still listed until that one commits — which may be
+        # waiting for a lock this thread's transaction holds. Reading from the start again would spin.
+        while rows := list(model.objects.filter(id__gt=last).order_by("id").values_list("id", "key")[:BATCH]):
             results = apply(client, cache.make_and_validate_key, [key for _, key in rows])
             if not all(results):
                 raise RedisConnectionError("Redis refused pending invalidations")
             _delete([row_id for row_id, _ in rows])
+            last = rows[-1][0]
             logger.warning("replayed %d cache invalidation(s) recorded while Redis was unavailable", len(rows))
     except DatabaseError:
         # Without the outbox we cannot know what is stale: keep Redis untrusted (the probe fails).

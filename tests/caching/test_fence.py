@@ -140,3 +140,44 @@ def test_writes_outside_a_turn_record_an_intent_cleared_once_redis_took_it():
         caching.outbox.record = original
     assert seen == [[user_memory_key(5)]]  # written inside the transaction
     assert PendingInvalidation.objects.count() == 0  # and cleared after Redis took it
+
+
+def test_a_probe_replays_each_row_once_even_while_another_transaction_deletes_it(live_redis):
+    """A row that another transaction has deleted but not committed stays listed, and SKIP LOCKED
+    leaves it to that one: the probe must go on, not read it again until that commit (which may be
+    waiting for a lock the probing turn holds)."""
+    import threading
+
+    from django.core.cache import cache
+    from django.db import connections, transaction
+
+    if connection.vendor != "postgresql":
+        pytest.skip("SKIP LOCKED and two transactions at once: PostgreSQL (CI sets DATABASE_URL)")
+    PendingInvalidation.objects.create(key=user_memory_key(42))
+    locked, release = threading.Event(), threading.Event()
+
+    def deleting_elsewhere():
+        with transaction.atomic():
+            PendingInvalidation.objects.select_for_update().filter(key=user_memory_key(42)).delete()
+            locked.set()
+            release.wait(10)
+        connections.close_all()
+
+    other = threading.Thread(target=deleting_elsewhere)
+    other.start()
+    assert locked.wait(10)
+    done = threading.Event()
+
+    def probe():
+        with transaction.atomic():  # a probe inside a turn's transaction: _delete skips locked rows
+            outbox.replay_before_probe(cache.client.get_client(write=True), cache)
+        done.set()
+        connections.close_all()
+
+    prober = threading.Thread(target=probe, daemon=True)
+    prober.start()
+    finished = done.wait(5)
+    release.set()
+    other.join(10)
+    assert finished, "the probe kept replaying a row another transaction was deleting"
+    assert PendingInvalidation.objects.count() == 0
