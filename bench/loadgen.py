@@ -99,6 +99,8 @@ class Run:
         kinds = self.by_kind()
         return {
             "steady_kinds": kind_table(self.raw["tally"], prefix="steady "),
+            # Turns sent while their user's (or food's) first turn was still in flight: cold starts.
+            "overlapping_first": kind_table(self.raw["tally"], prefix="overlap "),
             "cache_reads": cache_table(self.raw["tally"]),
             "turns": self.turns, "lines": self.raw["lines"], "complete": self.complete,
             "elapsed_s": self.elapsed, "throughput": self.throughput, "errors": self.errors,
@@ -130,7 +132,7 @@ def kind_table(tally: dict[str, float], *, prefix: str = "") -> dict[str, dict[s
             if not key.startswith(prefix):
                 continue
             key = key.removeprefix(prefix)
-        elif key.startswith(("cache ", "steady ")):
+        elif key.startswith(("cache ", "steady ", "overlap ")):
             continue
         kind, _, field = key.rpartition(" ")
         if kind and kind != "status":

@@ -8,7 +8,8 @@ CPU time does not, so it is the per-turn cost that queueing cannot blur. Stateme
 every statement Django sends — SAVEPOINTs included; BEGIN and COMMIT are not (psycopg sends them
 itself). `X-Bench-Redis: <round trips>` counts what the request's thread sent to Redis (a pipeline is
 one), and `X-Bench-Cache: <hits> <misses>` per namespace (user_memory, conversation_history, usda)
-what its reads found; `X-Bench-Cold` is echoed, to tell cold starts from the steady state.
+what its reads found; `X-Bench-Cold` and `X-Bench-Line` are echoed, to tell cold starts from the
+steady state (replay.lua: a turn sent before its user's first turn was answered is a cold start too).
 """
 
 from __future__ import annotations
@@ -88,7 +89,7 @@ def count_sql(get_response: Callable[[HttpRequest], HttpResponse]) -> Callable[[
             if event in reads:
                 reads[event] += 1
         response["X-Bench-Cache"] = " ".join(str(n) for n in reads.values())
-        for header in ("X-Bench-Kind", "X-Bench-Cold"):
+        for header in ("X-Bench-Kind", "X-Bench-Cold", "X-Bench-Line"):
             value = request.headers.get(header)
             if value:
                 response[header] = value[:16]

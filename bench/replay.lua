@@ -29,20 +29,34 @@ function setup(thread)
 end
 
 local requests = {}
+-- Lines whose cold start is another line of the file ("@u<line>", "@f<line>": bench/workload.py):
+-- {kind, flags, body, deps = {{namespace letter, line}, ...}}. Sent before that line was answered,
+-- such a turn finds no entry either (the first turn has not filled it yet): a cold start too.
+local waits_on, done_lines = {}, {}
+local secret, path
 total, issued, sent, answered = 0, 0, 0, 0
 first_sent, last_answer = 0, 0
 tally = {} -- flat, so thread:get can copy it: ["<kind> <field>"] = number
 
+local function format(kind, cold, body, line)
+  return wrk.format("POST", path, {
+    ["Content-Type"] = "application/json",
+    ["X-Telegram-Bot-Api-Secret-Token"] = secret,
+    ["X-Bench-Kind"] = kind,
+    ["X-Bench-Cold"] = cold,
+    ["X-Bench-Line"] = tostring(line),
+  }, body)
+end
+
 function init(args)
-  local secret, path = args[2], args[3]
+  secret, path = args[2], args[3]
   for line in io.lines(args[1]) do
     local kind, cold, body = line:match("^([^\t]*)\t([^\t]*)\t(.*)$")
-    requests[#requests + 1] = wrk.format("POST", path, {
-      ["Content-Type"] = "application/json",
-      ["X-Telegram-Bot-Api-Secret-Token"] = secret,
-      ["X-Bench-Kind"] = kind,
-      ["X-Bench-Cold"] = cold,
-    }, body)
+    local flags = cold:match("^[^@]*")
+    local deps = {}
+    for ns, n in cold:gmatch("@(%a)(%d+)") do deps[#deps + 1] = {ns, tonumber(n)} end
+    requests[#requests + 1] = format(kind, flags, body, #requests + 1)
+    if #deps > 0 then waits_on[#requests] = {kind = kind, flags = flags, body = body, deps = deps} end
   end
   total = #requests
 end
@@ -61,6 +75,16 @@ function request()
   end
   sent = sent + 1
   if sent == 1 then first_sent = now() end
+  local waiting = waits_on[sent]
+  if waiting then
+    local late = ""
+    for _, dep in ipairs(waiting.deps) do
+      if not done_lines[dep[2]] then late = late .. dep[1] end
+    end
+    if late ~= "" then -- "+": cold because its first turn was still in flight (counted apart)
+      return format(waiting.kind, (waiting.flags == "-" and "" or waiting.flags) .. late .. "+", waiting.body, sent)
+    end
+  end
   return requests[sent]
 end
 
@@ -70,6 +94,8 @@ end
 
 function response(status, headers, body)
   answered = answered + 1
+  local line = tonumber(headers["X-Bench-Line"] or "")
+  if line then done_lines[line] = true end
   local kind = headers["X-Bench-Kind"] or "?"
   add(kind .. " n", 1)
   if status < 200 or status > 299 then
@@ -88,6 +114,7 @@ function response(status, headers, body)
   add(kind .. " redis", trips)
   -- Cold starts (a user's first turn, a food's first lookup) apart from the steady state.
   local cold = headers["X-Bench-Cold"] or "-"
+  if cold:find("+", 1, true) then add("overlap " .. kind .. " n", 1) end
   if cold == "-" and statements then
     add("steady " .. kind .. " n", 1)
     add("steady " .. kind .. " counted", 1)

@@ -151,6 +151,15 @@ def telegram_update(turn: Turn, update_id: int) -> dict:
     }
 
 
+def _food_of(turn: Turn) -> str | None:
+    """The food lookup a turn makes (/food and /log make the same one: one key per query,
+    nutrition.selectors.LOOKUP_LIMIT), normalised as its cache key is; None for other kinds."""
+    if turn.kind not in ("food", "log"):
+        return None
+    query = turn.text.split(maxsplit=1)[1] if turn.kind == "food" else turn.text.split(maxsplit=3)[3]
+    return " ".join(query.casefold().split())
+
+
 def cold_flags(batch: list[Turn]) -> list[str]:
     """Per turn, which of its cache reads are a cold start: "u" for the user's first turn (memory and
     history were never cached), "f" for a food query's first lookup, "-" for neither. Hit rates are
@@ -163,21 +172,27 @@ def cold_flags(batch: list[Turn]) -> list[str]:
         if turn.user_id not in users:
             users.add(turn.user_id)
             flag += "u"
-        if turn.kind in ("food", "log"):
-            # /food and /log make the same lookup (one key per query, nutrition.selectors.LOOKUP_LIMIT)
-            query = turn.text.split(maxsplit=1)[1] if turn.kind == "food" else turn.text.split(maxsplit=3)[3]
-            food = " ".join(query.casefold().split())
-            if food not in foods:
-                foods.add(food)
-                flag += "f"
+        food = _food_of(turn)
+        if food is not None and food not in foods:
+            foods.add(food)
+            flag += "f"
         flags.append(flag or "-")
     return flags
 
 
 def request_lines(batch: list[Turn], *, first_update_id: int, cold: list[str] | None = None) -> Iterator[str]:
-    """One line per turn for bench/replay.lua: `<kind>\t<cold flags>\t<Update JSON>` (JSON has no
-    raw tabs); `cold`: cold_flags() of the whole workload so far (default: of this batch alone)."""
+    """One line per turn for bench/replay.lua: `<kind>\t<cold>\t<Update JSON>` (JSON has no raw tabs);
+    `cold`: cold_flags() of the whole workload so far (default: of this batch alone).
+
+    <cold> is the turn's flags, then `@u<line>` / `@f<line>` when the user's (the food's) cold start is
+    line <line> of this batch (1-based): a turn sent before that line was answered finds no entry
+    either — the first turn has not filled it yet — so replay.lua counts it as a cold start too."""
     cold = cold_flags(batch) if cold is None else cold
+    firsts: dict[tuple[str, object], int] = {}
     for offset, (turn, flag) in enumerate(zip(batch, cold)):
+        reads = {"u": turn.user_id, "f": _food_of(turn)}
+        after = "".join(f"@{ns}{firsts[(ns, key)]}" for ns, key in reads.items()
+                        if ns not in flag and (ns, key) in firsts)
+        firsts.update({(ns, key): offset + 1 for ns, key in reads.items() if ns in flag})
         body = json.dumps(telegram_update(turn, first_update_id + offset), separators=(',', ':'))
-        yield f"{turn.kind}\t{flag}\t{body}"
+        yield f"{turn.kind}\t{flag}{after}\t{body}"

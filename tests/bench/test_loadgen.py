@@ -67,8 +67,9 @@ def test_steady_and_cold_reads_are_told_apart():
 
     tally = {"text n": 2, "steady text n": 1, "steady text counted": 1, "steady text redis": 2, "text redis": 7,
              "text counted": 2, "cache steady user_memory hits": 9, "cache steady user_memory misses": 1,
-             "cache cold user_memory hits": 0, "cache cold user_memory misses": 2}
+             "cache cold user_memory hits": 0, "cache cold user_memory misses": 2, "overlap text n": 1}
     assert set(kind_table(tally)) == {"text"} and kind_table(tally)["text"]["redis"] == 3.5
+    assert kind_table(tally, prefix="overlap ")["text"]["turns"] == 1  # sent before its first turn was answered
     assert kind_table(tally, prefix="steady ")["text"]["redis"] == 2
     table = cache_table(tally)
     assert table["steady"]["user_memory"]["hit_rate"] == 0.9

@@ -92,7 +92,8 @@ def test_request_lines_carry_the_update():
     for offset, (line, turn) in enumerate(zip(lines, batch)):
         kind, cold, body = line.split("\t")
         assert kind == turn.kind
-        assert cold == "-" or set(cold) <= {"u", "f"}
+        flags = cold.split("@")[0]
+        assert flags == "-" or set(flags) <= {"u", "f"}
         update = json.loads(body)
         assert update == telegram_update(turn, 100 + offset)
         assert update["update_id"] == 100 + offset
@@ -106,3 +107,16 @@ def test_cold_flags_mark_first_contacts_only():
     batch = [Turn(1, "text", "hi"), Turn(1, "food", "/food Apple"), Turn(2, "food", "/food apple"),
              Turn(2, "log", "/log 100 g apple"), Turn(1, "log", "/log 50 g  Apple")]
     assert cold_flags(batch) == ["u", "f", "u", "-", "-"]
+
+
+def test_request_lines_name_the_line_of_each_cold_start():
+    """replay.lua counts a turn sent before its user's (its food's) first turn was answered as cold."""
+    from bench.workload import Turn
+
+    batch = [Turn(1, "text", "hi"), Turn(1, "food", "/food Apple"), Turn(2, "food", "/food apple"),
+             Turn(2, "log", "/log 100 g apple"), Turn(1, "log", "/log 50 g  Apple")]
+    colds = [line.split("\t")[1] for line in request_lines(batch, first_update_id=1)]
+    assert colds == ["u", "f@u1", "u@f2", "-@u3@f2", "-@u1@f2"]
+    # A user whose first turn lies in an earlier batch (the warm-up) waits on nothing.
+    later = [line.split("\t")[1] for line in request_lines(batch[3:], first_update_id=1, cold=["-", "-"])]
+    assert later == ["-", "-"]
