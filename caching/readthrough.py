@@ -9,8 +9,9 @@ equal to a random token) and a fresh token is minted by the next miss, so evicti
 hits, never correctness.
 
 A hit is one GET, as with cache.get; only a miss reads the token (before the database). A bot turn
-reads all of one user's entries in one MGET (`prefetch`: one hash slot, so Cluster-safe), and sends
-everything it changed in one pipelined round trip on commit (`apply_ops`, from caching.transaction).
+reads all of one user's entries in one MGET (`prefetch`: one hash slot, so Cluster-safe), with the
+memory's token, and sends everything it changed in one pipelined round trip on commit (`apply_ops`,
+from caching.transaction) — a fill of what it missed too, when the token came with the MGET.
 """
 
 from __future__ import annotations
