@@ -12,7 +12,7 @@ from pathlib import Path
 
 from .servers import ROOT, BenchError
 
-_PACKAGES = ("Django", "django-redis", "redis", "psycopg", "gunicorn", "orjson", "matplotlib")
+_PACKAGES = ("Django", "django-redis", "redis", "hiredis", "psycopg", "gunicorn", "orjson", "matplotlib")
 
 
 def ensure_wrk(log) -> None:
