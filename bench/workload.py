@@ -151,12 +151,23 @@ def telegram_update(turn: Turn, update_id: int) -> dict:
     }
 
 
+# The free text of _FREE_TEXT that the bot answers with a food lookup (it logs the food: the same
+# lookup as /food <food>); the others name no food or only mention one.
+_LOOKUP_TEXT = ("I had a ", " for lunch")
+
+
 def _food_of(turn: Turn) -> str | None:
     """The food lookup a turn makes (/food and /log make the same one: one key per query,
-    nutrition.selectors.LOOKUP_LIMIT), normalised as its cache key is; None for other kinds."""
-    if turn.kind not in ("food", "log"):
+    nutrition.selectors.LOOKUP_LIMIT), normalised as its cache key is; None when it makes none."""
+    if turn.kind == "text":
+        head, tail = _LOOKUP_TEXT
+        if not (turn.text.startswith(head) and turn.text.endswith(tail)):
+            return None
+        query = turn.text[len(head):-len(tail)]
+    elif turn.kind in ("food", "log"):
+        query = turn.text.split(maxsplit=1)[1] if turn.kind == "food" else turn.text.split(maxsplit=3)[3]
+    else:
         return None
-    query = turn.text.split(maxsplit=1)[1] if turn.kind == "food" else turn.text.split(maxsplit=3)[3]
     return " ".join(query.casefold().split())
 
 

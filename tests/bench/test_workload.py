@@ -120,3 +120,11 @@ def test_request_lines_name_the_line_of_each_cold_start():
     # A user whose first turn lies in an earlier batch (the warm-up) waits on nothing.
     later = [line.split("\t")[1] for line in request_lines(batch[3:], first_update_id=1, cold=["-", "-"])]
     assert later == ["-", "-"]
+
+
+def test_free_text_that_logs_a_food_is_that_foods_lookup():
+    from bench.workload import Turn, cold_flags
+
+    batch = [Turn(1, "text", "I had a raw apple for lunch"), Turn(2, "food", "/food Raw apple"),
+             Turn(2, "text", "is raw apple healthy?")]
+    assert cold_flags(batch) == ["uf", "u", "-"]
