@@ -28,6 +28,7 @@ import pytest
 import redis
 import requests
 
+from caching.keys import SCHEMA_VERSION, user_memory_key
 from tests.fleet.harness import Driver, Expected, FleetDatabase, Tally, Worker, service_env
 from tests.redis_topologies import MASTER_NAME, Cluster, SentinelSet
 
@@ -51,7 +52,9 @@ class TopologyFleet:
         try:
             self.database = FleetDatabase(workdir)
             topology = {"REDIS_CLUSTER_NODES": "", "REDIS_SENTINELS": "", "REDIS_SENTINEL_MASTER": "",
-                        "REDIS_WAIT_REPLICAS": wait_replicas, **self.redis.env}
+                        "REDIS_WAIT_REPLICAS": wait_replicas, **self.redis.env,
+                        # FAILOVER_LOG_LEVEL=DEBUG: the workers' logs (in the test's tmp dir) show every probe.
+                        "LOG_LEVEL": os.environ.get("FAILOVER_LOG_LEVEL", "WARNING")}
             env = service_env(database_url=self.database.url, redis_url="", **topology)
             for name in "AB":
                 self.workers.append(Worker(name, env, workdir))
@@ -61,7 +64,8 @@ class TopologyFleet:
             raise
 
     def value_key(self, user_id: int) -> str:
-        return f"ha:s1:1:user_memory:{{{user_id}}}"
+        # As the backend's make_key builds it (KEY_PREFIX "ha", the schema version, VERSION 1).
+        return f"ha:s{SCHEMA_VERSION}:1:{user_memory_key(user_id)}"
 
     def primary_of(self, user_id: int) -> int:
         if self.kind == "sentinel":
