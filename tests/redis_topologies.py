@@ -99,9 +99,17 @@ class _Fleet:
         self.processes[port] = None
         self._save()
 
-    def restart(self, port: int) -> None:
-        """Start a killed node again, with its files (a Cluster node rejoins from its nodes.conf)."""
-        self.processes[port] = subprocess.Popen(self.commands[port], stdout=subprocess.DEVNULL,
+    def restart(self, port: int, *, replica_of: int | None = None) -> None:
+        """Start a killed node again, with its files (a Cluster node rejoins from its nodes.conf);
+        `replica_of`: as a replica of that port, as a deployment that asks its sentinels for the
+        primary before it starts a node does (else a sentinel converts it, some 8 seconds later)."""
+        command = list(self.commands[port])
+        if "--replicaof" in command:
+            at = command.index("--replicaof")
+            del command[at:at + 3]
+        if replica_of is not None:
+            command += ["--replicaof", HOST, str(replica_of)]
+        self.processes[port] = subprocess.Popen(command, stdout=subprocess.DEVNULL,
                                                 stderr=subprocess.DEVNULL, start_new_session=True)
         self._save()
 

@@ -4,9 +4,9 @@ Each topology (tests/redis_topologies.py: 1 primary + 1 replica + 3 sentinels; 3
 replica each) serves two gunicorn processes, while a load thread sends turns of other users to both.
 Each round: a fresh user writes and reads through both workers (warm cache); then
 
-- `kill9`: the primary's link to its replica is cut (CLIENT KILL TYPE replica: it reconnects within
-  about a second), the user writes again — acknowledged by the primary only — and the primary is
-  killed (kill -9) before the replica has the write: asynchronous replication's lost window, made
+- `kill9`: the primary's link to its replica is cut (CLIENT KILL TYPE replica, and the replica's
+  login to it made to fail, so it cannot reconnect), the user writes again — acknowledged by the
+  primary only — and the primary is killed (kill -9): asynchronous replication's lost window, made
   certain. The replica is promoted; the old primary is started again and rejoins as a replica.
 - `manual`: the user writes, then `SENTINEL FAILOVER` / `CLUSTER FAILOVER` (on the user's shard).
 
@@ -18,16 +18,18 @@ confirmation (caching/topology.py) off: the negative control, which must see sta
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
-import statistics
 import threading
 import time
+from pathlib import Path
 
 import pytest
 import redis
 import requests
 
+from bench.percentile import percentile
 from caching.keys import SCHEMA_VERSION, user_memory_key
 from tests.fleet.harness import Driver, Expected, FleetDatabase, Tally, Worker, service_env
 from tests.redis_topologies import MASTER_NAME, Cluster, SentinelSet
@@ -35,9 +37,10 @@ from tests.redis_topologies import MASTER_NAME, Cluster, SentinelSet
 pytestmark = [
     pytest.mark.fleet,
     # Minutes of failovers and two topologies of redis-server: CI's test_topologies step runs them.
-    pytest.mark.skipif(not os.environ.get("FAILOVER_ROUNDS"), reason="set FAILOVER_ROUNDS and a topology (.ci/run's test_topologies, not yet in the CI run)"),
+    pytest.mark.skipif(not os.environ.get("FAILOVER_ROUNDS"), reason="set FAILOVER_ROUNDS (CI: .ci/run's test_topologies, 20 rounds)"),
 ]
-RESUME_TIMEOUT = 30.0
+RESUME_TIMEOUT = 60.0
+SUMMARY = Path(__file__).resolve().parents[2] / "artifacts" / "failover"  # what each run counted
 
 
 def rounds() -> int:
@@ -90,13 +93,16 @@ class TopologyFleet:
         """Fail the user's primary over; returns when the set is healthy again (time of the fault)."""
         primary = self.primary_of(user_id)
         if how == "kill9":
-            self.redis.client(primary).client_kill_filter(_type="replica")
+            replica = self.replica_of(primary)
+            self._cut_replication(primary, replica)
             if before_kill is not None:
                 before_kill()
             started = time.monotonic()
             self.redis.kill(primary)
+            self._restore_replication(replica)
             _until(lambda: self._promoted(primary, user_id), "a replica promoted")
-            self.redis.restart(primary)
+            # Back at once, as the new primary's replica: caching resumes only once one is in sync.
+            self.redis.restart(primary, replica_of=self.redis.primary() if self.kind == "sentinel" else None)
         else:
             if before_kill is not None:
                 before_kill()
@@ -107,6 +113,23 @@ class TopologyFleet:
                 self.redis.client(self.replica_of(primary)).execute_command("CLUSTER", "FAILOVER")
             _until(lambda: self._promoted(primary, user_id), "a replica promoted")
         return started
+
+    def _cut_replication(self, primary: int, replica: int) -> None:
+        """Keep the replica from hearing anything the primary takes from now on: its link is cut and
+        it cannot log in again (a user that does not exist). The lost window is then certain, not a
+        race with the replica's reconnect (about a second)."""
+        replica_client = self.redis.client(replica)
+        replica_client.config_set("masteruser", "failover-test-nobody")
+        replica_client.config_set("masterauth", "wrong")
+        self.redis.client(primary).client_kill_filter(_type="replica")
+        _until(lambda: replica_client.info("replication").get("master_link_status") == "down", "the replica cut off", 5)
+
+    def _restore_replication(self, replica: int) -> None:
+        """Once the primary is dead there is nothing left to hear: let the replica log in again (to
+        whichever primary it follows next)."""
+        replica_client = self.redis.client(replica)
+        replica_client.config_set("masteruser", "")
+        replica_client.config_set("masterauth", "")
 
     def _promoted(self, old: int, user_id: int) -> bool:
         try:
@@ -180,9 +203,9 @@ def run_rounds(fleet: TopologyFleet, how: str, n: int, *, base_user: int) -> tup
         started = fleet.fail_over(user, how, before_kill=write_again)
         driver.read_all([reader, writer], user, expected, round_no=r)
 
-        def caching_again() -> bool:
+        def caching_again() -> bool:  # the entry cached again and both workers' breakers closed
             driver.read(reader, user, expected, "profile", round_no=r)
-            return fleet.cached(user)
+            return fleet.cached(user) and all(worker.breaker() == "closed" for worker in fleet.workers)
 
         resumed_after.append(_until(caching_again, "caching resumed", RESUME_TIMEOUT) - started)
         driver.read_all([reader, writer], user, expected, round_no=r)
@@ -190,11 +213,26 @@ def run_rounds(fleet: TopologyFleet, how: str, n: int, *, base_user: int) -> tup
     return tally, resumed_after
 
 
-def _report(kind: str, how: str, tally: Tally, resumed_after: list[float], load: Load) -> None:
+def _report(kind: str, how: str, tally: Tally, resumed_after: list[float], load: Load, load_failed: list) -> dict:
+    """Print the rounds' counts and write them to artifacts/failover/<kind>-<how>[-no-wait].json
+    (.ci/run prints them again in its summary)."""
+    resume = {"median": percentile(resumed_after, 50), "p95": percentile(resumed_after, 95), "max": max(resumed_after)}
+    summary = {"rounds": len(resumed_after), "checked_turns": tally.turns, "stale": len(tally.stale),
+               "stale_rounds": len(stale_rounds(tally)), "failed": len(tally.failed), "load_turns": load.turns,
+               "load_failed": len(load_failed), "resume_s": {k: round(v, 2) for k, v in resume.items()},
+               "wait_replicas": os.environ.get("FAILOVER_WAIT_REPLICAS", "1")}
+    SUMMARY.mkdir(parents=True, exist_ok=True)
+    control = "-no-wait" if summary["wait_replicas"] == "0" else ""
+    (SUMMARY / f"{kind}-{how}{control}.json").write_text(json.dumps(summary, indent=2))
     print(f"\nfailover {kind}/{how}: {len(resumed_after)} rounds, {tally.turns} checked turns, "
-          f"{len(tally.stale)} stale, {len(tally.failed)} failed; load: {load.turns} turns, {len(load.failed)} failed; "
-          f"caching resumed after median {statistics.median(resumed_after):.2f}s, max {max(resumed_after):.2f}s "
-          "(from the fault)")
+          f"{len(tally.stale)} stale (in {len(stale_rounds(tally))} rounds), {len(tally.failed)} failed; "
+          f"load: {load.turns} turns, {len(load_failed)} failed; caching resumed after median "
+          f"{resume['median']:.2f}s, p95 {resume['p95']:.2f}s, max {resume['max']:.2f}s (from the fault)")
+    return summary
+
+
+def stale_rounds(tally: Tally) -> set[int]:
+    return {round_no for _, _, round_no, _, _ in tally.stale}
 
 
 @pytest.fixture(scope="module", params=["sentinel", "cluster"])
@@ -210,10 +248,15 @@ def test_no_stale_read_and_no_failed_turn_through_a_failover(topology_fleet, how
     base = 20_000_000 + (0 if topology_fleet.kind == "sentinel" else 1_000_000) + (0 if how == "kill9" else 100_000)
     load_failed_before = len(topology_fleet.loaded.failed)
     tally, resumed_after = run_rounds(topology_fleet, how, rounds(), base_user=base)
-    _report(topology_fleet.kind, how, tally, resumed_after, topology_fleet.loaded)
+    _report(topology_fleet.kind, how, tally, resumed_after, topology_fleet.loaded,
+            topology_fleet.loaded.failed[load_failed_before:])
     if os.environ.get("FAILOVER_WAIT_REPLICAS") == "0":  # the negative control: the lost window shows
+        # kill9 loses the write in every round (the replica is cut off); a round may still be spared when
+        # the invalidation itself failed (a connection reset) and went to the outbox instead.
         if how == "kill9":
-            assert tally.stale, "no stale read without the replica confirmation: the test cannot see the loss"
+            assert len(stale_rounds(tally)) * 2 >= rounds(), (
+                "without the replica confirmation most rounds served no stale read: the test cannot see the "
+                f"loss (stale in rounds {sorted(stale_rounds(tally))} of {rounds()})")
         return
     assert tally.failed == [], tally.failed[:10]
     assert topology_fleet.loaded.failed[load_failed_before:] == []
