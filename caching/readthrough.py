@@ -31,7 +31,7 @@ from . import fence, serializer, stats
 from . import transaction as cache_transaction
 from .keys import namespace_of
 from .scripts import APPEND_ROWS, ENSURE_TOKEN, FILL_IF_TOKEN, INVALIDATE, REPLACE_IF_TOKEN
-from .topology import is_cluster, run_durable, run_scripts, wait_policy
+from .topology import NotReplicated, is_cluster, run_durable, run_scripts, wait_policy
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -335,6 +335,9 @@ def apply_ops(ops: list[tuple[str, Any]]) -> list[bool]:
         return [op.fill_only for _, op in ops]
     taken = []
     for (key, op), answer in zip(ops, answers):
+        if isinstance(answer, NotReplicated):  # the primary took it, no replica confirmed: not an error
+            taken.append(False)  # reply, but not taken either (the caller records it, logged at INFO)
+            continue
         if isinstance(answer, Exception):  # an error reply for this key (OOM): recorded by the caller
             backend._failed(answer, (namespace_of(key),), "on_commit")
             taken.append(op.fill_only)
