@@ -9,7 +9,8 @@ free loopback ports under a directory of their own — for CI (.ci/run) and for 
 `REDIS_SENTINELS=... REDIS_SENTINEL_MASTER=...`), one `export NAME=value` a line, for `eval`.
 In Python: `Cluster.start(path)` / `SentinelSet.start(path)`, `.env`, `.stop()`.
 
-Failover is quick on purpose: cluster-node-timeout and down-after-milliseconds are 1 s.
+Failover is quick on purpose: cluster-node-timeout and down-after-milliseconds are 1 s, and a full
+sync starts at once (repl-diskless-sync-delay 0).
 """
 
 from __future__ import annotations
@@ -78,6 +79,10 @@ class _Fleet:
         self.commands = getattr(self, "commands", {})
         command += ["--port", str(port), "--bind", HOST, "--dir", str(node_dir), "--save", "", "--appendonly", "no",
                     "--logfile", str(node_dir / "log"), *args]
+        if "--sentinel" not in args:
+            # A replica that needs a full sync (a primary back after a failover) gets it at once, not
+            # after the 5 s Redis 7 waits by default for more replicas to share one diskless transfer.
+            command += ["--repl-diskless-sync-delay", "0"]
         self.commands[port] = command
         self.processes[port] = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                                 start_new_session=True)
