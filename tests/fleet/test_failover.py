@@ -81,9 +81,16 @@ class TopologyFleet:
         raise AssertionError("no primary serves the user's slot")
 
     def replica_of(self, primary: int) -> int:
-        info = self.redis.client(primary).info("replication")
-        (replica,) = [int(v["port"]) for v in info.values() if isinstance(v, dict) and "port" in v]
-        return replica
+        """The primary's replica, once it has exactly one online (it may be re-linking just now)."""
+        found: list[int] = []
+
+        def one_online() -> bool:
+            info = self.redis.client(primary).info("replication")
+            found[:] = [int(v["port"]) for v in info.values() if isinstance(v, dict) and v.get("state") == "online"]
+            return len(found) == 1
+
+        _until(one_online, f"one replica online for {primary}", 30)
+        return found[0]
 
     def cached(self, user_id: int) -> bool:
         port = self.primary_of(user_id)
