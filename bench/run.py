@@ -245,10 +245,10 @@ def write(results: dict, out: Path, *, full: bool) -> list[Path]:
         chart.draw(results, chart_path)
         written.append(chart_path)
     markdown = ROOT / "BENCHMARKS.md" if full else out / "BENCHMARKS.md"
-    from . import claim, cluster, compression
+    from . import claim, cluster, compression, failover
 
-    # bench/compression.py, bench/claim.py and bench/cluster.py measure their sections on their own: keep them.
-    kept = [(module, module.measured_section(markdown)) for module in (compression, claim, cluster)]
+    # bench/compression.py, claim.py, cluster.py and failover.py measure their sections on their own: keep them.
+    kept = [(module, module.measured_section(markdown)) for module in (compression, claim, cluster, failover)]
     markdown.write_text(report.render(results, chart=chart_path, json_path=json_path, relative_to=markdown.parent))
     for module, section in kept:
         if section:
