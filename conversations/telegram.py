@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import logging
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 
 from caching import fence, readthrough
 from caching import transaction as cache_transaction
 from caching.keys import conversation_history_key, user_memory_key
+from caching.services import invalidate_user
 from caching.transaction import invalidate_on_commit
+from healthagent.errors import ApplicationError
 from memory.selectors import load_user_memory
 from memory.services import profile_ensure
 
@@ -97,6 +99,23 @@ def handle_update(update: object) -> dict:
     message = text_message(update)
     if message is None:
         return bot.respond_other(update)  # photos, stickers, edits: bot.py decides whether to answer
+    try:
+        return _turn(update, message)
+    except IntegrityError:
+        # The cache knew a profile the database no longer has (restored or reset behind the cache's
+        # back: a cached profile spares the turn its query), so storing the messages broke a foreign
+        # key and the turn rolled back whole, its claim too. Once more from the database.
+        user_id = message["from"]["id"]
+        logger.warning("user %s: the cached profile is not in the database; dropping the user's "
+                       "cached entries and running the turn again", user_id)
+        try:
+            invalidate_user(user_id=user_id)
+        except ApplicationError:
+            pass  # Redis unreachable: the keys went to the outbox, which every reader applies first
+        return _turn(update, message)
+
+
+def _turn(update: dict, message: dict) -> dict:
     update_id, user_id, chat_id = update["update_id"], message["from"]["id"], message["chat"]["id"]
     # fence.scope: this turn's cache reads rely on the outbox check that the claim carries.
     # journal: the turn's cache keys go on its ProcessedUpdate row, not into intent rows.

@@ -116,3 +116,21 @@ def test_database_unavailable_is_503_and_nothing_is_lost(bot, monkeypatch):
 def test_json_response_text_escapes_user_name(bot):
     reply = bot.say("/start", first_name="<b>Mallory</b>")
     assert "&lt;b&gt;Mallory&lt;/b&gt;" in reply
+
+
+@pytest.mark.django_db(transaction=True)  # the cache is filled on commit
+def test_a_profile_the_cache_knows_but_the_database_lost_is_made_again_not_a_500(bot):
+    """A database restored or reset behind the cache's back: the cached profile spares the turn its
+    query, the messages' foreign key then fails, and the turn runs once more from the database."""
+    from django.db import connection
+
+    assert bot.post(make_update("/start", user_id=8)).status_code == 200
+    assert bot.post(make_update("hello", user_id=8)).status_code == 200  # the memory entry is warm
+    with connection.cursor() as cursor:  # not through the ORM: no signal tells the cache
+        for table in (Message._meta.db_table, ProcessedUpdate._meta.db_table, Profile._meta.db_table):
+            cursor.execute(f"DELETE FROM {connection.ops.quote_name(table)}")
+    response = bot.post(make_update("/profile", user_id=8))
+    assert response.status_code == 200
+    assert "Your profile" in response.json()["text"]
+    assert Profile.objects.filter(pk=8).exists()
+    assert Message.objects.filter(user_id=8).count() == 2
