@@ -116,10 +116,26 @@ class TopologyFleet:
             started = time.monotonic()
             if self.kind == "sentinel":
                 self.redis.client(self.redis.sentinel_ports[0]).execute_command("SENTINEL", "FAILOVER", MASTER_NAME)
+                _until(lambda: self._promoted(primary, user_id), "a replica promoted")
             else:
-                self.redis.client(self.replica_of(primary)).execute_command("CLUSTER", "FAILOVER")
-            _until(lambda: self._promoted(primary, user_id), "a replica promoted")
+                self._cluster_failover(primary, user_id)
         return started
+
+    def _cluster_failover(self, primary: int, user_id: int, attempts: int = 3) -> None:
+        """CLUSTER FAILOVER on the user's primary's replica. Redis aborts a manual failover whose
+        replica has not caught up with the primary within 5 s (CLUSTER_MF_TIMEOUT: after the previous
+        round's failover it may still be syncing), silently: wait for its link, and ask again then."""
+        replica = self.replica_of(primary)
+        client = self.redis.client(replica)
+        for attempt in range(attempts):
+            _until(lambda: client.info("replication").get("master_link_status") == "up", "the replica in sync", 30)
+            client.execute_command("CLUSTER", "FAILOVER")
+            try:
+                _until(lambda: self._promoted(primary, user_id), "a replica promoted", 10)
+                return
+            except AssertionError:
+                if attempt == attempts - 1:
+                    raise
 
     def _cut_replication(self, primary: int, replica: int) -> None:
         """Keep the replica from hearing anything the primary takes from now on: its link is cut and
