@@ -31,7 +31,7 @@ from bench import sections
 from bench.percentile import percentile
 from bench.postgres import BenchDatabase
 from bench.servers import BenchError, launch_gunicorn, manage, wait_ready
-from tests.redis_topologies import MASTER_NAME, Cluster, SentinelSet
+from tests.redis_topologies import MASTER_NAME, Cluster, SentinelSet, wait_for
 
 BEGIN, END = "<!-- failover: bench/failover.py --write -->", "<!-- /failover -->"
 SECRET = "bench-failover-secret"
@@ -146,15 +146,7 @@ def _breaker(url: str) -> str:
 
 
 def _until(check, what: str, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if check():
-                return
-        except (redis.RedisError, OSError):
-            pass
-        time.sleep(0.05)
-    raise BenchError(f"{what}: not within {timeout:.0f}s")
+    wait_for(what, check, timeout, interval=0.05, error=BenchError)
 
 
 def run_topology(kind: str, database: BenchDatabase, workdir: Path, failovers: int) -> tuple[Bench, list]:

@@ -50,7 +50,9 @@ def _free_port(*, bus: bool = False) -> int:
             return port
 
 
-def _wait(what: str, check, seconds: float = 30.0) -> None:
+def wait_for(what: str, check, seconds: float = 30.0, *, interval: float = 0.1,
+             error: type[Exception] = RuntimeError) -> None:
+    """Polls `check` (a Redis or socket error counts as not yet) until true; `error` after `seconds`."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         try:
@@ -58,8 +60,8 @@ def _wait(what: str, check, seconds: float = 30.0) -> None:
                 return
         except (redis.RedisError, OSError):
             pass
-        time.sleep(0.1)
-    raise RuntimeError(f"{what} not ready within {seconds:.0f}s")
+        time.sleep(interval)
+    raise error(f"{what} not ready within {seconds:.0f}s")
 
 
 class _Fleet:
@@ -136,7 +138,7 @@ class Cluster(_Fleet):
             fleet._spawn(port, "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
                          "--cluster-node-timeout", str(NODE_TIMEOUT_MS), "--appendfsync", "no")
         for port in fleet.ports:
-            _wait(f"cluster node {port}", lambda port=port: fleet.client(port).ping())
+            wait_for(f"cluster node {port}", lambda port=port: fleet.client(port).ping())
         subprocess.run([REDIS_CLI, "--cluster", "create", *[f"{HOST}:{port}" for port in fleet.ports],
                         "--cluster-replicas", "1", "--cluster-yes"], check=True, capture_output=True, timeout=60)
         fleet.wait_healthy()
@@ -155,7 +157,7 @@ class Cluster(_Fleet):
                     return False
             return True
 
-        _wait("cluster", healthy, seconds)
+        wait_for("cluster", healthy, seconds)
 
     def primaries(self) -> list[int]:
         live = [port for port in self.ports if self.processes.get(port) is not None]
@@ -214,7 +216,7 @@ class SentinelSet(_Fleet):
             return info.get("role") == "master" and any(
                 isinstance(v, dict) and v.get("state") == "online" for v in info.values())
 
-        _wait("sentinel set", healthy, seconds)
+        wait_for("sentinel set", healthy, seconds)
 
     def primary(self) -> int:
         host, port = self.client(self.sentinel_ports[0]).sentinel_get_master_addr_by_name(MASTER_NAME)
