@@ -8,7 +8,7 @@ import pytest
 from django.utils import timezone
 
 from healthagent.errors import ApplicationError
-from nutrition.selectors import EMPTY_QUERY, diary_day, normalise_query, search_foods
+from nutrition.selectors import EMPTY_QUERY, diary_day, is_food_list, normalise_query, search_foods
 from tests.factories import FoodEntryFactory, ProfileFactory
 from tests.nutrition.fakes import BANANA_NUTRIENTS, fdc_food
 
@@ -26,6 +26,34 @@ def sample(settings):
 ])
 def test_normalise_query(raw, expected):
     assert normalise_query(raw) == expected
+
+
+FOOD = {"fdc_id": 1105314, "description": "Apples, raw", "brand": None, "source": "Foundation", "kcal": 52,
+        "protein": 0.26, "fat": 0.17, "carbs": 13.8, "fiber": 2.4, "sugars": 10.4, "sodium_mg": 1}
+
+
+@pytest.mark.parametrize("change", [
+    {}, {"fdc_id": None}, {"brand": "Acme"}, {"source": None}, {"kcal": None, "fiber": None}, {"kcal": 0},
+    {"kcal": 1000}, {"sodium_mg": 40_000}, {"protein": 105.0},
+])
+def test_a_food_as_the_providers_give_it_is_accepted(change):
+    assert is_food_list([FOOD, {**FOOD, **change}]) and is_food_list([])
+
+
+@pytest.mark.parametrize("change", [
+    {"fdc_id": 0}, {"fdc_id": -3}, {"fdc_id": 2**63}, {"fdc_id": True}, {"fdc_id": 1.0}, {"fdc_id": "1"},
+    {"description": None}, {"description": ""}, {"description": "  "}, {"description": "a\x00b"},
+    {"description": 7}, {"brand": 7}, {"brand": "a\x00"}, {"source": ["x"]}, {"kcal": -1}, {"kcal": 1000.5},
+    {"kcal": float("nan")}, {"kcal": float("inf")}, {"kcal": True}, {"kcal": "52"}, {"protein": 106},
+    {"sodium_mg": 40_001}, {"sugars": [1]},
+])
+def test_a_food_with_one_field_out_of_shape_is_refused(change):
+    assert not is_food_list([FOOD, {**FOOD, **change}])
+
+
+@pytest.mark.parametrize("value", [None, {}, "[]", (FOOD,), [FOOD, None], [[FOOD]], [FOOD, "x"]])
+def test_anything_but_a_list_of_foods_is_refused(value):
+    assert not is_food_list(value)
 
 
 def test_sample_provider_answers_when_configured(sample):
