@@ -6,7 +6,8 @@ raw redis-py and its peers, and what the per-namespace stats add to it.
 Every variant reads the same entry of one realistic user (profile, preferences and a full 50-message
 history, built through the webhook's own code path) or one FDC answer. Repetitions interleave the
 variants in a shuffled order, so drift on a shared machine lands on all of them alike; each figure
-is the median over repetitions of a ratio taken within one repetition (bench/percentile.py).
+is the median over repetitions of a ratio taken within one repetition (bench/percentile.py), whose
+calls come in short rounds of every variant (`measure`).
 """
 
 from __future__ import annotations
@@ -27,10 +28,16 @@ from .variants import RAW, Variant, both, stats_off
 PAIR_BATCH = 25  # calls per batch in the stats on/off comparison
 
 
+ROUND_CALLS = 5  # calls per variant per round: every variant runs once in each round of a repetition
+
+
 def time_batch(variant: Variant, calls: int, *, untimed: int = 20, collect: bool = True) -> list[float]:
-    """Microseconds per call for `calls` calls, after a few untimed ones."""
+    """Microseconds per call for `calls` calls (of them the variant's share), after a few untimed ones."""
     n = max(1, int(calls * variant.calls_share))
-    untimed = min(untimed, max(1, n // 10))
+    return _timed_calls(variant, n, untimed=min(untimed, max(1, n // 10)), collect=collect)
+
+
+def _timed_calls(variant: Variant, n: int, *, untimed: int, collect: bool) -> list[float]:
     samples = []
     with variant.context():
         for _ in range(min(untimed, n)):
@@ -47,20 +54,38 @@ def time_batch(variant: Variant, calls: int, *, untimed: int = 20, collect: bool
 
 
 def measure(variants: dict[str, Variant], *, reps: int, calls: int, baseline: str, seed: int) -> dict:
+    """Each repetition is `calls // ROUND_CALLS` rounds; a round runs every variant's next few calls,
+    in a new shuffled order. A slow spell of the shared machine (a neighbour's burst, a vCPU that
+    sleeps) lasts longer than a round, so it lands on every variant alike instead of on whichever
+    ran its whole batch then: with one batch of `calls` per variant, a repetition's ratios swung
+    from 0.4× to 3× on an idle machine."""
     from .percentile import median, ratios_to, summarize
 
     samples: dict[str, list[float]] = {name: [] for name in variants}
     per_rep = []
     rng = random.Random(seed)
+    rounds = max(1, calls // ROUND_CALLS)
     for _ in range(reps):
-        order = list(variants)
-        rng.shuffle(order)
-        medians = {}
-        for name in order:
-            batch = time_batch(variants[name], calls)
+        wanted = {name: max(1, int(calls * variant.calls_share)) for name, variant in variants.items()}
+        per_round = {name: -(-n // rounds) for name, n in wanted.items()}  # a smaller share: fewer per round
+        for variant in variants.values():  # warm: connections, the turn's context, code paths
+            if variant.interleaved:
+                _timed_calls(variant, 1, untimed=5, collect=False)
+        gc.collect()
+        taken: dict[str, list[float]] = {name: [] for name in variants}
+        for _ in range(rounds):
+            order = [name for name in variants if variants[name].interleaved]
+            rng.shuffle(order)
+            for name in order:
+                n = min(per_round[name], wanted[name] - len(taken[name]))
+                if n > 0:
+                    taken[name] += _timed_calls(variants[name], n, untimed=0, collect=False)
+        for name, variant in variants.items():
+            if not variant.interleaved:
+                taken[name] = _timed_calls(variant, wanted[name], untimed=1, collect=False)
+        for name, batch in taken.items():
             samples[name] += batch
-            medians[name] = median(batch)
-        per_rep.append(medians)
+        per_rep.append({name: median(batch) for name, batch in taken.items()})
     ratios = ratios_to(baseline, per_rep)
     return {
         name: {"label": variants[name].label, **summarize(samples[name]), "ratio": ratios[name]}
@@ -115,7 +140,7 @@ def main(argv: list[str] | None = None) -> None:
     from . import hitpath_setup
 
     fixture = hitpath_setup.build(fdc_latency=args.fdc_latency_ms / 1000, fdc_calls=args.fdc_calls, calls=args.calls)
-    result: dict[str, Any] = {"namespaces": {}, "stats_overhead": {}, "memory": fixture.memory}
+    result: dict[str, Any] = {"namespaces": {}, "stats_overhead": {}, "memory": fixture.memory, "round_calls": ROUND_CALLS}
     for ns in fixture.namespaces:
         result["namespaces"][ns.name] = {
             "key": ns.key, "value_bytes": ns.value_bytes, "goal_variant": ns.goal_variant,

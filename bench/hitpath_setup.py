@@ -152,7 +152,7 @@ def build(*, fdc_latency: float, fdc_calls: int, calls: int) -> Fixture:
     usda = _namespace(
         "usda", food_key, raw_client,
         Variant(f"FDC search (fake, {fdc_latency * 1000:g} ms latency) + parse",
-                lambda: get_client().search(normalised, page_size=5), fdc_calls / calls),
+                lambda: get_client().search(normalised, page_size=5), fdc_calls / calls, interleaved=False),
         Variant("ours: search_foods (get_or_set)", lambda: search_foods(query=FOOD_QUERY, limit=5))
         if selector_caches else None)
 

@@ -87,12 +87,15 @@ def goals(results: dict) -> list[str]:
 
 def method(results: dict) -> list[str]:
     p = results["profile"]
+    rounds = results.get("hitpath", {}).get("round_calls")
     return [
         "## How the figures are taken", "",
         "The machine is shared and noisy, so no figure stands alone: each is a ratio or a set of figures "
         "taken side by side in one run, with repetitions, and the tables give medians (ranges in parentheses). "
-        f"Hit path: {p['hit_reps']} repetitions of {p['hit_calls']} calls per variant, the variants in a new "
-        "shuffled order each time; a ratio is taken within one repetition, then the median over repetitions. "
+        f"Hit path: {p['hit_reps']} repetitions of {p['hit_calls']} calls per variant, "
+        + (f"each repetition in rounds of {rounds} calls of every variant in a new shuffled order (a slow spell "
+           "lands on all of them alike)" if rounds else "the variants in a new shuffled order each time")
+        + "; a ratio of medians is taken within one repetition, then the median over repetitions. "
         f"Webhook: two gunicorns side by side, cache on and `ENABLE_CACHE=false`, each {p['workers']} workers × "
         f"{p['threads']} threads (gthread: the FDC wait blocks a thread, not a worker) on its own PostgreSQL "
         "database; Redis on loopback; a fake FDC (bench/fake_fdc.py, realistically sized answers) answering after "

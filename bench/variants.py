@@ -17,6 +17,9 @@ class Variant:
     call: Callable[[], Any]
     calls_share: float = 1.0  # of --calls: the slow sources get fewer
     context: Callable[[], Any] = nullcontext  # entered around a whole batch (patches cost nothing per call)
+    # False for a source that sleeps (the fake FDC's latency): an idle vCPU makes the calls after it
+    # slow, so it is timed after a repetition's rounds instead of inside them (bench/hitpath.measure).
+    interleaved: bool = True
 
 
 @dataclass
