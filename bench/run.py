@@ -52,7 +52,7 @@ class Profile:
     breaker_cooldown_s: float = 5.0  # REDIS_BREAKER_COOLDOWN; 5 s is the production default
 
 
-FULL = Profile("full", hit_reps=9, hit_calls=2000, fdc_calls=10, webhook_reps=3, warm_turns=2000,
+FULL = Profile("full", hit_reps=9, hit_calls=2000, fdc_calls=10, webhook_reps=5, warm_turns=2000,
                measured_turns=6000, light_turns=600, breaker_turns=(1000, 1000, 2000, 2000))
 # Quick: its breaker phases last about a second each, so the cool-down is shortened to let them
 # see a probe and the recovery (said so in its report).
