@@ -28,7 +28,7 @@ from .variants import RAW, Variant, both, stats_off
 PAIR_BATCH = 25  # calls per batch in the stats on/off comparison
 
 
-ROUND_CALLS = 5  # calls per variant per round: every variant runs once in each round of a repetition
+ROUND_CALLS = 5  # calls per variant per round; every interleaved variant runs in each round of a repetition
 
 
 def time_batch(variant: Variant, calls: int, *, untimed: int = 20, collect: bool = True) -> list[float]:
@@ -65,6 +65,7 @@ def measure(variants: dict[str, Variant], *, reps: int, calls: int, baseline: st
     per_rep = []
     rng = random.Random(seed)
     rounds = max(1, calls // ROUND_CALLS)
+    interleaved = [name for name, variant in variants.items() if variant.interleaved]
     for _ in range(reps):
         wanted = {name: max(1, int(calls * variant.calls_share)) for name, variant in variants.items()}
         per_round = {name: -(-n // rounds) for name, n in wanted.items()}  # a smaller share: fewer per round
@@ -74,7 +75,7 @@ def measure(variants: dict[str, Variant], *, reps: int, calls: int, baseline: st
         gc.collect()
         taken: dict[str, list[float]] = {name: [] for name in variants}
         for _ in range(rounds):
-            order = [name for name in variants if variants[name].interleaved]
+            order = interleaved[:]
             rng.shuffle(order)
             for name in order:
                 n = min(per_round[name], wanted[name] - len(taken[name]))
