@@ -113,7 +113,7 @@ def _redis(url: str) -> Any:
 
 def _hitpath(env: dict[str, str], single_url: str, cluster_env: dict[str, str], args: argparse.Namespace) -> dict:
     """In a subprocess of its own: Django configured for the single Redis, the Cluster's backend built
-    beside it from the same OPTIONS (caching/topology.py), and `caches["default"]` swapped per batch."""
+    beside it from the same OPTIONS (caching/servers/config.py), and `caches["default"]` swapped per batch."""
     import subprocess
 
     from .servers import ROOT, BenchError
@@ -204,7 +204,7 @@ def _hit_rate(report: dict) -> float | None:
 
 def _commands(primaries: list[Any]) -> dict:
     """Commands each primary ran since CONFIG RESETSTAT, and those of the stats hash's flush
-    (MULTI/EXEC of HINCRBY, HSETNX, HDEL: caching/stats.py) on the primary that holds it."""
+    (MULTI/EXEC of HINCRBY, HSETNX, HDEL: caching/backend/stats.py) on the primary that holds it."""
     per_node, stats_commands = [], 0
     for node in primaries:
         info = node.info("commandstats")

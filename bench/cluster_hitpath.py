@@ -4,7 +4,7 @@ from a Cluster, in batches of each in shuffled order (bench/hitpath.py's timing)
     python -m bench.cluster_hitpath --cluster host:port,... [--reps 9] [--calls 2000]   (prints JSON)
 
 Django is configured for the single Redis (REDIS_URL); the Cluster's backend is built beside it from
-the same OPTIONS as settings.py builds them (caching/topology.py), and `caches["default"]` is swapped
+the same OPTIONS as settings.py builds them (caching/servers/config.py), and `caches["default"]` is swapped
 around each batch, so the selector reads through exactly the code it runs in production.
 """
 
@@ -38,9 +38,9 @@ def main(argv: list[str] | None = None) -> None:
     from django.conf import settings
     from django.core.cache import caches
 
-    from caching.backend import RedisCache
+    from caching.backend.cache import RedisCache
     from caching.keys import user_memory_key
-    from caching.topology import apply_to, from_environment
+    from caching.servers.config import apply_to, from_environment
     from memory.selectors import load_user_memory
     from memory.services import preference_set, profile_ensure
 

@@ -1,4 +1,4 @@
-"""Does compressing cached values pay (cache OPTIONS COMPRESSOR, caching/serializer.py)? A small
+"""Does compressing cached values pay (cache OPTIONS COMPRESSOR, caching/backend/serializer.py)? A small
 measurement of its own, not part of `make bench`:
 
     .venv/bin/python -m bench.compression [--reps 9] [--calls 2000] [--write]
@@ -7,7 +7,7 @@ Builds the benchmark user as bench/hitpath_setup.py does (a full 50-message hist
 webhook's code path; here on an in-memory SQLite database and the embedded Redis), takes the bytes
 of its history entry, and on a redis-server of its own (a free loopback port) compares the entry
 stored as JSON, zstd and lz4 (django-redis's compressor classes): bytes stored, MEMORY USAGE, and
-the hit path — GET + caching.serializer.loads — side by side in shuffled repetitions, as a ratio to
+the hit path — GET + caching.backend.serializer.loads — side by side in shuffled repetitions, as a ratio to
 the uncompressed read within each repetition (medians over repetitions). Prints JSON; --write
 puts the summary into BENCHMARKS.md between the compression markers.
 """
@@ -61,7 +61,7 @@ def history_entry() -> bytes:
     hitpath_setup._build_user(itertools.count(1))
     get_conversation_history(user_id=hitpath_setup.USER_ID, limit=HISTORY_MAX)  # fills the entry
     rkey = cache.make_and_validate_key(conversation_history_key(hitpath_setup.USER_ID))
-    from caching import serializer
+    from caching.backend import serializer
 
     raw = serializer.uncompressed(cache.guarded(lambda r: r.get(rkey)))  # the JSON, whatever COMPRESSOR says
     assert raw[:1] == b"[", "the history entry is not cached as JSON"
@@ -108,7 +108,8 @@ def measure(entry: bytes, port: int, *, reps: int, calls: int, seed: int) -> dic
     import orjson
     import redis
 
-    from caching import serializer, stats
+    from caching.backend import serializer
+    from caching.backend import stats
 
     from .percentile import median, ratios_to, summarize
 
@@ -163,7 +164,7 @@ def render(result: dict) -> str:
         f"Measured by `bench/compression.py` (not part of `make bench`; run it again with `--write`): "
         f"the benchmark user's 50-message history entry ({result['entry_json_bytes']:,} bytes of JSON) "
         f"stored as JSON and through django-redis's zstd and lz4 compressors; the hit path is one GET + "
-        f"`caching.serializer.loads` on a local redis-server, {result['reps']} shuffled repetitions of "
+        f"`caching.backend.serializer.loads` on a local redis-server, {result['reps']} shuffled repetitions of "
         f"{result['calls']} calls, ratio to the JSON read within each repetition (median, range).",
         "",
         "| format | bytes stored | MEMORY USAGE | hit p50 µs | hit × JSON | encode p50 µs |",

@@ -115,7 +115,7 @@ def measure_paired(on: Variant, off: Variant, *, pairs: int, batch: int) -> dict
 
 def record_cost_ns() -> float:
     """What one `stats.record` call costs on its own (the hit path makes one per read)."""
-    from caching import stats
+    from caching.backend import stats
     from caching.keys import USER_MEMORY
 
     best = float("inf")

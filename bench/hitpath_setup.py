@@ -20,9 +20,9 @@ from django.core.cache.backends.redis import RedisCache as DjangoBuiltinRedisCac
 from django_redis.cache import RedisCache as DjangoRedisCache
 
 from caching.keys import conversation_history_key, usda_key, user_memory_key
-from caching.readthrough import token_key
+from caching.consistency.tokens import token_key
 from conversations.selectors import HISTORY_MAX, get_conversation_history
-from conversations.telegram import CONTEXT_MESSAGES, handle_update
+from conversations.updates import CONTEXT_MESSAGES, handle_update
 from memory.selectors import load_user_memory
 from nutrition.fdc import get_client
 from nutrition.selectors import normalise_query, search_foods

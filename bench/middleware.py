@@ -22,7 +22,7 @@ import redis
 from django.db import connection
 from django.http import HttpRequest, HttpResponse
 
-from caching import stats
+from caching.backend import stats
 
 _NAMESPACES = ("user_memory", "conversation_history", "usda")
 

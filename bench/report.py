@@ -354,7 +354,7 @@ def stats_table(results: dict) -> list[str]:
     part = results["hitpath"]["stats_overhead"]
     lines = ["## 3. Stats overhead", "",
              "The same hit (the goal read of part 1) with the per-namespace counters on and off "
-             "(`caching.stats.record` replaced by a no-op for the batch), in back-to-back pairs of short batches "
+             "(`caching.backend.stats.record` replaced by a no-op for the batch), in back-to-back pairs of short batches "
              f"({next(iter(part.values()))['on']['ratio']['reps']} pairs, alternating which goes first); the ratio "
              f"is taken within each pair. Goal: ≤ {STATS_GOAL:.0%}.", "",
              "| namespace | p50 µs on | p50 µs off | on ÷ off (median, range) |", "|---|---:|---:|---:|"]

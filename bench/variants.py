@@ -45,23 +45,23 @@ def patched(module: Any, name: str, replacement: Any) -> Iterator[None]:
 
 def cache_disabled():
     """The selectors exactly as ENABLE_CACHE=false runs them: read_through calls load() straight away."""
-    from caching import readthrough
+    from caching.consistency import reads
 
-    return patched(readthrough, "_backend", lambda: None)
+    return patched(reads, "current_backend", lambda: None)
 
 
 def stats_off():
     """The hit without per-namespace counters: every `stats.record` call does nothing."""
-    from caching import stats
+    from caching.backend import stats
 
     return patched(stats, "record", lambda namespace, event, n=1: None)
 
 
 @contextmanager
 def in_turn() -> Iterator[None]:
-    """Reads as a bot turn makes them: the outbox check came with the claim (caching/fence.py), so
+    """Reads as a bot turn makes them: the outbox check came with the claim (caching/consistency/fence.py), so
     the read itself asks the database nothing. (Outside a turn each read asks with one EXISTS.)"""
-    from caching import fence
+    from caching.consistency import fence
 
     with fence.scope():
         fence.observe(pending=False)

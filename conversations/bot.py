@@ -16,7 +16,7 @@ from memory.services import profile_ensure, text_only_notice_due
 from . import freetext
 from .commands import CACHE_KEYS, COMMANDS, Turn
 from .replies import Reply, esc, reply
-from .services import clean_name, storable_id
+from .cleaning import clean_name, storable_id
 
 logger = logging.getLogger(__name__)
 

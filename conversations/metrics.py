@@ -34,7 +34,7 @@ def kind_of(update: Any) -> str:
 
 
 def timed_turn(handle: Any, update: Any) -> dict:
-    """`handle(update)` (conversations.telegram.handle_update), its duration recorded by kind."""
+    """`handle(update)` (conversations.updates.handle_update), its duration recorded by kind."""
     started = time.perf_counter()
     try:
         return handle(update)

@@ -1,6 +1,8 @@
 from django.db import models
 from django.utils import timezone
 
+from .replies import to_plain
+
 
 class Message(models.Model):
     class Role(models.TextChoices):
@@ -30,9 +32,7 @@ class Message(models.Model):
         ]
         ordering = ["created_at", "id"]
 
-    def __str__(self) -> str:
-        from .replies import to_plain  # bot replies are Telegram HTML: show them as text
-
+    def __str__(self) -> str:  # bot replies are Telegram HTML: shown as text
         return f"{self.role}: {to_plain(self.content)[:50]}"
 
 

@@ -1,7 +1,7 @@
 """Long polling: the bot without a public HTTPS URL (`manage.py runbot`).
 
 getUpdates hands over updates in update_id order; each goes through the webhook's own turn code
-(telegram.handle_update, timed as the webhook's are) and its reply is sent with sendMessage. The
+(updates.handle_update, timed as the webhook's are) and its reply is sent with sendMessage. The
 next offset is stored in the database after each update (PollingOffset, one row per bot), so a
 restart goes on where the last run stopped, and Telegram is told with the next getUpdates.
 
@@ -28,7 +28,7 @@ from healthagent.logging import log_context
 from .botapi import BotAPI, BotAPIError
 from .metrics import timed_turn
 from .models import PollingOffset
-from .telegram import BadUpdate, handle_update
+from .updates import BadUpdate, handle_update
 
 logger = logging.getLogger(__name__)
 

@@ -6,7 +6,7 @@ import html
 import re
 from dataclasses import dataclass
 
-from .services import clean_text
+from .cleaning import clean_text
 
 # Telegram's limit for one message's text.
 MAX_REPLY_CHARS = 4096

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from django.conf import settings
 
-from caching.keys import conversation_history_key
-from caching.readthrough import read_through_list
+from caching.api import conversation_history_key, read_through_list
 
 from .models import Message
 

@@ -10,29 +10,11 @@ from datetime import datetime
 from django.db import connection, transaction
 from django.utils import timezone
 
-from caching.outbox import pending_sql
+from caching.api import outbox_pending_sql, scheduled_keys
 
+from .cleaning import clean_text
 from .models import Message, ProcessedUpdate
-
-
-def clean_text(text: str) -> str:
-    """Make user text storable everywhere: PostgreSQL rejects NUL, and JSON can carry lone surrogates."""
-    return text.replace("\x00", "\ufffd").encode("utf-8", "replace").decode("utf-8")
-
-
-# PostgreSQL's bigint, which every id column is: an id outside it could never be stored.
-BIGINT_MIN, BIGINT_MAX = -(2**63), 2**63 - 1
-
-
-def storable_id(value: object) -> bool:
-    """True for an int (not a bool) that fits a bigint column."""
-    return type(value) is int and BIGINT_MIN <= value <= BIGINT_MAX
-
-
-def clean_name(value: object, limit: int) -> str:
-    """A Telegram first_name / username as the profile stores it: text cleaned like message text,
-    at most `limit` characters; "" for anything that is not a string."""
-    return clean_text(value)[:limit] if isinstance(value, str) else ""
+from .signals import message_created, message_keys
 
 
 def message_save(
@@ -59,8 +41,6 @@ class NewMessage:
 def messages_save(*, user_id: int, messages: list[NewMessage]) -> list[Message]:
     """Store a turn's messages in one INSERT. bulk_create sends no post_save, so the history append
     the receiver would schedule is scheduled here (conversations/signals.py)."""
-    from .signals import message_created
-
     now = timezone.now()
     rows = [Message(user_id=user_id, role=m.role, content=clean_text(m.content), helpful=m.helpful,
                     telegram_message_id=m.telegram_message_id, created_at=m.created_at or now) for m in messages]
@@ -73,16 +53,12 @@ def messages_save(*, user_id: int, messages: list[NewMessage]) -> list[Message]:
 
 def turn_finish(*, update_id: int, user_id: int, messages: list[NewMessage], response: dict) -> None:
     """The end of a turn: store its messages and, on the update's claimed row, its reply and the
-    cache keys it scheduled (caching.transaction.journal). On PostgreSQL one statement — the UPDATE
+    cache keys it scheduled (caching.consistency.commit_buffer.journal). On PostgreSQL one statement — the UPDATE
     rides in a WITH ahead of the INSERT — written out here because the ORM cannot combine them;
     elsewhere (SQLite) bulk_create and an UPDATE.
 
     The keys are stored before the messages' appends are scheduled (the INSERT returns their ids),
     so the history key they will schedule is added to them here."""
-    from caching.transaction import scheduled_keys
-
-    from .signals import message_created, message_keys
-
     keys = sorted({*scheduled_keys(), *message_keys(user_id=user_id, helpful=[m.helpful for m in messages])})
     if connection.vendor != "postgresql" or not messages:
         if messages:
@@ -120,7 +96,7 @@ def _finish_sql(messages: int) -> str:
 
 def update_claim(*, update_id: int, user_id: int) -> bool | None:
     """Claim a Telegram update for processing, inside the turn's transaction. None when it was
-    claimed before (a redelivery); else whether cache invalidations are pending (caching/fence.py).
+    claimed before (a redelivery); else whether cache invalidations are pending (caching/consistency/fence.py).
 
     One statement: INSERT … ON CONFLICT DO NOTHING needs no savepoint (a failed INSERT would abort
     the transaction), and the outbox check rides along in RETURNING. On PostgreSQL a redelivery that
@@ -141,7 +117,7 @@ def _claim_sql() -> str:
     return (
         f"INSERT INTO {quote(ProcessedUpdate._meta.db_table)} ({', '.join(quote(c) for c in columns)}) "
         f"VALUES (%s, %s, '{{}}', '[]', %s) "
-        f"ON CONFLICT ({quote('update_id')}) DO NOTHING RETURNING {pending_sql()}"
+        f"ON CONFLICT ({quote('update_id')}) DO NOTHING RETURNING {outbox_pending_sql()}"
     )
 
 

@@ -6,8 +6,8 @@ from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS
 from django.db.models.signals import post_delete, post_save
 
-from caching.keys import conversation_history_key
-from caching.transaction import append_on_commit, enabled as cache_enabled, invalidate_on_commit
+from caching.api import append_on_commit, conversation_history_key, invalidate_on_commit
+from caching.api import enabled as cache_enabled
 
 from .models import Message
 from .selectors import HISTORY_MAX, message_row

@@ -1,4 +1,4 @@
-"""Telegram webhook: the HTTP contract (docs/ARCHITECTURE.md). The turn itself is telegram.handle_update."""
+"""Telegram webhook: the HTTP contract (docs/ARCHITECTURE.md). The turn itself is updates.handle_update."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from django.views.decorators.csrf import csrf_exempt
 from healthagent.logging import log_context
 
 from .metrics import timed_turn
-from .telegram import BadUpdate, UnstorableUpdate, handle_update
+from .updates import BadUpdate, UnstorableUpdate, handle_update
 
 logger = logging.getLogger(__name__)
 SECRET_HEADER = "HTTP_X_TELEGRAM_BOT_API_SECRET_TOKEN"

@@ -19,9 +19,9 @@ def _env(name: str, default: str) -> str:
 
 
 def _default_workers() -> str:
-    # Every worker shares the embedded valkey-server (caching/embedded.py); where it cannot run and no
+    # Every worker shares the embedded valkey-server (caching/servers/embedded.py); where it cannot run and no
     # REDIS_URL is set, the cache is in-process fakeredis, which one process only may use.
-    from caching.embedded import server_binary
+    from caching.conf import server_binary
 
     shared = _env("REDIS_URL", "") or (_env("EMBEDDED_REDIS", "valkey") == "valkey" and server_binary())
     return "2" if shared else "1"

@@ -4,7 +4,7 @@ Access: a request carrying `Authorization: Bearer <METRICS_TOKEN>` (compared in 
 one from an address in METRICS_ALLOWED_IPS (addresses or networks; default: loopback only). Anyone
 else gets 403: the counts say how the bot is used.
 
-Two parts: the fleet's cache figures (caching/metrics.py, the same numbers from any worker) and this
+Two parts: the fleet's cache figures (caching/ops/metrics.py, the same numbers from any worker) and this
 process's own — FDC calls and their latency, turn latency by kind, process figures. With several
 gunicorn workers, set PROMETHEUS_MULTIPROC_DIR to an empty directory and prometheus_client sums the
 workers' own figures too (its multiprocess mode); without it each scrape sees the worker it reached.
@@ -22,7 +22,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest, multiprocess
 
-from caching.metrics import FleetCacheCollector
+from caching.api import FleetCacheCollector
 
 _fleet = CollectorRegistry(auto_describe=True)
 _fleet.register(FleetCacheCollector())

@@ -198,12 +198,12 @@ DATABASES = {"default": _db}
 # --- Cache ---------------------------------------------------------------------------------------
 ENABLE_CACHE = env_bool("ENABLE_CACHE", True)
 REDIS_URL = os.environ.get("REDIS_URL", "").strip()
-# A Redis Cluster (REDIS_CLUSTER_NODES) or Sentinel set (REDIS_SENTINELS): caching/topology.py.
-from caching.topology import apply_to as _apply_redis_topology, from_environment as _redis_topology  # noqa: E402
+# A Redis Cluster (REDIS_CLUSTER_NODES) or Sentinel set (REDIS_SENTINELS): caching/servers/config.py.
+from caching.conf import apply_to as _apply_redis_topology, from_environment as _redis_topology  # noqa: E402
 
 REDIS_TOPOLOGY = _redis_topology(os.environ)
 REDIS_EMBEDDED = not REDIS_URL and REDIS_TOPOLOGY is None
-# The embedded default (caching/embedded.py): a valkey-server this project starts itself on a unix
+# The embedded default (caching/servers/embedded.py): a valkey-server this project starts itself on a unix
 # socket under EMBEDDED_REDIS_DIR, shared by every process of the checkout. EMBEDDED_REDIS=fakeredis
 # (or a machine where the binary cannot run) selects in-process fakeredis: one process only.
 EMBEDDED_REDIS_DIR = Path(os.environ.get("EMBEDDED_REDIS_DIR", "").strip() or BASE_DIR / ".run").resolve()
@@ -231,7 +231,7 @@ if REDIS_URL:
             f"REDIS_URL cannot be parsed ({exc}); expected e.g. redis://:password@host:6379/0"
         ) from None
 elif EMBEDDED_REDIS == "valkey":
-    from caching.embedded import server_binary
+    from caching.conf import server_binary
 
     if server_binary() is None:
         EMBEDDED_REDIS = "fakeredis"
@@ -241,13 +241,13 @@ CACHE_TTL_NUTRITION = env_int("CACHE_TTL_NUTRITION", 86400, minimum=1)
 CACHE_TTL_CONVERSATION = env_int("CACHE_TTL_CONVERSATION", 1800, minimum=1)
 CACHE_TTL_NUTRITION_EMPTY = min(3600, CACHE_TTL_NUTRITION)
 
-# Our backend (caching/backend.py) on django-redis: Django's full cache contract, JSON or signed
+# Our backend (caching/backend/cache.py) on django-redis: Django's full cache contract, JSON or signed
 # values, a circuit breaker and fleet-wide stats. Timeouts are sized for a Redis on loopback or in
 # the same zone (round trips well under a millisecond): a Redis that does not answer within them is
 # treated as down, and after REDIS_BREAKER_FAILURES failures in a row the cache is skipped without
 # touching the network, probed again every REDIS_BREAKER_COOLDOWN seconds.
 _redis_options: dict = {
-    "CLIENT_CLASS": "caching.client.SafeClient",
+    "CLIENT_CLASS": "caching.backend.client.SafeClient",
     "SOCKET_CONNECT_TIMEOUT": env_float("REDIS_CONNECT_TIMEOUT", 0.25),
     "SOCKET_TIMEOUT": env_float("REDIS_SOCKET_TIMEOUT", 0.25),
     # Blocking: a burst of threads waits briefly for a connection instead of failing at once.
@@ -264,9 +264,9 @@ _redis_options: dict = {
     "COMPRESSOR": "django_redis.compressors.lz4.Lz4Compressor",
 }
 if REDIS_EMBEDDED and EMBEDDED_REDIS == "valkey":
-    from caching.embedded import EmbeddedConnection, socket_path
+    from caching.conf import EmbeddedConnection, socket_path
 
-    # The first connect of any process starts the server if none answers (caching/embedded.py).
+    # The first connect of any process starts the server if none answers (caching/servers/embedded.py).
     REDIS_URL_EFFECTIVE = f"unix://{socket_path(EMBEDDED_REDIS_DIR)}?db=0"
     _redis_options["CONNECTION_POOL_KWARGS"]["connection_class"] = EmbeddedConnection
 elif REDIS_EMBEDDED:
@@ -286,7 +286,7 @@ else:
 if ENABLE_CACHE:
     CACHES = {
         "default": {
-            "BACKEND": "caching.backend.RedisCache",
+            "BACKEND": "caching.backend.cache.RedisCache",
             "LOCATION": REDIS_URL_EFFECTIVE,
             # Keys are ha:s<schema>:<VERSION>:<key>; the schema version lives in caching/keys.py.
             "KEY_PREFIX": "ha",
@@ -295,7 +295,7 @@ if ENABLE_CACHE:
     }
 else:
     # Same answers, no reads or writes: Django's DummyCache with our backend's extra calls.
-    CACHES = {"default": {"BACKEND": "caching.disabled.DisabledCache"}}
+    CACHES = {"default": {"BACKEND": "caching.backend.disabled.DisabledCache"}}
 
 # --- Nutrition (USDA FoodData Central) -----------------------------------------------------------
 USDA_API_KEY = os.environ.get("USDA_API_KEY", "").strip() or "DEMO_KEY"

@@ -12,7 +12,7 @@ import re
 import sys
 from typing import NoReturn
 
-from caching.redis_url import redact_url
+from caching.conf import redact_url
 
 # sysexits.h EX_CONFIG. gunicorn treats a worker that exits with 4 as "App failed to load" and stops
 # instead of restarting the worker forever: the same code serves both.

@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.urls import path
 
-from caching import dashboard
+from caching.api import dashboard_urls
 from conversations.views import telegram_webhook
 
 from .metrics import metrics
@@ -12,7 +12,7 @@ admin.site.site_url = None
 
 urlpatterns = [
     # Before admin.site.urls, whose catch-all would otherwise answer /admin/cache/ with a 404.
-    *dashboard.urls(),
+    *dashboard_urls(),
     path("admin/", admin.site.urls),
     # Telegram does not follow redirects: the webhook answers with and without the trailing slash.
     path("telegram/webhook/", telegram_webhook, name="telegram-webhook"),

@@ -19,7 +19,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
-from caching.breaker import breaker_state
+from caching.api import breaker_state
 
 logger = logging.getLogger(__name__)
 

@@ -1,5 +1,6 @@
 from django.contrib import admin, messages
 
+from caching.api import invalidate_user
 from healthagent.errors import ApplicationError
 
 from .models import Preference, Profile
@@ -23,8 +24,6 @@ class ProfileAdmin(admin.ModelAdmin):
 
     @admin.action(description="Invalidate cached data for selected users")
     def invalidate_cached_data(self, request, queryset):
-        from caching.services import invalidate_user
-
         user_ids = list(queryset.values_list("pk", flat=True))
         try:
             removed = sum(invalidate_user(user_id=user_id) for user_id in user_ids)

@@ -6,8 +6,7 @@ from collections.abc import Callable
 
 from django.conf import settings
 
-from caching.keys import user_memory_key
-from caching.readthrough import read_through
+from caching.api import read_through, user_memory_key
 
 from .models import Preference, Profile
 

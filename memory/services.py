@@ -4,17 +4,15 @@ from __future__ import annotations
 
 import datetime
 import re
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from caching import readthrough
-from caching import transaction as cache_transaction
-from caching.keys import user_memory_key
+from caching.api import kept_warm, user_memory_key
 from healthagent.errors import ApplicationError
 
 from .fields import canonical_field, parse_field
@@ -50,22 +48,9 @@ def profile_ensure(*, user_id: int, name: str = "", username: str = "", known: d
         profile.save(update_fields=[*changed, "updated_at"])
 
 
-@contextmanager
-def _kept_warm(user_id: int) -> Iterator[list[Callable[[dict | None], dict | None]]]:
-    """Around one write to user memory: the block appends how the cached memory changes, and on
-    commit the new value is stored (under a fresh token) instead of only dropped, so the next turn
-    hits. Only when this write is the transaction's first change to it: the change must be all of it."""
-    key = user_memory_key(user_id)
-    first = cache_transaction.pending(key) is None
-    changes: list[Callable[[dict | None], dict | None]] = []
-    yield changes
-    if first and changes:
-        def change(memory: dict | None) -> dict | None:
-            for step in changes:
-                memory = step(memory) if memory is not None else None
-            return memory
-
-        readthrough.replace_on_commit(key, change, timeout=settings.CACHE_TTL_USER_MEMORY)
+def _kept_warm(user_id: int) -> AbstractContextManager[list[Callable[[dict | None], dict | None]]]:
+    """Around one write to user memory: the cached memory is kept warm across it (caching.api.kept_warm)."""
+    return kept_warm(user_memory_key(user_id), timeout=settings.CACHE_TTL_USER_MEMORY)
 
 
 def profile_update(*, user_id: int, field: str, raw_value: str) -> Profile:

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from django.db.models.signals import post_delete, post_save
 
-from caching.keys import conversation_history_key, user_memory_key
-from caching.transaction import invalidate_on_commit
+from caching.api import conversation_history_key, invalidate_on_commit, user_memory_key
 
 from .models import Preference, Profile
 from .selectors import PROFILE_FIELDS

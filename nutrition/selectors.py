@@ -11,8 +11,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.utils import timezone
 
-from caching.keys import usda_key
-from caching.services import refuse_value
+from caching.api import refuse_value, usda_key
 from healthagent.errors import ApplicationError
 from nutrition.models import FoodEntry
 from nutrition.providers import get_provider

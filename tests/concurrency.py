@@ -6,7 +6,7 @@ import threading
 
 from django.core.cache import caches
 
-from caching.singleflight import LocalFlights
+from caching.backend.singleflight import LocalFlights
 
 
 def in_threads(n: int, call, *, own_process: bool = False):

@@ -6,7 +6,7 @@ import redis
 from django.conf import settings as django_settings
 from django.core.cache import cache
 
-from caching import stats
+from caching.backend import stats
 from tests import redis_guard
 from tests.nutrition.fakes import TEST_API_KEY, FakeFDC
 from tests.telegram import Bot

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import redis
 
-from caching.redis_url import redact_url
+from caching.servers.url import redact_url
 
 OWNER_KEY = "healthagent:test-suite:owns-this-db"
 _SAMPLE = 5

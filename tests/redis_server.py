@@ -39,8 +39,8 @@ import redis
 import redis.connection
 from django.core.cache import caches
 
-from caching import breaker as caching_breaker
-from caching.embedded import server_binary
+from caching.backend import breaker as caching_breaker
+from caching.servers.embedded import server_binary
 
 # The server binary for tests that start their own: the same Redis the rest of the run uses.
 REDIS_SERVER = (
@@ -169,7 +169,7 @@ def _answers_ping(port: int) -> bool:
 
 # --- fixtures ------------------------------------------------------------------------------------
 _FALLBACK_OPTIONS = {
-    "CLIENT_CLASS": "caching.client.SafeClient",
+    "CLIENT_CLASS": "caching.backend.client.SafeClient",
     "SOCKET_CONNECT_TIMEOUT": 0.25,
     "SOCKET_TIMEOUT": 0.25,
     "CONNECTION_POOL_CLASS": "redis.BlockingConnectionPool",
@@ -189,14 +189,14 @@ def redis_server(tmp_path):
 def use_redis(settings):
     def use(url: str, **options: Any):
         current = settings.CACHES["default"]
-        base = copy.deepcopy(current.get("OPTIONS")) if current["BACKEND"] == "caching.backend.RedisCache" else None
+        base = copy.deepcopy(current.get("OPTIONS")) if current["BACKEND"] == "caching.backend.cache.RedisCache" else None
         if getattr(settings, "REDIS_TOPOLOGY", None) is not None:  # a Cluster's or Sentinel's OPTIONS: not for one server
             base = None
         opts = base or copy.deepcopy(_FALLBACK_OPTIONS)
         opts.setdefault("CONNECTION_POOL_KWARGS", {}).pop("connection_class", None)  # a real server
         opts.update(options)
         settings.CACHES = {
-            "default": {"BACKEND": "caching.backend.RedisCache", "LOCATION": url, "KEY_PREFIX": "ha", "OPTIONS": opts}
+            "default": {"BACKEND": "caching.backend.cache.RedisCache", "LOCATION": url, "KEY_PREFIX": "ha", "OPTIONS": opts}
         }
         caching_breaker._breakers.pop(url, None)  # a fresh breaker, with these OPTIONS
         return caches["default"]

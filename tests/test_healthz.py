@@ -63,7 +63,7 @@ def test_after_the_cool_down_healthz_is_the_probe_that_closes_the_breaker(client
 
 
 def test_caching_disabled_is_reported_as_disabled(client, settings):
-    settings.CACHES = {"default": {"BACKEND": "caching.disabled.DisabledCache"}}
+    settings.CACHES = {"default": {"BACKEND": "caching.backend.disabled.DisabledCache"}}
     response = client.get("/healthz")
     assert response.status_code == 200
     assert response.json() == {"database": "ok", "cache": "disabled", "breaker": "closed"}

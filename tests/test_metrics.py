@@ -9,7 +9,7 @@ import pytest
 from django.core.management import call_command
 from prometheus_client.parser import text_string_to_metric_families
 
-from caching import stats
+from caching.backend import stats
 from caching.models import PendingInvalidation
 from conversations.metrics import TURN_DURATION
 from healthagent.errors import ApplicationError

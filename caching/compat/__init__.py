@@ -1,4 +1,4 @@
-"""`make compat`: django-redis's own test suite run against our backend (caching/backend.py).
+"""`make compat`: django-redis's own test suite run against our backend (caching/backend/cache.py).
 
 The suite is not vendored: `run.py` downloads the sdist of the installed django-redis version with
 pip into a cache directory outside the repository, runs its `tests/` with the project's CACHES

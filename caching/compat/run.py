@@ -103,7 +103,7 @@ def run_suite(root: Path, redis_url: str, unreachable_url: str, junit: Path, ext
     )
     env.setdefault("DJANGO_SECRET_KEY", "compat-run-secret-key-not-for-production")
     env.setdefault("TELEGRAM_WEBHOOK_SECRET", "compat-run")
-    print(f"\n=== django-redis {django_redis.__version__} test suite against caching.backend.RedisCache, "
+    print(f"\n=== django-redis {django_redis.__version__} test suite against caching.backend.cache.RedisCache, "
           f"Redis at {redis_url} ===", flush=True)
     subprocess.run(
         [sys.executable, "-m", "pytest", "-c", str(root / "pytest.ini"), "--rootdir", str(root),

@@ -18,7 +18,7 @@ from pathlib import Path
 import django
 
 from caching import sdist
-from caching.redis_url import redact_url
+from caching.servers.url import redact_url
 
 
 def main(argv: list[str] | None = None) -> int:

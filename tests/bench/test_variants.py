@@ -5,17 +5,18 @@ import pytest
 
 from bench.variants import cache_disabled, stats_off
 from caching.keys import user_memory_key
-from caching.readthrough import read_through
+from caching.consistency.reads import read_through
 
 
 @pytest.mark.parametrize("context", [cache_disabled, stats_off])
 def test_patches_apply_and_restore(context):
-    from caching import readthrough, stats
+    from caching.consistency import reads
+    from caching.backend import stats
 
-    before = (readthrough._backend, stats.record)
+    before = (reads.current_backend, stats.record)
     with context():
         pass
-    assert (readthrough._backend, stats.record) == before
+    assert (reads.current_backend, stats.record) == before
 
 
 def test_cache_disabled_makes_read_through_load_every_time():

@@ -11,7 +11,8 @@ import urllib.request
 
 import pytest
 
-from caching import stats
+from caching.backend import stats
+from caching.ops.report import read_fleet_stats
 from tests.nutrition.fakes import BANANA_NUTRIENTS, fdc_food
 from tests.redis_server import redis_server, use_redis  # noqa: F401
 from tests.telegram import make_update
@@ -102,7 +103,7 @@ def test_operator_watches_hits_rise_resets_them_and_invalidates_a_user(
 
 def shown_after_nothing_changed(before: dict) -> bool:
     """The confirmation step changed nothing: the counters still hold what the traffic made."""
-    counts = stats.read_fleet_stats()["namespaces"]
+    counts = read_fleet_stats()["namespaces"]
     return {ns: counts[ns]["hits"] for ns in NAMESPACES} == before
 
 

@@ -14,9 +14,9 @@ from django.core.cache import cache
 from django.core.cache.backends.base import CacheKeyWarning
 from django_redis import get_redis_connection
 
-from caching import stats
+from caching.backend import stats
 from caching.keys import conversation_history_key, usda_key, user_memory_key
-from caching.startup import announce
+from caching.ops.startup import announce
 
 PROFILE = {"name": "Ann", "age": 34, "prefs": {"units": "metric"}}
 

@@ -7,9 +7,9 @@ import time
 import pytest
 from django.core.cache import cache
 
-from caching import breaker as breaker_module
-from caching import stats
-from caching.breaker import CircuitBreaker, breaker_state
+from caching.backend import breaker as breaker_module
+from caching.backend import stats
+from caching.backend.breaker import CircuitBreaker, breaker_state
 from caching.keys import user_memory_key
 
 COOLDOWN = 1.0
@@ -74,7 +74,7 @@ def test_a_probe_that_never_reports_back_does_not_block_forever(monkeypatch):
 
 # --- a real Redis, stopped mid-run --------------------------------------------------------------
 @pytest.mark.redis_server
-# The breaker's probe replays invalidations kept in the database (caching.outbox).
+# The breaker's probe replays invalidations kept in the database (caching.consistency.outbox).
 @pytest.mark.django_db
 def test_redis_stopped_mid_run_answers_stay_right_and_no_connection_is_attempted_once_open(
     redis_server, use_redis, connect_attempts, caplog
@@ -157,7 +157,7 @@ def test_programming_errors_are_not_swallowed_even_with_redis_down(redis_server,
 
 
 def test_disabled_cache_gives_the_same_answers_without_any_redis(settings):
-    settings.CACHES = {"default": {"BACKEND": "caching.disabled.DisabledCache"}}
+    settings.CACHES = {"default": {"BACKEND": "caching.backend.disabled.DisabledCache"}}
     source = Source()
     assert source.turn(1) == PROFILES[1] and source.turn(1) == PROFILES[1]
     assert source.loads == 2  # nothing is stored
@@ -168,7 +168,7 @@ def test_disabled_cache_gives_the_same_answers_without_any_redis(settings):
 
 @pytest.mark.redis_server
 def test_probe_hooks_run_before_the_probe_and_can_fail_it(redis_server, use_redis, monkeypatch):
-    from caching import guard
+    from caching.backend import guard
 
     seen = []
 

@@ -16,11 +16,17 @@ from django.core.cache import cache
 from django.core.management import call_command
 from redis.crc import key_slot
 
-from caching import outbox, readthrough, scripts, services, stats
+from caching.consistency import outbox
+from caching.consistency import invalidation
+from caching.backend import scripts
+from caching.ops import actions as services
+from caching.backend import stats
 from caching.keys import usda_key, user_memory_key
 from caching.models import PendingInvalidation
-from caching.singleflight import lock_key
-from caching.topology import CLUSTER, node_clients, wait_policy
+from caching.backend.singleflight import lock_key
+from caching.servers.config import CLUSTER
+from caching.servers.cluster import node_clients
+from caching.servers.replication import wait_policy
 from memory.selectors import load_user_memory
 from memory.services import profile_ensure, profile_update
 
@@ -72,7 +78,7 @@ def test_the_cluster_refuses_a_script_across_slots():
 @pytest.mark.django_db(transaction=True)
 def test_every_script_the_service_sends_touches_one_slot(bot, monkeypatch):
     """Every EVAL/EVALSHA a conversation, an invalidation, incr and a single flight send: all its keys in
-    one slot; and every script of caching/scripts.py was among them."""
+    one slot; and every script of caching/backend/scripts.py was among them."""
     sent: list[tuple] = []
     cluster_command, pipelined = redis.RedisCluster.execute_command, redis.client.Pipeline._execute_pipeline
 
@@ -146,7 +152,7 @@ def test_the_outbox_replay_sends_one_pipeline_per_node(redis_round_trips):
     users = _keys_on_every_primary(user_memory_key, per_primary=3)
     cache.set_many({user_memory_key(n): {"n": n} for n in users})
     redis_round_trips.clear()
-    taken = outbox.apply(_client(), cache.make_and_validate_key, [user_memory_key(n) for n in users])
+    taken = outbox.send_invalidations(_client(), cache.make_and_validate_key, [user_memory_key(n) for n in users])
     assert taken == [True] * len(users)
     # One pipeline per primary: its INVALIDATEs (and the WAIT that confirms them, with replicas).
     assert len(redis_round_trips) == len(_primaries())
@@ -186,7 +192,7 @@ def _node_id(node: redis.Redis) -> str:
 def test_reads_and_writes_follow_a_slot_moved_to_another_primary():
     """CLUSTER SETSLOT IMPORTING/MIGRATING, MIGRATE, SETSLOT NODE, with a user's profile written and
     read between the steps: nothing stale and no exception at any step; the invalidation scripts,
-    which go down one node's connection (caching/topology.run_scripts), follow ASK and MOVED.
+    which go down one node's connection (caching/servers/replication.run_scripts), follow ASK and MOVED.
 
     Mid-migration Redis answers TRYAGAIN to a two-key script one of whose keys is absent (a fill
     after an invalidation): that invalidation waits in the outbox and the reader goes to the database
@@ -228,13 +234,13 @@ def test_reads_and_writes_follow_a_slot_moved_to_another_primary():
                                *source.execute_command("CLUSTER", "GETKEYSINSLOT", slot, 1000))
         assert source.execute_command("CLUSTER", "COUNTKEYSINSLOT", slot) == 0
         # Both keys on the importing node now: the old node answers ASK, the script follows it.
-        assert readthrough.invalidate(key) == 1
+        assert invalidation.invalidate(key) == 1
         traffic()
         for _, node in _primaries():
             node.execute_command("CLUSTER", "SETSLOT", slot, "NODE", target_id)
         before = errors()
         # The first call after the move is a script: its stale slot map gets MOVED, and follows it.
-        assert readthrough.invalidate(key) is not None
+        assert invalidation.invalidate(key) is not None
         assert client.get_node_from_key(rkey).name == target_name
         traffic()
         assert errors() == before and PendingInvalidation.objects.count() == 0

@@ -9,7 +9,8 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django_redis import get_redis_connection
 
-from caching import services, stats
+from caching.ops import actions as services
+from caching.backend import stats
 from caching.keys import conversation_history_key, usda_key, user_memory_key
 from healthagent.errors import ApplicationError
 
@@ -32,7 +33,7 @@ def test_cache_stats_json_has_the_design_schema():
     _some_traffic()
     report = json.loads(run("cache_stats", "--json"))
     assert set(report) == {"enabled", "backend", "namespaces", "redis"}
-    assert report["enabled"] is True and report["backend"] == "caching.backend.RedisCache"
+    assert report["enabled"] is True and report["backend"] == "caching.backend.cache.RedisCache"
     assert set(report["namespaces"]) >= {"user_memory", "usda", "conversation_history"}
     assert report["namespaces"]["user_memory"] == {
         "hits": 3, "misses": 0, "hit_rate": 1.0, "sets": 1, "deletes": 0, "errors": 0, "bypassed": 0
@@ -80,7 +81,7 @@ def test_cache_stats_exits_1_when_redis_cannot_be_reached(use_redis):
 
 
 def test_cache_stats_says_when_caching_is_disabled(settings):
-    settings.CACHES = {"default": {"BACKEND": "caching.disabled.DisabledCache"}}
+    settings.CACHES = {"default": {"BACKEND": "caching.backend.disabled.DisabledCache"}}
     assert json.loads(run("cache_stats", "--json"))["enabled"] is False
     assert "disabled" in run("cache_stats")
 
@@ -114,7 +115,7 @@ def test_an_unknown_namespace_is_an_error():
         run("cache_invalidate")  # one of --user / --namespace is required
 
 
-# The breaker's probe replays invalidations kept in the database (caching.outbox).
+# The breaker's probe replays invalidations kept in the database (caching.consistency.outbox).
 @pytest.mark.django_db
 def test_invalidating_with_redis_away_says_so(use_redis):
     use_redis("redis://127.0.0.1:1/0")

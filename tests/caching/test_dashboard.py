@@ -7,7 +7,8 @@ from django.contrib.messages import get_messages
 from django.core.cache import cache
 from django.test import Client
 
-from caching import stats
+from caching.backend import stats
+from caching.ops.report import read_fleet_stats
 from caching.keys import user_memory_key
 from tests.redis_server import free_port
 
@@ -77,7 +78,7 @@ def test_others_cannot_reset_the_counters(who, client, member_client):
     response = visitor.post(RESET, {"confirm": "yes"})
     assert response.status_code == 302
     assert response["Location"].startswith(LOGIN)
-    assert stats.read_fleet_stats()["namespaces"]["user_memory"]["hits"] == 1
+    assert read_fleet_stats()["namespaces"]["user_memory"]["hits"] == 1
 
 
 @pytest.mark.parametrize("who", ["anonymous", "member"])
@@ -97,7 +98,7 @@ def test_actions_refuse_a_post_without_the_csrf_token(django_user_model):
     one_hit_one_miss()
     assert client.post(RESET, {"confirm": "yes"}).status_code == 403
     assert client.post(INVALIDATE, {"telegram_id": "42", "confirm": "yes"}).status_code == 403
-    assert stats.read_fleet_stats()["namespaces"]["user_memory"]["hits"] == 1
+    assert read_fleet_stats()["namespaces"]["user_memory"]["hits"] == 1
     assert cache.get(user_memory_key(42)) is not None
 
 
@@ -158,7 +159,7 @@ def test_redis_figures_from_info_on_a_real_redis(staff_client, live_redis):
 
 
 def test_the_memory_bar_is_used_over_max():
-    from caching.dashboard import present
+    from caching.ops.dashboard import present
 
     report = {"enabled": True, "backend": "b", "namespaces": {}, "redis": {
         "reachable": True, "used_memory": 25 * 2**20, "used_memory_human": "25.00M",
@@ -185,7 +186,7 @@ def test_an_unreachable_redis_is_said_plainly_and_the_page_still_renders(staff_c
 
 
 def test_with_caching_disabled_the_page_says_so(staff_client, settings):
-    settings.CACHES = {"default": {"BACKEND": "caching.disabled.DisabledCache"}}
+    settings.CACHES = {"default": {"BACKEND": "caching.backend.disabled.DisabledCache"}}
     response = staff_client.get(DASHBOARD)
     assert response.status_code == 200
     assert "Caching is disabled" in response.content.decode()
@@ -199,7 +200,7 @@ def test_reset_asks_for_confirmation_then_zeroes_the_counters(staff_client):
     assert asked.status_code == 200
     assert asked.context["confirm"] == "reset"
     assert 'name="confirm" value="yes"' in asked.content.decode()
-    assert stats.read_fleet_stats()["namespaces"]["user_memory"]["hits"] == 1  # nothing done yet
+    assert read_fleet_stats()["namespaces"]["user_memory"]["hits"] == 1  # nothing done yet
 
     done = staff_client.post(RESET, {"confirm": "yes"}, follow=True)
     assert done.redirect_chain == [(DASHBOARD, 302)]
@@ -254,9 +255,9 @@ def test_actions_report_an_unreachable_redis(staff_client, use_redis):
 
 # --- since when, per minute, over the hour, per namespace, the outbox, refresh ---------------------
 def test_the_page_says_since_when_it_counts_and_the_reads_per_minute(staff_client):
-    from caching.dashboard import present
+    from caching.ops.dashboard import present
 
-    report = stats.read_fleet_stats()
+    report = read_fleet_stats()
     since = report["redis"]["counters_since"]
     assert since is not None  # the reset in the fixture started the count
     report["namespaces"]["user_memory"].update(hits=90, misses=30)
@@ -277,7 +278,7 @@ def test_the_hour_chart_draws_the_fleets_hit_rate_per_minute(staff_client):
     for _ in range(3):
         cache.get(user_memory_key(42))
     stats.flush()
-    history = stats.read_fleet_stats()["redis"]["history"]
+    history = read_fleet_stats()["redis"]["history"]
     assert len(history) == stats.HISTORY_MINUTES
     # (summed: a minute may turn between the flushes)
     assert (sum(m["hits"] for m in history), sum(m["misses"] for m in history)) == (4, 1)
@@ -290,7 +291,7 @@ def test_the_hour_chart_draws_the_fleets_hit_rate_per_minute(staff_client):
 
 
 def test_the_chart_breaks_its_line_where_minutes_had_no_reads():
-    from caching.dashboard import _chart
+    from caching.ops.dashboard import _chart
 
     minutes = [{"minute": m, "hits": h, "misses": x} for m, (h, x) in
                enumerate([(1, 1), (2, 0), (0, 0), (3, 1), (1, 3)])]

@@ -4,7 +4,8 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from caching import serializer, stats
+from caching.backend import serializer
+from caching.backend import stats
 from caching.keys import conversation_history_key, user_memory_key
 from conversations.selectors import get_conversation_history
 from conversations.services import message_save
@@ -74,7 +75,7 @@ def test_any_limit_up_to_50_is_served_from_one_entry():
             rows = get_conversation_history(user_id=8, limit=limit)
             assert [m["content"] for m in rows] == [f"m{i}" for i in range(60 - limit, 60)]
     # Outside a bot turn each read asks the database whether an invalidation is pending (one EXISTS on
-    # the outbox, caching/fence.py); a turn folds that into its claim. Nothing reads the messages.
+    # the outbox, caching/consistency/fence.py); a turn folds that into its claim. Nothing reads the messages.
     assert events == [("conversation_history", "hit")] * 4
     assert len(ctx.captured_queries) == 4
     assert all("caching_pendinginvalidation" in q["sql"] and "conversations_message" not in q["sql"]
@@ -145,7 +146,7 @@ def test_cached_entries_are_plain_json_not_pickle(bot):
 def test_disabled_cache_keeps_no_outbox(settings):
     from caching.models import PendingInvalidation
 
-    settings.CACHES = {"default": {"BACKEND": "caching.disabled.DisabledCache"}}
+    settings.CACHES = {"default": {"BACKEND": "caching.backend.disabled.DisabledCache"}}
     profile_ensure(user_id=11)
     profile_update(user_id=11, field="age", raw_value="30")
     message_save(user_id=11, role="user", content="hi")

@@ -12,9 +12,10 @@ from django.core.cache import cache
 from django.core.exceptions import ImproperlyConfigured
 from django_redis import get_redis_connection
 
-from caching import serializer, stats
-from caching.backend import RedisCache
-from caching.guard import CacheUnavailable
+from caching.backend import serializer
+from caching.backend import stats
+from caching.backend.cache import RedisCache
+from caching.backend.guard import CacheUnavailable
 from caching.keys import conversation_history_key, user_memory_key
 from tests.redis_server import free_port
 
@@ -174,7 +175,7 @@ import threading
 import django
 django.setup()
 from django.core.cache import caches
-from caching import stats
+from caching.backend import stats
 running = lambda: "cache-stats-flusher" in [t.name for t in threading.enumerate()]
 backend = caches["default"]
 print(running())

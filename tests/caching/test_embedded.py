@@ -1,4 +1,4 @@
-"""The embedded default's server (caching/embedded.py): started once by whoever comes first,
+"""The embedded default's server (caching/servers/embedded.py): started once by whoever comes first,
 replaced when it died and left its socket behind, stopped on request."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from caching import embedded
+from caching.servers import embedded
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -35,7 +35,7 @@ def test_first_caller_starts_it_later_ones_attach(run_dir):
 
 
 def test_processes_starting_at_once_start_one_server(run_dir):
-    command = [sys.executable, "-m", "caching.embedded", "start", "--dir", str(run_dir)]
+    command = [sys.executable, "-m", "caching.servers.embedded", "start", "--dir", str(run_dir)]
     starters = [subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, text=True) for _ in range(4)]
     outputs = [p.communicate(timeout=30)[0] for p in starters]
     assert [p.returncode for p in starters] == [0] * 4

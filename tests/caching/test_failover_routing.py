@@ -1,4 +1,4 @@
-"""caching/topology.run_scripts after a Cluster failover: a slot map naming a dead primary is read again.
+"""caching/servers/replication.run_scripts after a Cluster failover: a slot map naming a dead primary is read again.
 
 run_scripts sends each node's invalidations down that node's own client (WAIT must follow on the
 connection that wrote), past RedisCluster's routing and so past its habit of reading the slot map
@@ -14,7 +14,7 @@ import pytest
 import redis
 from redis.cluster import RedisCluster
 
-from caching.topology import run_scripts
+from caching.servers.replication import run_scripts
 from tests.redis_server import free_port
 
 SET = "redis.call('SET', KEYS[1], ARGV[1]); return 1"

@@ -1,4 +1,4 @@
-"""The outbox fence in one process (caching/fence.py, caching/outbox.py); tests/fleet proves it
+"""The outbox fence in one process (caching/consistency/fence.py, caching/consistency/outbox.py); tests/fleet proves it
 across processes with real faults. Here: what a turn does when invalidations are pending, what it
 records when Redis refuses, and what a failure to record costs."""
 
@@ -8,7 +8,7 @@ import pytest
 from django.db import OperationalError, connection
 from django.test.utils import CaptureQueriesContext
 
-from caching import outbox
+from caching.consistency import outbox
 from caching.keys import conversation_history_key, user_memory_key
 from caching.models import PendingInvalidation
 from conversations.models import ProcessedUpdate
@@ -19,7 +19,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 def _plant_stale_memory(live_redis, cache, user_id: int, weight: float) -> None:
     """What Redis holds after a write whose invalidation it never took: the old value."""
-    from caching import serializer
+    from caching.backend import serializer
 
     rkey = cache.make_key(user_memory_key(user_id))
     memory = serializer.loads(cache.client.get_client().get(rkey))
@@ -48,7 +48,7 @@ def test_keys_redis_refuses_are_read_from_the_database(bot, live_redis, monkeypa
     bot.say("/profile")
     _plant_stale_memory(live_redis, cache, 42, 70.0)
     PendingInvalidation.objects.create(key=user_memory_key(42))
-    monkeypatch.setattr(outbox, "apply", lambda client, make_key, keys: [False] * len(keys))  # e.g. OOM
+    monkeypatch.setattr(outbox, "send_invalidations", lambda client, make_key, keys: [False] * len(keys))  # e.g. OOM
 
     assert "70 kg" in bot.say("/profile")
     assert PendingInvalidation.objects.filter(key=user_memory_key(42)).exists()  # still pending
@@ -108,7 +108,7 @@ def test_when_nothing_can_record_a_refused_invalidation_the_turn_fails(bot, live
     def unavailable(keys):
         raise OperationalError("the database went away")
 
-    monkeypatch.setattr(outbox, "record", unavailable)
+    monkeypatch.setattr(outbox, "add", unavailable)
     try:
         update = make_update("/set weight_kg 72")
         assert bot.post(update).status_code == 503
@@ -124,20 +124,20 @@ def test_writes_outside_a_turn_record_an_intent_cleared_once_redis_took_it():
 
     profile_ensure(user_id=5)
     seen = []
-    original = outbox.record
+    original = outbox.add
 
     def spying(keys):
         keys = list(keys)
         seen.append(keys)
         original(keys)
 
-    import caching.outbox
+    import caching.consistency.outbox
 
-    caching.outbox.record = spying
+    caching.consistency.outbox.add = spying
     try:
         profile_update(user_id=5, field="weight_kg", raw_value="80")
     finally:
-        caching.outbox.record = original
+        caching.consistency.outbox.add = original
     assert seen == [[user_memory_key(5)]]  # written inside the transaction
     assert PendingInvalidation.objects.count() == 0  # and cleared after Redis took it
 

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from caching.breaker import breaker_state
+from caching.backend.breaker import breaker_state
 from caching.models import PendingInvalidation
 from conversations.selectors import get_conversation_history
 from conversations.services import message_save

@@ -9,9 +9,10 @@ import orjson
 import pytest
 from django.core.cache import cache
 
-from caching import stats
+from caching.backend import stats
+from caching.ops.report import read_fleet_stats
 from caching.keys import conversation_history_key, user_memory_key, usda_key
-from caching.stats import counters_from_hash
+from caching.backend.stats import counters_from_hash
 from conversations.selectors import get_conversation_history, is_history
 from memory.selectors import is_user_memory, load_user_memory
 from nutrition.selectors import is_food_list, normalise_query, search_foods
@@ -122,7 +123,7 @@ def test_planted_user_memory_is_refused_and_the_bot_answers_from_the_database(bo
     bot.say("/set weight_kg 70")
     bot.say("/set height_cm 175")
     plant(user_memory_key(42), raw)
-    with stats.capture() as events, caplog.at_level(logging.WARNING, logger="caching.backend"):
+    with stats.capture() as events, caplog.at_level(logging.WARNING, logger="caching.backend.cache"):
         text = bot.say("/profile")
     assert "Name: Ada" in text and "Weight: 70 kg" in text and "BMI 22.9" in text
     assert _refused(events, "user_memory")
@@ -135,7 +136,7 @@ def test_planted_user_memory_is_refused_and_the_bot_answers_from_the_database(bo
 
 
 def test_a_refused_value_is_deleted_even_when_the_fill_cannot_replace_it(bot, monkeypatch):
-    from caching import readthrough
+    from caching.consistency import reads as readthrough
 
     bot.say("/start")
     plant(user_memory_key(42), memory_with())
@@ -261,9 +262,9 @@ def test_a_non_integer_stats_field_is_skipped_logged_and_cleared(admin_client, b
     bot.say("/start")
     stats.flush()
     raw_redis(lambda r: r.hset(cache.stats_key, "user_memory:misses", planted))
-    with caplog.at_level(logging.WARNING, logger="caching.stats"):
+    with caplog.at_level(logging.WARNING, logger="caching.backend.stats"):
         response = admin_client.get("/admin/cache/")
-        report = stats.read_fleet_stats()
+        report = read_fleet_stats()
     assert response.status_code == 200
     assert report["namespaces"]["user_memory"]["sets"] >= 1  # the good counters are still reported
     assert type(report["namespaces"]["user_memory"]["misses"]) is int
@@ -293,7 +294,7 @@ def test_a_flush_that_partly_fails_does_not_count_twice(bot):
     fields = raw_redis(lambda r: r.hgetall(cache.stats_key))
     assert fields[b"usda:hits"] == b"3"
     assert fields[b"usda:misses"] == b"3"  # cleared, then sent again once
-    assert stats.read_fleet_stats()["namespaces"]["usda"] | {"hit_rate": None} == {
+    assert read_fleet_stats()["namespaces"]["usda"] | {"hit_rate": None} == {
         "hits": 3, "misses": 3, "hit_rate": None, "sets": 0, "deletes": 0, "errors": 0, "bypassed": 0}
 
 

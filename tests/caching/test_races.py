@@ -11,7 +11,7 @@ import pytest
 from django.db import connection, transaction
 
 from caching.keys import conversation_history_key, user_memory_key
-from caching.readthrough import invalidate
+from caching.consistency.invalidation import invalidate
 from conversations import selectors as history_selectors
 from conversations.selectors import get_conversation_history
 from conversations.services import message_save
@@ -159,14 +159,14 @@ def test_fill_never_stores_over_a_newer_token():
     """The unit of the mechanism: a fill under an old token is refused."""
     from django.core.cache import cache
 
-    from caching import readthrough
+    from caching.consistency import invalidation, reads
 
     profile_ensure(user_id=4)
     key = user_memory_key(4)
-    token = readthrough._ensure_token(key, 60)
-    readthrough.invalidate(key)
-    readthrough._fill(key, token, {"stale": True}, 60)
+    token = reads._ensure_token(cache, key, 60)
+    invalidation.invalidate(key)
+    reads._fill(cache, key, token, {"stale": True}, 60)
     assert cache.get(key) is None
-    token = readthrough._ensure_token(key, 60)
-    readthrough._fill(key, token, {"fresh": True}, 60)
+    token = reads._ensure_token(cache, key, 60)
+    reads._fill(cache, key, token, {"fresh": True}, 60)
     assert cache.get(key) == {"fresh": True}

@@ -11,7 +11,7 @@ from io import StringIO
 import pytest
 from django.core.management import call_command
 
-from caching import stats
+from caching.backend import stats
 from tests.nutrition.fakes import BANANA_NUTRIENTS, fdc_food
 
 # Real commits: cache maintenance runs on commit, which a rolled-back test transaction never does.

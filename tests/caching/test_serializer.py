@@ -10,8 +10,8 @@ from django.utils.safestring import SafeString, mark_safe
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from caching import serializer
-from caching.serializer import RefusedValue
+from caching.backend import serializer
+from caching.backend.serializer import RefusedValue
 
 
 class _Exploit:

@@ -10,10 +10,10 @@ import pytest
 from django.core.cache import cache, caches
 from django_redis import get_redis_connection
 
-from caching import stats
-from caching.fallback import LocalCopy
+from caching.backend import stats
+from caching.backend.local_copy import LocalCopy
 from caching.keys import usda_key, user_memory_key
-from caching.singleflight import lock_key
+from caching.backend.singleflight import lock_key
 from tests.concurrency import in_threads
 
 FOODS = [{"fdc_id": 1, "description": "Rice, white, cooked", "kcal": 130.0}]
@@ -286,7 +286,7 @@ def test_local_copy_is_bounded_least_recently_used_first():
 
 
 def test_local_copy_honours_ttls(monkeypatch):
-    from caching import fallback
+    from caching.backend import local_copy as fallback
 
     now = [1000.0]
     monkeypatch.setattr(fallback.time, "monotonic", lambda: now[0])

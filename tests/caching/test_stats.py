@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 from django.core.cache import cache
 
-from caching import stats
+from caching.backend import stats
+from caching.ops.report import read_fleet_stats
 from caching.keys import conversation_history_key, usda_key, user_memory_key
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -66,12 +67,12 @@ def test_flush_sends_each_count_once():
     for _ in range(3):
         cache.get(usda_key("apple", 5))
     assert stats.flush() and stats.flush()
-    usda = stats.read_fleet_stats()["namespaces"]["usda"]
+    usda = read_fleet_stats()["namespaces"]["usda"]
     assert usda == {"hits": 3, "misses": 1, "hit_rate": 0.75, "sets": 1, "deletes": 0, "errors": 0, "bypassed": 0}
 
 
 @pytest.mark.redis_server
-# The breaker's probe replays invalidations kept in the database (caching.outbox).
+# The breaker's probe replays invalidations kept in the database (caching.consistency.outbox).
 @pytest.mark.django_db
 def test_counts_that_cannot_be_flushed_are_kept_and_flushed_later(redis_server, use_redis):
     use_redis(redis_server.url, BREAKER_FAILURES=1, BREAKER_COOLDOWN=0.3)
@@ -83,7 +84,7 @@ def test_counts_that_cannot_be_flushed_are_kept_and_flushed_later(redis_server, 
     redis_server.start()
     time.sleep(0.35)
     assert stats.flush() is True
-    counts = stats.read_fleet_stats()["namespaces"]["user_memory"]
+    counts = read_fleet_stats()["namespaces"]["user_memory"]
     assert (counts["errors"], counts["bypassed"], counts["hits"], counts["misses"]) == (1, 4, 0, 0)
 
 

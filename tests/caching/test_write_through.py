@@ -9,7 +9,8 @@ import pytest
 from django.core.cache import cache
 from django.db import transaction
 
-from caching import readthrough, stats
+from caching.consistency import invalidation, turn_state
+from caching.backend import stats
 from caching.keys import conversation_history_key, user_memory_key
 from conversations import selectors as history_selectors
 from memory.selectors import load_user_memory
@@ -21,8 +22,8 @@ pytestmark = pytest.mark.django_db(transaction=True)
 def _turn_writes(user_id: int, write, *, meanwhile=None) -> None:
     """What a bot turn does around a write to memory: read it (with its token), write, commit."""
     key = user_memory_key(user_id)
-    with readthrough.turn(), transaction.atomic():
-        readthrough.prefetch([key], tokens=(key,))
+    with turn_state.scope(), transaction.atomic():
+        turn_state.prefetch([key], tokens=(key,))
         assert load_user_memory(user_id=user_id) is not None
         write()
         if meanwhile is not None:
@@ -55,7 +56,7 @@ def test_an_invalidation_that_ran_after_the_turn_read_wins_over_its_value():
     load_user_memory(user_id=2)
     key = user_memory_key(2)
     _turn_writes(2, lambda: profile_update(user_id=2, field="age", raw_value="40"),
-                 meanwhile=lambda: readthrough.invalidate(key))
+                 meanwhile=lambda: invalidation.invalidate(key))
     assert _raw(key) is None
     assert load_user_memory(user_id=2)["profile"]["age"] == 40
 
@@ -98,7 +99,7 @@ def test_rows_of_a_turn_that_committed_second_are_placed_in_order(bot):
     assert held[-1] == later
     assert [m["content"] for m in held[-3:-1]] == ["thanks", "You're welcome, Ada!"]
     assert held[:-1] == history_selectors._load(42, 50)
-    from caching import readthrough as rt
+    from caching.consistency import invalidation as rt
 
     assert rt.append(key, held[-3:-1], max_items=50, timeout=60)  # a redelivered append: nothing doubles
     assert cache.get(key) == held

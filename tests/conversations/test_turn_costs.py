@@ -14,7 +14,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from caching import stats
+from caching.backend import stats
 from tests.nutrition.fakes import BANANA_NUTRIENTS, fdc_food
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -118,7 +118,7 @@ def test_a_turn_after_its_memory_was_dropped_still_makes_two_round_trips(bot, re
     the new token with the miss, so the load needs no round trip for it, and the fill rides in the
     commit's pipeline. The turn after it hits."""
     from caching.keys import user_memory_key
-    from caching.readthrough import invalidate
+    from caching.consistency.invalidation import invalidate
 
     _warm(bot)
     invalidate(user_memory_key(42))
@@ -141,7 +141,7 @@ def test_a_fill_sent_on_commit_is_refused_when_an_invalidation_came_first(bot, m
     from django.core.cache import cache
 
     from caching.keys import user_memory_key
-    from caching.readthrough import invalidate
+    from caching.consistency.invalidation import invalidate
     from conversations import bot as bot_module
 
     _warm(bot)

@@ -5,8 +5,8 @@ import time
 
 import pytest
 
-from caching import stats
-from caching.breaker import breaker_state
+from caching.backend import stats
+from caching.backend.breaker import breaker_state
 from tests.redis_server import connect_attempts, redis_server, use_redis  # noqa: F401
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.redis_server]

@@ -104,7 +104,7 @@ def test_database_unavailable_is_503_and_nothing_is_lost(bot, monkeypatch):
     def unavailable(*args, **kwargs):
         raise OperationalError("connection refused")
 
-    monkeypatch.setattr("conversations.telegram.update_claim", unavailable)
+    monkeypatch.setattr("conversations.updates.update_claim", unavailable)
     response = bot.post(make_update("/start", update_id=9001))
     assert response.status_code == 503
     monkeypatch.undo()

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import redis
 
-from caching import embedded
+from caching.servers import embedded
 from tests.fleet.harness import Driver, Expected, FleetDatabase, Tally, Worker, manage, service_env
 
 pytestmark = pytest.mark.fleet

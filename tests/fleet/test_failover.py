@@ -13,7 +13,7 @@ Each round: a fresh user writes and reads through both workers (warm cache); the
 After the failover every read through both workers must show the last acknowledged write, no turn
 may fail, and the time until the user's entry is cached again is measured (printed per scenario).
 FAILOVER_ROUNDS sets the rounds (CI: 20). FAILOVER_WAIT_REPLICAS=0 switches the replica
-confirmation (caching/topology.py) off: the negative control, which must see stale reads.
+confirmation (caching/servers/replication.py) off: the negative control, which must see stale reads.
 """
 
 from __future__ import annotations

@@ -19,15 +19,15 @@ import time
 
 from healthagent.wsgi import application  # noqa: F401  (gunicorn's entry point)
 
-from caching import fence, readthrough, scripts
-from caching import transaction as cache_transaction
+from caching.backend import scripts
+from caching.consistency import commit_buffer, fence, invalidation, reads
 from memory import selectors as memory_selectors
-from conversations import telegram
+from conversations import updates as telegram
 from conversations.models import ProcessedUpdate
 
 _crash_file = os.environ.get("FLEET_CRASH_FILE")
 if _crash_file:
-    _apply = cache_transaction._Flush.__call__
+    _apply = commit_buffer._Flush.__call__
 
     def _crash_before_redis(self):
         try:
@@ -36,7 +36,7 @@ if _crash_file:
             return _apply(self)
         os._exit(1)
 
-    cache_transaction._Flush.__call__ = _crash_before_redis
+    commit_buffer._Flush.__call__ = _crash_before_redis
 
 _off = {name.strip() for name in os.environ.get("FLEET_MECHANISM_OFF", "").split(",") if name.strip()}
 if "fence" in _off:  # reads trust Redis; nobody applies pending rows but a breaker's probe
@@ -45,12 +45,12 @@ if "fence" in _off:  # reads trust Redis; nobody applies pending rows but a brea
 if "redelivery" in _off:
     telegram._redelivered = lambda update_id: ProcessedUpdate.objects.get(pk=update_id).response
 if "token" in _off:  # fill without comparing the token: what the stale-set race then does
-    readthrough.FILL_IF_TOKEN = scripts.LuaScript(
+    reads.FILL_IF_TOKEN = invalidation.FILL_IF_TOKEN = scripts.LuaScript(
         "redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3]) redis.call('PEXPIRE', KEYS[2], ARGV[4]) return 1"
     )
 
 if "keepwarm" in _off:
-    readthrough.replace_on_commit = lambda key, change, *, timeout: False
+    commit_buffer.replace_on_commit = lambda key, change, *, timeout: False
 
 _slow_load = float(os.environ.get("FLEET_SLOW_LOAD_MS") or 0) / 1000
 if _slow_load and os.environ.get("FLEET_WORKER") in os.environ.get("FLEET_SLOW_WORKERS", "").split(","):

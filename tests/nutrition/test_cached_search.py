@@ -9,7 +9,7 @@ from django.core.cache import cache
 from django_redis import get_redis_connection
 
 from caching.keys import usda_key
-from caching.singleflight import lock_key
+from caching.backend.singleflight import lock_key
 from healthagent.errors import ApplicationError
 from nutrition.fdc import UNAVAILABLE
 from nutrition.selectors import search_foods
@@ -130,7 +130,7 @@ def test_sample_data_is_never_cached_under_usda_keys(settings, fake_fdc):
 
 
 def test_with_the_cache_disabled_every_lookup_asks_fdc(settings, fake_fdc, expected):
-    settings.CACHES = {"default": {"BACKEND": "caching.disabled.DisabledCache"}}
+    settings.CACHES = {"default": {"BACKEND": "caching.backend.disabled.DisabledCache"}}
     fake_fdc.add(body=BANANA)
     assert search_foods(query="banana") == expected
     assert search_foods(query="banana") == expected

@@ -6,7 +6,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
-from caching import services
+from caching.ops import actions as services
 from caching.keys import NAMESPACES
 from healthagent.errors import ApplicationError
 

@@ -7,7 +7,9 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
-from caching import services, stats
+from caching.ops import actions as services
+from caching.backend import stats
+from caching.ops.report import read_fleet_stats
 from healthagent.errors import ApplicationError
 
 _COLUMNS = ("hits", "misses", "hit_rate", "sets", "deletes", "errors", "bypassed")
@@ -28,16 +30,16 @@ class Command(BaseCommand):
             services.require_shared_cache()
         except ApplicationError as error:
             raise CommandError(error.message) from None
-        report = stats.read_fleet_stats() if not options["reset"] else None
+        report = read_fleet_stats() if not options["reset"] else None
         if options["reset"]:
             if not stats.reset():
-                report = stats.read_fleet_stats()
+                report = read_fleet_stats()
                 if report["enabled"]:
                     raise CommandError(f"Redis at {report['redis']['url']} cannot be reached: counters not reset")
             if not options["json"]:
                 self.stdout.write("Cache counters reset to zero (cached data untouched).")
                 return
-            report = stats.read_fleet_stats()
+            report = read_fleet_stats()
 
         if options["json"]:
             self.stdout.write(json.dumps(report, indent=2))

@@ -24,7 +24,7 @@ from django.db.migrations.executor import MigrationExecutor
 from django.test import RequestFactory
 from django.urls import reverse
 
-from caching import stats
+from caching.api import trace_cache_events
 from conversations.replies import to_plain
 from conversations.views import SECRET_HEADER, telegram_webhook
 
@@ -125,7 +125,7 @@ class _Session:
         }
         request = self.factory.post(reverse("telegram-webhook"), data=json.dumps(update),
                                     content_type="application/json", **self.headers)
-        with stats.capture() as events:
+        with trace_cache_events() as events:
             response = telegram_webhook(request)
         return response.status_code, json.loads(response.content or b"{}"), events
 

@@ -6,10 +6,10 @@ it past our invalidation. Within one transaction the operations on a key are buf
 one, however many rows changed (a /forget deleting a thousand messages is one Redis call per key),
 and all the keys of one transaction go to Redis in one pipelined round trip.
 
-The buffer also tells `readthrough` which keys this transaction has dirtied, so that reads inside it
+The buffer also tells the reads (caching/consistency/reads.py) which keys this transaction has dirtied, so that reads inside it
 see their own writes and never fill the cache with uncommitted data.
 
-What Redis does not take after the commit is recorded in the outbox (caching/outbox.py) before the
+What Redis does not take after the commit is recorded in the outbox (caching/consistency/outbox.py) before the
 write is acknowledged. A process can also die between COMMIT and the Redis call: so a transaction
 records an *intent* row for each key it schedules, inside the transaction, cleared once Redis took
 the operation — except inside `journal()`, where the caller keeps the keys itself (a bot turn stores
@@ -18,37 +18,23 @@ them on its ProcessedUpdate, and the redelivery Telegram sends after a crash app
 
 from __future__ import annotations
 
+import copy
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import DEFAULT_DB_ALIAS, connections, transaction
 
-
-@dataclass
-class PendingOp:
-    invalidate: bool = False
-    appended: list[dict] = field(default_factory=list)  # ignored once invalidate is set
-    max_items: int = 0
-    timeout: int = 0
-    intent: bool = False  # an outbox row was written for it inside the transaction
-    # (bytes, token, timeout): store these bytes instead of only dropping the value, if the token is
-    # unchanged (readthrough.replace_on_commit). Any later invalidation in the transaction clears it.
-    replacement: tuple[bytes, bytes, int] | None = None
-    # (token, bytes, timeout): a read-through fill sent with the commit's round trip instead of one of
-    # its own (readthrough.read_through). Only on an op that does nothing else: any change clears it.
-    fill: tuple[bytes, bytes, int] | None = None
-
-    @property
-    def fill_only(self) -> bool:
-        return self.fill is not None
+from caching.backend import serializer
+from caching.consistency import outbox, turn_state
+from caching.consistency.backend import current_backend
+from caching.consistency.invalidation import CommitOp, apply_ops
 
 
 class _State(threading.local):
     callbacks: Any = None  # the connection's run_on_commit list these ops were registered on
-    ops: dict[str, PendingOp]
+    ops: dict[str, CommitOp]
     journaled = 0  # depth of journal() blocks on this thread
 
     def __init__(self) -> None:
@@ -61,7 +47,7 @@ _state = _State()
 class _Flush:
     """The on-commit callback for one key; it carries its op so the buffer can be rebuilt."""
 
-    def __init__(self, key: str, op: PendingOp) -> None:
+    def __init__(self, key: str, op: CommitOp) -> None:
         self.key, self.op = key, op
         self.done = False
 
@@ -84,23 +70,21 @@ class _Flush:
         _apply_all([(flush.key, flush.op) for flush in flushes])
 
 
-def _apply(key: str, op: PendingOp) -> None:
+def _apply(key: str, op: CommitOp) -> None:
     _apply_all([(key, op)])
 
 
-def _apply_all(ops: list[tuple[str, PendingOp]]) -> None:
-    from . import outbox, readthrough
-
-    results = readthrough.apply_ops(ops)
+def _apply_all(ops: list[tuple[str, CommitOp]]) -> None:
+    results = apply_ops(ops)
     for (key, _), taken in zip(ops, results):
         if not taken:
-            outbox.remember(key)  # raises if the database cannot take it either: nothing is acknowledged
+            outbox.add_untaken(key)  # raises if the database cannot take it either: nothing is acknowledged
     applied = [key for (key, op), taken in zip(ops, results) if taken and op.intent]
     if applied:
-        outbox.forget(applied)
+        outbox.clear_applied(applied)
 
 
-def _ops(using: str) -> dict[str, PendingOp] | None:
+def _ops(using: str) -> dict[str, CommitOp] | None:
     """This transaction's buffer, or None outside a transaction (then ops run at once).
 
     Django replaces `run_on_commit` with a new list whenever it drops callbacks (commit, rollback,
@@ -115,19 +99,17 @@ def _ops(using: str) -> dict[str, PendingOp] | None:
     return _state.ops
 
 
-def _schedule(key: str, using: str) -> PendingOp:
+def _schedule(key: str, using: str) -> CommitOp:
     ops = _ops(using)
     assert ops is not None, "only inside a transaction"
     op = ops.get(key)
     if op is None or op.fill_only:
         if op is None:
-            op = ops[key] = PendingOp()
+            op = ops[key] = CommitOp()
             transaction.on_commit(_Flush(key, op), using=using)
         op.fill, op.intent = None, not _state.journaled  # a write: its read's fill is no longer wanted
         if op.intent:
-            from . import outbox
-
-            outbox.record([key])  # committed with the write: a crash after COMMIT leaves it behind
+            outbox.add([key])  # committed with the write: a crash after COMMIT leaves it behind
     return op
 
 
@@ -138,7 +120,7 @@ def fill_on_commit(key: str, fill: tuple[bytes, bytes, int], *, using: str = DEF
     ops = _ops(using)
     if ops is None or key in ops:
         return False
-    op = ops[key] = PendingOp(fill=fill)
+    op = ops[key] = CommitOp(fill=fill)
     transaction.on_commit(_Flush(key, op), using=using)
     return True
 
@@ -161,9 +143,7 @@ def scheduled_keys(*, using: str = DEFAULT_DB_ALIAS) -> list[str]:
 
 def enabled() -> bool:
     """Whether caching is on (ENABLE_CACHE): off, nothing is cached and nothing is scheduled."""
-    from django.core.cache import cache
-
-    return getattr(cache, "enabled", False)
+    return current_backend() is not None
 
 
 def invalidate_on_commit(key: str, *, using: str = DEFAULT_DB_ALIAS) -> None:
@@ -171,7 +151,7 @@ def invalidate_on_commit(key: str, *, using: str = DEFAULT_DB_ALIAS) -> None:
         return
     ops = _ops(using)
     if ops is None:
-        _apply(key, PendingOp(invalidate=True))
+        _apply(key, CommitOp(invalidate=True))
         return
     op = _schedule(key, using)
     op.invalidate, op.replacement = True, None
@@ -183,17 +163,54 @@ def append_on_commit(key: str, item: dict, *, max_items: int, timeout: int, usin
         return
     ops = _ops(using)
     if ops is None:
-        _apply(key, PendingOp(appended=[item], max_items=max_items, timeout=timeout))
+        _apply(key, CommitOp(appended=[item], max_items=max_items, timeout=timeout))
         return
     op = _schedule(key, using)
     op.appended.append(item)
     op.max_items, op.timeout = max_items, timeout
 
 
-def pending(key: str, *, using: str = DEFAULT_DB_ALIAS) -> PendingOp | None:
+def scheduled(key: str, *, using: str = DEFAULT_DB_ALIAS) -> CommitOp | None:
     """What this transaction will do to `key` on commit, if anything."""
     if not _state.ops:  # the hot path: nothing buffered on this thread, no connection lookup
         return None
     ops = _ops(using)
     op = None if ops is None else ops.get(key)
     return None if op is None or op.fill_only else op
+
+
+def replace_on_commit(key: str, change: Callable[[Any], Any], *, timeout: int) -> bool:
+    """Keep `key` warm across a write this transaction made: on commit, store `change(value)` —
+    the entry as this turn read it, with the write applied — instead of only dropping it.
+
+    Safe because the token was read with the entry, before anything was built from it: the new value
+    is stored only while the token is unchanged, i.e. while no other commit's invalidation has run
+    since (one that runs later drops it). Call it right after the write, and only when nothing else
+    in the transaction changed `key` before (`change` must describe every change). False when the
+    turn did not read the entry with its token: the invalidation the write scheduled stays as it is.
+    """
+    op = scheduled(key)
+    seen, token = turn_state.state.seen.get(key), turn_state.state.tokens.get(key)
+    if op is None or not op.invalidate or seen is None or not token:
+        return False
+    value = change(copy.deepcopy(seen[1]))
+    op.replacement = (serializer.dumps(value), token, timeout)
+    return True
+
+
+@contextmanager
+def kept_warm(key: str, *, timeout: int) -> Iterator[list[Callable[[Any], Any]]]:
+    """Around one write to the entry at `key`: the block appends how the cached value changes, and on
+    commit the new value is stored (under a fresh token: `replace_on_commit`) instead of only dropped,
+    so the next read hits. Only when this write is the transaction's first change to `key`: the
+    changes must describe all of it."""
+    first = scheduled(key) is None
+    changes: list[Callable[[Any], Any]] = []
+    yield changes
+    if first and changes:
+        def change(value: Any) -> Any:
+            for step in changes:
+                value = step(value) if value is not None else None
+            return value
+
+        replace_on_commit(key, change, timeout=timeout)

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.cache import caches
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from .breaker import OPEN
-from .stats import FIELDS, counters_from_hash, history_from_hash, since_from_hash
-from .topology import is_cluster, node_clients
+from caching.backend import stats
+from caching.backend.breaker import OPEN
+from caching.keys import namespace_of
+from caching.backend.stats import FIELDS, counters_from_hash, history_from_hash, since_from_hash
+from caching.servers.cluster import is_cluster, node_clients
 
 # INFO fields an operator needs to judge the cache: is it hitting, is it full, is it evicting.
 _INFO_FIELDS = {
@@ -25,6 +28,14 @@ _INFO_FIELDS = {
     "evicted_keys": "evicted_keys",
     "connected_clients": "connected_clients",
 }
+
+
+def read_fleet_stats() -> dict[str, Any]:
+    """The ARCHITECTURE.md §5.6 report: {"enabled", "backend", "namespaces": {...}, "redis": {...}}."""
+    cache = caches["default"]
+    if getattr(cache, "enabled", False):
+        stats.flush()  # include this process's own counts
+    return fleet_report(cache)
 
 
 def fleet_report(cache: Any) -> dict[str, Any]:
@@ -146,8 +157,6 @@ def sample_keyspace(cache: Any, *, size: int = SAMPLE_SIZE) -> dict[str, Any] | 
 
 
 def _sample(client: Any, cache: Any, size: int) -> dict[str, Any]:
-    from .keys import namespace_of
-
     # SCAN and DBSIZE answer for one node: on a Cluster, one SCAN step on every primary (each its
     # share of `size`), each scaled by its own DBSIZE, so that no primary's keys are missed.
     primaries = [node for _, _, node in node_clients(client, primaries_only=True)]
@@ -205,11 +214,11 @@ def _sample_node(client: Any, size: int) -> tuple[int, list[bytes], list[Any]]:
 
 
 def outbox_size() -> int | None:
-    """Invalidations recorded while Redis was unreachable, not yet replayed (caching/outbox.py);
+    """Invalidations recorded while Redis was unreachable, not yet replayed (caching/consistency/outbox.py);
     None when the database cannot say."""
     from django.db import DatabaseError
 
-    from .models import PendingInvalidation
+    from caching.models import PendingInvalidation
 
     try:
         return PendingInvalidation.objects.count()

@@ -1,6 +1,6 @@
 """The cache as Prometheus sees it (GET /metrics), read at scrape time from what the fleet shares.
 
-Counters per namespace come from the same report as `cache_stats --json` (stats.read_fleet_stats:
+Counters per namespace come from the same report as `cache_stats --json` (read_fleet_stats:
 this process's counts are flushed first, then the one stats hash is read), so every worker answers
 a scrape with the fleet's numbers and Prometheus can scrape any of them. Alongside: whether Redis
 answered, this process's circuit breaker, the outbox of invalidations waiting to be replayed (a
@@ -15,9 +15,10 @@ from typing import Any
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from . import stats
-from .breaker import CLOSED, HALF_OPEN, OPEN, breaker_state
-from .info import outbox_size
+from caching.backend import stats
+from caching.ops.report import read_fleet_stats
+from caching.backend.breaker import CLOSED, HALF_OPEN, OPEN, breaker_state
+from caching.ops.report import outbox_size
 
 # INFO field → (metric, help, counter?)
 _REDIS_FIGURES = {
@@ -32,7 +33,7 @@ _REDIS_FIGURES = {
 
 class FleetCacheCollector(Collector):
     def collect(self) -> Iterator[Any]:
-        report = stats.read_fleet_stats()
+        report = read_fleet_stats()
         redis = report["redis"] or {}
         yield _gauge("healthagent_cache_enabled", "1 when caching is on (ENABLE_CACHE)", int(report["enabled"]))
         yield _gauge("healthagent_cache_redis_up", "1 when Redis answered this scrape", int(bool(redis.get("reachable"))))

@@ -3,14 +3,14 @@
 A row names a key whose cached value may be stale in Redis. Rows come from two places:
 
 - an invalidation (or history append) that Redis did not take after the commit — a timeout, a
-  refused connection, or an error reply such as OOM: `remember()`, before the write is acknowledged;
+  refused connection, or an error reply such as OOM: `add_untaken()`, before the write is acknowledged;
 - an *intent*, written inside a transaction that is not a bot turn (the admin, a shell), so that a
   process killed between COMMIT and the Redis call leaves the row behind; deleted once Redis took
   the invalidation. (A bot turn records its keys on its ProcessedUpdate row instead: Telegram
   redelivers an update it got no answer for, and the redelivery applies them again.)
 
 Every process learns that rows exist through the database before it reads from Redis
-(caching/fence.py: the check is folded into the statement that claims a turn's update), and applies
+(caching/consistency/fence.py: the check is folded into the statement that claims a turn's update), and applies
 them itself — so no process serves an entry that another process's acknowledged write made stale,
 whichever process saw Redis fail, and with no cool-down to wait for.
 """
@@ -18,19 +18,25 @@ whichever process saw Redis fail, and with no cool-down to wait for.
 from __future__ import annotations
 
 import logging
-import secrets
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from django.db import DatabaseError, connection
 from redis.exceptions import ConnectionError as RedisConnectionError
+
+from caching.backend.scripts import INVALIDATE
+from caching.consistency.backend import ConsistencyBackend
+from caching.consistency.tokens import INVALIDATED_TOKEN_TTL_MS, new_token, token_key
+from caching.servers.replication import run_scripts, wait_policy
 
 logger = logging.getLogger(__name__)
 BATCH = 500  # keys applied per round trip; a turn drains at most this many before trusting Redis
 
 
 def _model() -> Any:
-    from .models import PendingInvalidation
+    # Imported when first used: this module is imported while the app registry is still loading
+    # (memory/selectors.py at import time), before models may be.
+    from caching.models import PendingInvalidation
 
     return PendingInvalidation
 
@@ -45,17 +51,17 @@ def pending_exists() -> bool:
     return _model().objects.exists()
 
 
-def record(keys: Iterable[str]) -> None:
+def add(keys: Iterable[str]) -> None:
     """Add rows for `keys` (one INSERT; keys already pending stay as they are). Raises DatabaseError:
     a write whose invalidation can be recorded nowhere must not be acknowledged."""
     model = _model()
     model.objects.bulk_create([model(key=key) for key in keys], ignore_conflicts=True)
 
 
-def remember(key: str) -> None:
+def add_untaken(key: str) -> None:
     """Redis did not take the invalidation of `key` after the commit: keep it for whoever reads next."""
     try:
-        record([key])
+        add([key])
     except DatabaseError:
         # Both stores are failing: the caller's request fails too (a turn answers 503 and Telegram
         # redelivers it; the redelivery applies the turn's invalidations again).
@@ -64,7 +70,7 @@ def remember(key: str) -> None:
     logger.info("Redis did not take the invalidation of %s: recorded for the next reader to apply", key)
 
 
-def forget(keys: Iterable[str]) -> None:
+def clear_applied(keys: Iterable[str]) -> None:
     """Drop the intents of keys Redis has now taken. Best effort: a row left behind costs one more
     invalidation later, never a stale read."""
     keys = list(keys)
@@ -74,7 +80,7 @@ def forget(keys: Iterable[str]) -> None:
         logger.warning("could not clear %d applied cache intent(s); they will be applied again", len(keys))
 
 
-def drain(cache: Any, *, limit: int = BATCH) -> set[str] | None:
+def apply_pending(cache: ConsistencyBackend, *, limit: int = BATCH) -> set[str] | None:
     """Apply up to `limit` pending invalidations through `cache`'s guard, and delete their rows.
 
     Returns the keys Redis still cannot be trusted with: empty when all were applied, None when it
@@ -85,7 +91,7 @@ def drain(cache: Any, *, limit: int = BATCH) -> set[str] | None:
         return set()
     more = len(rows) > limit
     rows = rows[:limit]
-    results = cache.guarded(lambda client: apply(client, cache.make_and_validate_key, [k for _, k in rows]),
+    results = cache.guarded(lambda client: send_invalidations(client, cache.make_and_validate_key, [k for _, k in rows]),
                             default=None)
     if results is None:
         return None
@@ -106,26 +112,22 @@ def _delete(ids: list[int]) -> None:
     model.objects.filter(id__in=locked.values("id")).delete()
 
 
-def apply(client: Any, make_key: Any, keys: list[str]) -> list[bool]:
+def send_invalidations(client: Any, make_key: Callable[[str], str], keys: list[str]) -> list[bool]:
     """Invalidate `keys` through a raw client in one round trip; per key, whether Redis took it.
 
     EVAL, not EVALSHA: a Redis that restarted empty has no scripts loaded, and a pipeline cannot
     retry NOSCRIPT. Connection errors propagate (the guard counts them); error replies (OOM) are
     per key.
     """
-    from .readthrough import INVALIDATED_TOKEN_TTL_MS, token_key
-    from .scripts import INVALIDATE
-    from .topology import run_scripts, wait_policy
-
-    # One pipeline per node, each confirmed by a replica where there are replicas (caching/topology.py).
+    # One pipeline per node, each confirmed by a replica where there are replicas (caching/servers/replication.py).
     calls = [(INVALIDATE.source, [make_key(key), make_key(token_key(key))],
-              [secrets.token_hex(8), INVALIDATED_TOKEN_TTL_MS]) for key in keys]
+              [new_token(), INVALIDATED_TOKEN_TTL_MS]) for key in keys]
     replicas, timeout_ms = wait_policy()
     return [not isinstance(result, Exception)
             for result in run_scripts(client, calls, replicas=replicas, timeout_ms=timeout_ms)]
 
 
-def replay_before_probe(client: Any, cache: Any) -> None:
+def replay_before_probe(client: Any, cache: ConsistencyBackend) -> None:
     """guard.PROBE_HOOKS entry: a breaker probing Redis applies every pending row with the probe's
     connection before the probe's own answer is used."""
     model = _model()
@@ -135,7 +137,7 @@ def replay_before_probe(client: Any, cache: Any) -> None:
         # skipped by _delete's SKIP LOCKED and still listed until that one commits — which may be
         # waiting for a lock this thread's transaction holds. Reading from the start again would spin.
         while rows := list(model.objects.filter(id__gt=last).order_by("id").values_list("id", "key")[:BATCH]):
-            results = apply(client, cache.make_and_validate_key, [key for _, key in rows])
+            results = send_invalidations(client, cache.make_and_validate_key, [key for _, key in rows])
             if not all(results):
                 raise RedisConnectionError("Redis refused pending invalidations")
             _delete([row_id for row_id, _ in rows])

@@ -2,11 +2,11 @@
 and per-namespace stats (ARCHITECTURE.md §5, properties 4–6).
 
 django-redis keeps the connection pool and its tooling (`lock`, `ttl`, `expire`, `delete_pattern`,
-`get_redis_connection`, through `caching.client.SafeClient`, each routed through the guard by
-caching/extras.py). The Django API methods are ours: they talk to redis-py directly (one round trip
+`get_redis_connection`, through `caching.backend.client.SafeClient`, each routed through the guard by
+caching/backend/extras.py). The Django API methods are ours: they talk to redis-py directly (one round trip
 per call, nothing else on a hit), keep Django's documented return values and django-redis's extra
 arguments (`client=` to batch on a pipeline, `set(nx=, xx=)`, `incr(ignore_key_check=)`), and go
-through `_guard` (caching/guard.py), the one place where Redis failing is decided: reads miss and
+through `_guard` (caching/backend/guard.py), the one place where Redis failing is decided: reads miss and
 writes do nothing when Redis is away or answers an error, bugs propagate.
 
 Options django-redis accepts but this backend cannot honour are refused at start-up (`_refuse`).
@@ -31,15 +31,17 @@ from django.utils.module_loading import import_string
 from django_redis.cache import RedisCache as DjangoRedisCache
 from redis.exceptions import ResponseError
 
-from . import readthrough, serializer, singleflight, stats
-from .breaker import breaker_for
-from .embedded import EmbeddedConnection
-from .extras import DjangoRedisExtras
-from .fallback import DEFAULT_MAX_ENTRIES, local_copy_for
-from .guard import GuardedRedis
-from .keys import SCHEMA_VERSION, namespace_of
-from .redis_url import redact_url
-from .scripts import INCR_IF_EXISTS
+from caching.backend import read_ahead, serializer
+from caching.backend import singleflight
+from caching.backend import stats
+from caching.backend.breaker import breaker_for
+from caching.servers.embedded import EmbeddedConnection
+from caching.backend.extras import DjangoRedisExtras
+from caching.backend.local_copy import DEFAULT_MAX_ENTRIES, local_copy_for
+from caching.backend.guard import GuardedRedis
+from caching.keys import SCHEMA_VERSION, namespace_of
+from caching.servers.url import redact_url
+from caching.backend.scripts import INCR_IF_EXISTS
 
 logger = logging.getLogger(__name__)
 _DEBUG = logging.DEBUG
@@ -49,7 +51,7 @@ _UNAVAILABLE = object()
 
 # Redis's answers when INCRBY cannot add (the value is no integer, or the sum leaves 64 bits).
 _INCR_IN_PYTHON = ("not an integer", "overflow")
-_OUR_CLIENT = "caching.client.SafeClient"
+_OUR_CLIENT = "caching.backend.client.SafeClient"
 # django-redis's DefaultClient, as most django-redis settings name it, is ours with our value format.
 _CLIENTS = {_OUR_CLIENT, "django_redis.client.DefaultClient", "django_redis.client.default.DefaultClient"}
 
@@ -59,31 +61,31 @@ def _refuse(server: Any, options: dict[str, Any]) -> str:
     client_class = options.get("CLIENT_CLASS", _OUR_CLIENT)
     if client_class not in _CLIENTS and not issubclass(import_string(client_class), import_string(_OUR_CLIENT)):
         raise ImproperlyConfigured(
-            f"CACHES OPTIONS CLIENT_CLASS={client_class!r} is not supported by caching.backend.RedisCache: "
+            f"CACHES OPTIONS CLIENT_CLASS={client_class!r} is not supported by caching.backend.cache.RedisCache: "
             f"its Django API methods do their own Redis calls (herd or shard clients would be silently "
             f"bypassed). Remove CLIENT_CLASS or set it to {_OUR_CLIENT!r}."
         )
     if "SERIALIZER" in options:
         raise ImproperlyConfigured(
-            f"CACHES OPTIONS SERIALIZER={options['SERIALIZER']!r} is not supported by caching.backend.RedisCache: "
-            "values are always JSON or signed pickle (caching/serializer.py), so that nothing written by "
+            f"CACHES OPTIONS SERIALIZER={options['SERIALIZER']!r} is not supported by caching.backend.cache.RedisCache: "
+            "values are always JSON or signed pickle (caching/backend/serializer.py), so that nothing written by "
             "someone without DJANGO_SECRET_KEY is ever unpickled. Remove SERIALIZER."
         )
     if "PICKLE_VERSION" in options:
         raise ImproperlyConfigured(
             f"CACHES OPTIONS PICKLE_VERSION={options['PICKLE_VERSION']!r} is not supported by "
-            "caching.backend.RedisCache: values that are not JSON are pickled (and signed) by "
-            "caching/serializer.py at its own protocol. Remove it."
+            "caching.backend.cache.RedisCache: values that are not JSON are pickled (and signed) by "
+            "caching/backend/serializer.py at its own protocol. Remove it."
         )
     if options.get("IGNORE_EXCEPTIONS", True) is not True:
         raise ImproperlyConfigured(
-            "CACHES OPTIONS IGNORE_EXCEPTIONS=False is not supported by caching.backend.RedisCache: Redis "
+            "CACHES OPTIONS IGNORE_EXCEPTIONS=False is not supported by caching.backend.cache.RedisCache: Redis "
             "failing is always answered as a miss / not stored, behind a circuit breaker. Remove it."
         )
     locations = server if isinstance(server, (list, tuple)) else str(server).split(",")
     if not locations or not locations[0]:
         raise ImproperlyConfigured("CACHES LOCATION is empty: set it to a redis:// URL (REDIS_URL)")
-    # A primary/replica list is accepted; every call of ours goes to the primary (caching/guard.py).
+    # A primary/replica list is accepted; every call of ours goes to the primary (caching/backend/guard.py).
     return locations[0]
 
 
@@ -112,7 +114,7 @@ class RedisCache(DjangoRedisExtras, GuardedRedis, DjangoRedisCache):
             self.display_url = "embedded in-process Redis (fakeredis; this process only)"
         elif self.embedded:
             self.display_url = f"embedded valkey-server ({server})"
-        else:  # DISPLAY_URL: a Cluster or Sentinel set says so (caching/topology.py)
+        else:  # DISPLAY_URL: a Cluster or Sentinel set says so (caching/servers/config.py)
             self.display_url = options.get("DISPLAY_URL") or redact_url(server)
         self.breaker = breaker_for(
             server,
@@ -121,7 +123,7 @@ class RedisCache(DjangoRedisExtras, GuardedRedis, DjangoRedisCache):
             cooldown=float(options.get("BREAKER_COOLDOWN", 5.0)),
         )
         stats.configure_flusher(float(options.get("STATS_FLUSH_INTERVAL", 1.0)))
-        # get_or_set's single flight (caching/singleflight.py): the Redis lock's TTL, in seconds —
+        # get_or_set's single flight (caching/backend/singleflight.py): the Redis lock's TTL, in seconds —
         # above one FDC attempt's worst case (3.05 s connect + 10 s read) with room for a retry.
         self.lock_timeout = float(options.get("LOCK_TIMEOUT", 20.0))
         self.flights = singleflight.flights_for(server)
@@ -144,7 +146,7 @@ class RedisCache(DjangoRedisExtras, GuardedRedis, DjangoRedisCache):
 
     def get_or_set(self, key: Any, default: Any, timeout: Any = DEFAULT_TIMEOUT, version: int | None = None) -> Any:
         """Django's get_or_set; a callable default is computed once for concurrent misses on `key`,
-        across threads and processes (caching/singleflight.py), and its errors are never stored.
+        across threads and processes (caching/backend/singleflight.py), and its errors are never stored.
 
         Our extension: `timeout` may be a callable, `timeout(value) -> seconds`, so that a caller can
         keep e.g. "no results" for less time than results. A hit is one GET, as with get().
@@ -164,9 +166,9 @@ class RedisCache(DjangoRedisExtras, GuardedRedis, DjangoRedisCache):
 
     def _read(self, rkey: str, namespace: str, key: Any, client: Any = None) -> Any:
         """One GET: the value, _MISSING (Redis answered: not there) or _UNAVAILABLE (it could not).
-        Inside a bot turn the GET may have been sent already, with the turn's first read (prefetch)."""
-        raw = readthrough.take_prefetched(key)
-        if raw is readthrough.NOT_PREFETCHED:
+        The GET may have been sent already, with others read ahead in one round trip (caching/backend/read_ahead.py)."""
+        raw = read_ahead.take(key)
+        if raw is read_ahead.NOT_READ:
             raw = self._guard(lambda r: r.get(rkey), (namespace,), "get", _UNAVAILABLE, write=False,
                               client=client)
         if raw is _UNAVAILABLE:
@@ -179,7 +181,7 @@ class RedisCache(DjangoRedisExtras, GuardedRedis, DjangoRedisCache):
         try:
             value = serializer.loads(raw)
         except serializer.RefusedValue as refusal:
-            self._refused(rkey, namespace, refusal)
+            self.refuse(rkey, namespace, refusal)
             return _MISSING
         stats.record(namespace, stats.HIT)
         if logger.isEnabledFor(_DEBUG):
@@ -203,7 +205,7 @@ class RedisCache(DjangoRedisExtras, GuardedRedis, DjangoRedisCache):
             try:
                 found[key] = serializer.loads(raw)
             except serializer.RefusedValue as refusal:
-                self._refused(rkey, namespace, refusal)
+                self.refuse(rkey, namespace, refusal)
                 continue
             stats.record(namespace, stats.HIT)
         return found
@@ -270,7 +272,7 @@ class RedisCache(DjangoRedisExtras, GuardedRedis, DjangoRedisCache):
         failed = []
         for (key, _, _), namespace, result in zip(entries, namespaces, results):
             if isinstance(result, Exception):  # e.g. OOM for this one command
-                self._failed(result, (namespace,), "set_many")
+                self.record_failure(result, (namespace,), "set_many")
                 failed.append(key)
             else:
                 stats.record(namespace, stats.SET)
@@ -381,7 +383,7 @@ class RedisCache(DjangoRedisExtras, GuardedRedis, DjangoRedisCache):
 
     def clear(self, client: Any = None) -> bool:
         """Empty the Redis database (Django's contract: everything, counters included), and this
-        process's local copy of it (caching/fallback.py)."""
+        process's local copy of it (caching/backend/local_copy.py)."""
         self.local_copy.clear()
         # ASYNC: the keys are gone at once, the memory is freed in the background — a large
         # database would otherwise block Redis for every other client.

@@ -19,7 +19,7 @@ import threading
 import time
 from collections import OrderedDict
 
-from .keys import USDA
+from caching.keys import USDA
 
 LOCAL_NAMESPACES = frozenset({USDA})
 DEFAULT_MAX_ENTRIES = 1024

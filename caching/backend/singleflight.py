@@ -28,7 +28,7 @@ its own process's leader at most 3 × LOCK_TIMEOUT, then leads itself. A holder 
 LOCK_TIMEOUT loses its lock: the worst case is a second upstream call, never a wrong answer.
 
 When Redis cannot answer there is no lock: the in-process flight alone keeps N threads to one call,
-and for fallback.LOCAL_NAMESPACES the process's local copy serves repeats (caching/fallback.py).
+and for fallback.LOCAL_NAMESPACES the process's local copy serves repeats (caching/backend/local_copy.py).
 """
 
 from __future__ import annotations
@@ -41,9 +41,10 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from . import serializer, stats
-from .fallback import LOCAL_NAMESPACES, LocalCopy
-from .scripts import RELEASE_LOCK
+from caching.backend import serializer
+from caching.backend import stats
+from caching.backend.local_copy import LOCAL_NAMESPACES, LocalCopy
+from caching.backend.scripts import RELEASE_LOCK
 
 logger = logging.getLogger(__name__)
 
@@ -117,7 +118,7 @@ class _Leader:
         if not stored and state is not UNAVAILABLE:
             # Django's get_or_set: a value set by someone else between our miss and our add wins.
             rkey = self.rkey
-            current = self.cache._guard(lambda r: r.get(rkey), (self.namespace,), "get", None, write=False)
+            current = self.cache.guarded_many(lambda r: r.get(rkey), (self.namespace,), op="get", default=None, write=False)
             if current is not None:
                 try:
                     return serializer.loads(current), current
@@ -137,10 +138,10 @@ class _Leader:
             # Redis answered with an error for one command (OOM, WRONGTYPE): counted and logged as
             # the guard does; there is no lock to wait for, or no value to use.
             if isinstance(taken, Exception):
-                cache._failed(taken, (namespace,), "add")
+                cache.record_failure(taken, (namespace,), "add")
                 taken = _REFUSED
             if isinstance(found, Exception):
-                cache._failed(found, (namespace,), "get")
+                cache.record_failure(found, (namespace,), "get")
                 found = None
             return taken, found
 
@@ -155,7 +156,7 @@ class _Leader:
                 try:
                     value = serializer.loads(raw)
                 except serializer.RefusedValue as refusal:
-                    cache._refused(rkey, namespace, refusal)
+                    cache.refuse(rkey, namespace, refusal)
                 else:
                     if taken is True:
                         self._release(lock, token)

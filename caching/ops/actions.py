@@ -7,12 +7,11 @@ from typing import Any
 
 from django.core.cache import cache
 
+from caching.backend import stats
+from caching.consistency.invalidation import invalidate
+from caching.consistency.outbox import add_untaken
+from caching.keys import NAMESPACES, namespace_of, user_keys
 from healthagent.errors import ApplicationError
-
-from . import stats
-from .keys import NAMESPACES, namespace_of, user_keys
-from .outbox import remember
-from .readthrough import invalidate
 
 _SCAN_BATCH = 500
 
@@ -31,27 +30,27 @@ def require_shared_cache() -> None:
 def invalidate_user(*, user_id: int) -> int:
     """Delete every cached entry of one user; return how many existed. No SCAN: the per-user keys
     are known (keys.USER_KEY_FUNCTIONS), so this may run inside a request. Tokens change too, so a
-    fill already in flight cannot put the old value back (caching.readthrough)."""
+    fill already in flight cannot put the old value back (caching/consistency/tokens.py)."""
     if not getattr(cache, "enabled", False):
         return 0
     removed = {key: invalidate(key) for key in user_keys(user_id)}
     missed = [key for key, count in removed.items() if count is None]
     for key in missed:
-        remember(key)  # applied by the next process that reads it (caching/fence.py)
+        add_untaken(key)  # applied by the next process that reads it (caching/consistency/fence.py)
     if missed:
         raise _unreachable()
-    return sum(removed.values())
+    return sum(count or 0 for count in removed.values())
 
 
 def refuse_value(*, key: str, reason: str) -> None:
     """A value `cache.get`/`get_or_set` just returned that the data path cannot use (the wrong shape:
     planted or corrupt): counted as a miss and an error instead of the hit it was counted as,
     deleted, and logged — as the backend does with bytes it cannot read."""
-    if not getattr(cache, "enabled", False) or not hasattr(cache, "_refused"):
+    if not getattr(cache, "enabled", False) or not hasattr(cache, "refuse"):
         return
     namespace = namespace_of(key)
     stats.record(namespace, stats.HIT, -1)
-    cache._refused(cache.make_and_validate_key(key), namespace, ValueError(reason))
+    cache.refuse(cache.make_and_validate_key(key), namespace, ValueError(reason))
 
 
 def invalidate_namespace(*, namespace: str) -> int:

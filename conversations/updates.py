@@ -11,13 +11,9 @@ from __future__ import annotations
 
 import logging
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError
 
-from caching import fence, readthrough
-from caching import transaction as cache_transaction
-from caching.keys import conversation_history_key, user_memory_key
-from caching.services import invalidate_user
-from caching.transaction import invalidate_on_commit
+from caching.api import bot_turn, invalidate_on_commit, invalidate_user
 from healthagent.errors import ApplicationError
 from memory.selectors import load_user_memory
 from memory.services import profile_ensure
@@ -26,7 +22,8 @@ from . import bot
 from .commands import Turn
 from .models import Message, ProcessedUpdate
 from .selectors import get_conversation_history
-from .services import NewMessage, clean_name, clean_text, storable_id, turn_finish, update_claim
+from .cleaning import clean_name, clean_text, storable_id
+from .services import NewMessage, turn_finish, update_claim
 
 logger = logging.getLogger(__name__)
 CONTEXT_MESSAGES = 20
@@ -117,18 +114,14 @@ def handle_update(update: object) -> dict:
 
 def _turn(update: dict, message: dict) -> dict:
     update_id, user_id, chat_id = update["update_id"], message["from"]["id"], message["chat"]["id"]
-    # fence.scope: this turn's cache reads rely on the outbox check that the claim carries.
-    # journal: the turn's cache keys go on its ProcessedUpdate row, not into intent rows.
-    # readthrough.turn: what the turn read from Redis, for its writes on commit to start from.
-    with fence.scope(), cache_transaction.journal(), readthrough.turn(), transaction.atomic():
-        pending = update_claim(update_id=update_id, user_id=user_id)
-        if pending is None:
+    # The transaction with the cache protocol around it (caching.api.bot_turn): the turn's keys go on
+    # its ProcessedUpdate row, and its reads rely on the outbox check that the claim carries.
+    with bot_turn(user_id=user_id) as cache_turn:
+        outbox_pending = update_claim(update_id=update_id, user_id=user_id)
+        if outbox_pending is None:
             return _redelivered(update_id)
-        fence.observe(pending=pending)
         text = clean_text(message["text"])
-        memory_key = user_memory_key(user_id)
-        readthrough.prefetch([memory_key, conversation_history_key(user_id)], tokens=(memory_key,),
-                             others=tuple(bot.cache_keys(text)))
+        cache_turn.claimed(outbox_pending=outbox_pending, read_ahead=bot.cache_keys(text))
         memory = load_user_memory(user_id=user_id)
         first_name = str(message["from"].get("first_name") or "")
         profile_ensure(user_id=user_id, name=first_name, username=str(message["from"].get("username") or ""),

@@ -1,8 +1,8 @@
 """django-redis's own methods beyond Django's API (`ttl`, `expire`, `keys`, `delete_pattern`, `lock`,
-the hash, set and sorted-set helpers), each through the backend's one guard (caching/guard.py).
+the hash, set and sorted-set helpers), each through the backend's one guard (caching/backend/guard.py).
 
 django-redis's client does the work (our value format and key layout come from
-`caching.client.SafeClient`); the guard counts failures per namespace, feeds the breaker, and while
+`caching.backend.client.SafeClient`); the guard counts failures per namespace, feeds the breaker, and while
 Redis cannot answer returns what the method returns for a key that does not exist — `ttl` 0,
 `expire` False, `keys` [], `smembers` set(), `hlen` 0 — like django-redis's IGNORE_EXCEPTIONS, but
 with an answer of the right type. Where no answer is safe the call raises `CacheUnavailable` (a
@@ -16,8 +16,8 @@ import itertools
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from .guard import REDIS_ERRORS, CacheUnavailable
-from .keys import OTHER, namespace_of
+from caching.backend.guard import REDIS_ERRORS, CacheUnavailable
+from caching.keys import OTHER, namespace_of
 
 Answer = Callable[[tuple, dict], Any]
 
@@ -88,7 +88,7 @@ def _extra(name: str, writes: bool, answer: Answer) -> Callable[..., Any]:
         return answer(args, kwargs) if result is missing else result
 
     method.__name__ = method.__qualname__ = name
-    method.__doc__ = f"django-redis's `{name}`, through the guard (caching/extras.py)."
+    method.__doc__ = f"django-redis's `{name}`, through the guard (caching/backend/extras.py)."
     return method
 
 
@@ -96,7 +96,7 @@ class DjangoRedisExtras:
     """Mixed into the backend before django-redis's RedisCache, whose methods these replace."""
 
     _guard: Callable[..., Any]
-    _failed: Callable[..., None]
+    record_failure: Callable[..., None]
     require_redis: Callable[[str], None]
     client: Any
     _default_scan_itersize: int
@@ -131,7 +131,7 @@ class DjangoRedisExtras:
         try:
             yield from rest
         except REDIS_ERRORS as error:
-            self._failed(error, namespaces, op)
+            self.record_failure(error, namespaces, op)
             raise
 
     def lock(self, key: str, *args: Any, client: Any = None, **kwargs: Any) -> Any:

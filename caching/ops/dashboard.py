@@ -1,6 +1,6 @@
 """The cache dashboard at /admin/cache/ (staff only, through the admin site's own permission check).
 
-A page over the same data as `manage.py cache_stats` (stats.read_fleet_stats, which flushes this
+A page over the same data as `manage.py cache_stats` (info.read_fleet_stats, which flushes this
 process's counts first) and two operator actions, each a POST with CSRF and a confirmation step:
 reset the counters (stats.reset) and drop one user's cached data (services.invalidate_user).
 Charts are inline SVG drawn from numbers computed here: nothing is loaded from outside the project.
@@ -21,8 +21,10 @@ from django.views.decorators.http import require_GET, require_POST
 
 from healthagent.errors import ApplicationError
 
-from . import info, services, stats
-from .breaker import breaker_state
+from caching.ops import report as info
+from caching.ops import actions as services
+from caching.backend import stats
+from caching.backend.breaker import breaker_state
 
 TEMPLATE = "admin/cache_dashboard.html"
 _COUNTERS = ("hits", "misses", "sets", "deletes", "errors", "bypassed")
@@ -38,7 +40,7 @@ REFRESH_SECONDS = 30
 @require_GET
 def dashboard(request: HttpRequest) -> HttpResponse:
     context = _page(request, title="Cache dashboard")
-    context.update(present(stats.read_fleet_stats()))
+    context.update(present(info.read_fleet_stats()))
     context["keyspace_sample"] = _sample(info.sample_keyspace(caches["default"]))
     context["outbox"] = info.outbox_size()
     context["invalidate_form"] = InvalidateUserForm()

@@ -40,7 +40,7 @@ return false
 )
 
 
-# --- version tokens (caching/readthrough.py): KEYS are a value key and its token key ---------------
+# --- version tokens (caching/consistency/reads.py): KEYS are a value key and its token key ---------------
 
 # The token a miss fills under: the current one, or a fresh random one where none is left.
 ENSURE_TOKEN = LuaScript(
@@ -153,7 +153,7 @@ return 0
 )
 
 
-# --- single flight (caching/singleflight.py) -------------------------------------------------------
+# --- single flight (caching/backend/singleflight.py) -------------------------------------------------------
 
 # Release a get_or_set lock only if it still holds this holder's token: a holder that outlived its
 # lock (it expired, another process took over) must not delete its successor's.

