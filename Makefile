@@ -50,8 +50,8 @@ serve: migrate ## collectstatic, then gunicorn on HOST:PORT with WEB_CONCURRENCY
 		$(BIN)/gunicorn healthagent.wsgi --config python:healthagent.gunicorn_conf
 
 stop: ## stop the embedded valkey-server(s) that run / serve / test started (their cache is lost)
-	@$(BIN)/python -m caching.embedded stop --dir .run
-	@$(BIN)/python -m caching.embedded stop --dir .run/test
+	@$(BIN)/python -m caching.servers.embedded stop --dir .run
+	@$(BIN)/python -m caching.servers.embedded stop --dir .run/test
 
 # The suite empties its cache database: on the embedded default it uses a server of its own
 # (.run/test), never the one `make run` / `make serve` keep their cache in. TEST_REDIS_URL, when set,
@@ -68,10 +68,12 @@ test: install-dev ## run the test suite (embedded servers; REDIS_URL/DATABASE_UR
 chaos: install-dev ## the fleet fault harness (tests/fleet/) with more rounds (FLEET_ROUNDS, default 100)
 	$(TEST_ENV) FLEET_ROUNDS=$${FLEET_ROUNDS:-100} $(BIN)/pytest tests/fleet $(PYTEST_ARGS)
 
-# ruff (rules in pyproject.toml; never `ruff format`: a mass reformat conflicts with every branch) and
-# mypy with django-stubs.
-lint: install-dev ## ruff check and mypy
+# ruff (rules in pyproject.toml; never `ruff format`: a mass reformat conflicts with every branch),
+# the import contracts (import-linter: other apps use caching.api only, caching's folders import
+# downward, no cycles anywhere) and mypy with django-stubs.
+lint: install-dev ## ruff check, the import contracts and mypy
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports --no-cache
 	HEALTHAGENT_ENV_FILE= DJANGO_SECRET_KEY=lint-only TELEGRAM_WEBHOOK_SECRET=lint-only $(BIN)/mypy
 
 # The webhook fuzz test (tests/conversations/test_fuzz_webhook.py) with fresh random examples: 5000 by
