@@ -47,7 +47,7 @@ def main() -> None:
             return False
         return True
 
-    def new_claim(update_id: int) -> bool | None:
+    def new_claim(update_id: int) -> object:
         return update_claim(update_id=update_id, user_id=1)
 
     statements = {"old": 0, "new": 0}

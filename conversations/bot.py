@@ -13,7 +13,7 @@ import logging
 from healthagent.errors import ApplicationError
 from memory.services import profile_ensure, text_only_notice_due
 
-from . import freetext
+from . import chats, freetext
 from .commands import CACHE_KEYS, COMMANDS, Turn
 from .replies import Reply, esc, reply
 from .cleaning import clean_name, storable_id
@@ -57,21 +57,25 @@ def respond(*, turn: Turn, text: str) -> Reply:
 
 
 def _sender(message: object) -> tuple[int, int, dict] | None:
-    """(user id, chat id, from) of a message from a person in a private chat, or None. In groups
-    the bot stays quiet about other people's photos and edits."""
-    if not isinstance(message, dict):
+    """(user id, chat id, from) of a message from a person in their private chat with the bot, or
+    None (chats.py: groups, channels, Telegram's own senders and bots get nothing here)."""
+    if chats.classify(message) is not chats.Chat.PRIVATE:
         return None
-    sender, chat = message.get("from"), message.get("chat")
-    if not isinstance(sender, dict) or not isinstance(chat, dict) or sender.get("is_bot") is True:
-        return None
-    user_id, chat_id = sender.get("id"), chat.get("id")
+    assert isinstance(message, dict)
+    sender, chat = message["from"], message["chat"]
+    user_id, chat_id = sender["id"], chat["id"]
     if not (storable_id(user_id) and storable_id(chat_id)):  # ints the database can hold, or nothing
         return None
-    return (user_id, chat_id, sender) if chat.get("type") == "private" else None
+    return user_id, chat_id, sender
 
 
 def respond_other(update: dict) -> dict:
-    """The answer to an update with no text message: {} when there is nothing to say."""
+    """The answer to an update the turn does not take (no text, or not a private chat): {} when
+    there is nothing to say. A command in a group gets the one-line pointer to a private chat."""
+    message = update.get("message")
+    if chats.classify(message) is chats.Chat.GROUP:
+        assert isinstance(message, dict)
+        return chats.pointer(message["chat"]["id"]) if chats.addressed(message.get("text")) else {}
     for kind in EDIT_KINDS:
         if (found := _sender(update.get(kind))) is not None:
             return _send(found[1], EDITED)

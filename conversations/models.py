@@ -44,13 +44,18 @@ class ProcessedUpdate(models.Model):
     """
 
     update_id = models.BigIntegerField(primary_key=True)
-    user_id = models.BigIntegerField(null=True, blank=True, db_index=True)
+    # Whose turn it was, while it matters: the per-user turn rate counts these rows (the index below),
+    # and /forget sets it to NULL.
+    user_id = models.BigIntegerField(null=True, blank=True)
     response = models.JSONField(default=dict, blank=True)
     # The cache keys the turn invalidated or appended to on commit. A process killed between the
     # COMMIT and those Redis calls gets no answer to Telegram, which redelivers the update: the
     # redelivery applies them (as invalidations) before answering.
     cache_keys = models.JSONField(default=list, blank=True)
     processed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [models.Index(fields=["user_id", "processed_at"], name="processedupdate_user_recent")]
 
     def __str__(self) -> str:
         return str(self.update_id)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.db import connection, transaction
 from django.utils import timezone
@@ -94,30 +94,45 @@ def _finish_sql(messages: int) -> str:
     )
 
 
-def update_claim(*, update_id: int, user_id: int) -> bool | None:
+@dataclass(frozen=True)
+class Claim:
+    outbox_pending: bool  # cache invalidations are waiting (caching.api.bot_turn's claimed())
+    recent_turns: int  # the user's turns claimed in the last `window` seconds before this one, at most limit + 1
+
+
+def update_claim(*, update_id: int, user_id: int, window: float = 60.0, limit: int = 20) -> Claim | None:
     """Claim a Telegram update for processing, inside the turn's transaction. None when it was
-    claimed before (a redelivery); else whether cache invalidations are pending (caching/consistency/fence.py).
+    claimed before (a redelivery).
 
     One statement: INSERT … ON CONFLICT DO NOTHING needs no savepoint (a failed INSERT would abort
-    the transaction), and the outbox check rides along in RETURNING. On PostgreSQL a redelivery that
-    arrives while the first delivery is still running waits here for it to commit.
+    the transaction), and the outbox check and the count of the user's recent turns (for the turn
+    rate, over the user/processed_at index, stopping at limit + 1 rows) ride along in RETURNING.
+    On PostgreSQL a redelivery that arrives while the first delivery is still running waits here for
+    it to commit.
     """
-    processed_at = ProcessedUpdate._meta.get_field("processed_at").get_db_prep_save(timezone.now(), connection)
+    field = ProcessedUpdate._meta.get_field("processed_at")
+    now = timezone.now()
+    processed_at = field.get_db_prep_save(now, connection)
+    since = field.get_db_prep_save(now - timedelta(seconds=window), connection)
     with connection.cursor() as cursor:
-        cursor.execute(_claim_sql(), [update_id, user_id, processed_at])
+        cursor.execute(_claim_sql(), [update_id, user_id, processed_at, user_id, since, update_id, limit + 1])
         row = cursor.fetchone()
-    return None if row is None else bool(row[0])
+    return None if row is None else Claim(outbox_pending=bool(row[0]), recent_turns=int(row[1]))
 
 
 @functools.cache
 def _claim_sql() -> str:
     quote = connection.ops.quote_name
+    table = quote(ProcessedUpdate._meta.db_table)
     columns = ("update_id", "user_id", "response", "cache_keys", "processed_at")
+    # update_id <> this one: SQLite's RETURNING, unlike PostgreSQL's, sees the row just inserted.
+    recent = (f"(SELECT COUNT(*) FROM (SELECT 1 FROM {table} WHERE {quote('user_id')} = %s "
+              f"AND {quote('processed_at')} > %s AND {quote('update_id')} <> %s LIMIT %s) AS recent)")
     # The empty reply and keys as literals: the JSON fields' adapters cost more than the rest of it.
     return (
-        f"INSERT INTO {quote(ProcessedUpdate._meta.db_table)} ({', '.join(quote(c) for c in columns)}) "
+        f"INSERT INTO {table} ({', '.join(quote(c) for c in columns)}) "
         f"VALUES (%s, %s, '{{}}', '[]', %s) "
-        f"ON CONFLICT ({quote('update_id')}) DO NOTHING RETURNING {outbox_pending_sql()}"
+        f"ON CONFLICT ({quote('update_id')}) DO NOTHING RETURNING {outbox_pending_sql()}, {recent}"
     )
 
 

@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import logging
 
-from django.db import IntegrityError
+from django.db import IntegrityError, transaction
 
 from caching.api import bot_turn, invalidate_on_commit, invalidate_user
 from healthagent.errors import ApplicationError
 from memory.selectors import load_user_memory
 from memory.services import profile_ensure
 
-from . import bot
+from . import bot, chats, limits
 from .commands import Turn
 from .models import Message, ProcessedUpdate
 from .selectors import get_conversation_history
@@ -62,11 +62,9 @@ def text_message(update: object) -> dict | None:
     message = update.get("message")
     if not isinstance(message, dict) or not isinstance(message.get("text"), str):
         return None
-    sender, chat = message.get("from"), message.get("chat")
-    if not isinstance(sender, dict) or not isinstance(chat, dict):
+    if chats.classify(message) is not chats.Chat.PRIVATE:  # groups are answered by respond_other
         return None
-    if _int(sender.get("id")) is None or _int(chat.get("id")) is None or sender.get("is_bot") is True:
-        return None
+    sender, chat = message["from"], message["chat"]
     message_id = _int(message.get("message_id"))  # optional: a message_id that is not an int is not stored
     ids = (update_id, sender["id"], chat["id"], *(() if message_id is None else (message_id,)))
     if not all(storable_id(value) for value in ids):
@@ -76,14 +74,24 @@ def text_message(update: object) -> dict | None:
     return {**message, "from": sender}
 
 
-def _redelivered(update_id: int) -> dict:
+def _redelivered(update_id: int, chat_id: int) -> dict:
     """The stored reply of an update processed before. Its cache keys are invalidated again first:
-    if the process that ran it died between COMMIT and its Redis calls, this is where they happen."""
+    if the process that ran it died between COMMIT and its Redis calls, this is where they happen.
+    /forget's reply is kept without its chat id (see _forgotten): the redelivery brings it."""
     logger.info("update %s already processed; answering with the stored reply", update_id)
     stored = ProcessedUpdate.objects.only("response", "cache_keys").get(pk=update_id)
     for key in stored.cache_keys:
         invalidate_on_commit(key)
-    return stored.response
+    response = stored.response
+    return {**response, "chat_id": chat_id} if response.get("method") and "chat_id" not in response else response
+
+
+def _forgotten(update_id: int) -> None:
+    """After /forget, its own update row must not point back to the person either: user_forget
+    cleared the user id, the reply is stored without the chat id, and the cache keys (they name the
+    user) are dropped once the commit's cache calls ran — they are the redelivery's to repeat only
+    if this process dies before that. Registered after those calls, so it runs after them."""
+    transaction.on_commit(lambda: ProcessedUpdate.objects.filter(pk=update_id).update(cache_keys=[]))
 
 
 def handle_update(update: object) -> dict:
@@ -95,7 +103,7 @@ def handle_update(update: object) -> dict:
     """
     message = text_message(update)
     if message is None:
-        return bot.respond_other(update)  # photos, stickers, edits: bot.py decides whether to answer
+        return bot.respond_other(update)  # photos, stickers, edits, groups: bot.py decides whether to answer
     try:
         return _turn(update, message)
     except IntegrityError:
@@ -117,11 +125,19 @@ def _turn(update: dict, message: dict) -> dict:
     # The transaction with the cache protocol around it (caching.api.bot_turn): the turn's keys go on
     # its ProcessedUpdate row, and its reads rely on the outbox check that the claim carries.
     with bot_turn(user_id=user_id) as cache_turn:
-        outbox_pending = update_claim(update_id=update_id, user_id=user_id)
-        if outbox_pending is None:
-            return _redelivered(update_id)
+        claim = update_claim(update_id=update_id, user_id=user_id, window=limits.RATE_WINDOW_SECONDS,
+                             limit=limits.turn_limit())
+        if claim is None:
+            return _redelivered(update_id, chat_id)
+        refusal = limits.refusal(recent_turns=claim.recent_turns, text=message["text"])
+        if refusal is not None:  # nothing read, nothing stored but the claim (and the refusal, for a redelivery)
+            if not refusal:
+                return {}
+            body = {"method": "sendMessage", "chat_id": chat_id, "text": refusal, "parse_mode": "HTML"}
+            turn_finish(update_id=update_id, user_id=user_id, messages=[], response=body)
+            return body
         text = clean_text(message["text"])
-        cache_turn.claimed(outbox_pending=outbox_pending, read_ahead=bot.cache_keys(text))
+        cache_turn.claimed(outbox_pending=claim.outbox_pending, read_ahead=bot.cache_keys(text))
         memory = load_user_memory(user_id=user_id)
         first_name = str(message["from"].get("first_name") or "")
         profile_ensure(user_id=user_id, name=first_name, username=str(message["from"].get("username") or ""),
@@ -142,6 +158,11 @@ def _turn(update: dict, message: dict) -> dict:
             NewMessage(role=Message.Role.USER, content=text, telegram_message_id=_int(message.get("message_id"))),
             NewMessage(role=Message.Role.ASSISTANT, content=answer.text, helpful=answer.helpful),
         ] if answer.store else []
-        turn_finish(update_id=update_id, user_id=user_id, messages=messages, response=body)
+        if answer.store:
+            turn_finish(update_id=update_id, user_id=user_id, messages=messages, response=body)
+        else:
+            turn_finish(update_id=update_id, user_id=user_id, messages=[],
+                        response={name: value for name, value in body.items() if name != "chat_id"})
+            _forgotten(update_id)
     logger.info("update %s handled for user %s", update_id, user_id)
     return body

@@ -316,6 +316,9 @@ USDA_RETRIES = env_int("USDA_RETRIES", 2)
 USDA_MAX_RETRY_AFTER = env_float("USDA_MAX_RETRY_AFTER", 5.0)
 
 # --- Telegram ------------------------------------------------------------------------------------
+# Turns one user may take per minute (conversations/limits.py): the next one is answered "slow down",
+# the ones after it, while the flood goes on, not at all.
+BOT_TURNS_PER_MINUTE = env_int("BOT_TURNS_PER_MINUTE", 20, minimum=1)
 TELEGRAM_WEBHOOK_SECRET = os.environ.get("TELEGRAM_WEBHOOK_SECRET", "").strip()
 TELEGRAM_BOT_TOKEN = os.environ.get("TELEGRAM_BOT_TOKEN", "").strip()
 # The Bot API server `telegram_webhook` and `runbot` call; tests point it at a fake one.

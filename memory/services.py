@@ -104,8 +104,10 @@ def user_forget(*, user_id: int) -> None:
 
     with transaction.atomic():
         Profile.objects.filter(pk=user_id).delete()
-        # Replies kept for redelivery hold personal data; the update ids stay to keep exactly-once.
-        ProcessedUpdate.objects.filter(user_id=user_id).update(response={})
+        # The update ids stay to keep exactly-once; nothing on them may point back to the person: the
+        # replies kept for redelivery hold personal data, and user_id (or a key naming it) next to
+        # processed_at would still say when they wrote.
+        ProcessedUpdate.objects.filter(user_id=user_id).update(user_id=None, response={}, cache_keys=[])
 
 
 # A conversation, for "say it once": messages with less than this between them.

@@ -57,6 +57,8 @@ def webhook_secret(settings):
 def bot(client, webhook_secret, settings):
     """Talks to the webhook like Telegram; food lookups use the offline sample data."""
     settings.NUTRITION_PROVIDER = "sample"
+    # Scripted conversations send many turns a minute; the turn rate has its own tests (test_chats_and_limits.py).
+    settings.BOT_TURNS_PER_MINUTE = 100_000
     return Bot(client, webhook_secret)
 
 

@@ -15,9 +15,10 @@ BIGINT_MAX = 2**63 - 1
 HISTORY_USAGE = "Usage: /history [n], n a whole number from 1 to 50"
 
 
-# --- /history arguments: str.isdigit() accepts digits int() refuses, and int() has a digit limit ---
+# --- /history arguments: str.isdigit() accepts digits int() refuses, and long numbers ---------------
+# (int()'s 4300-digit limit is out of reach now: texts over 4096 characters are refused before.)
 
-@pytest.mark.parametrize("argument", ["²", "①", "٣", "1²", "9" * 5000, "0" * 5000 + "5"])
+@pytest.mark.parametrize("argument", ["²", "①", "٣", "1²", "9" * 4000, "0" * 4000 + "5"])
 def test_history_argument_that_is_not_a_few_ascii_digits_gets_the_usage(bot, argument):
     bot.say("/start")
     assert HISTORY_USAGE in bot.say(f"/history {argument}")
@@ -31,19 +32,17 @@ def test_history_with_ascii_digits_still_works(bot):
 
 # --- ids: every one is stored in a bigint column --------------------------------------------------
 
-def _with(update, *, update_id=None, sender_id=None, chat_id=None, message_id=None):
+def _with(update, *, update_id=None, user_id=None, message_id=None):
     if update_id is not None:
         update["update_id"] = update_id
-    if sender_id is not None:
-        update["message"]["from"]["id"] = sender_id
-    if chat_id is not None:
-        update["message"]["chat"]["id"] = chat_id
+    if user_id is not None:  # a private chat: the chat is the person
+        update["message"]["from"]["id"] = update["message"]["chat"]["id"] = user_id
     if message_id is not None:
         update["message"]["message_id"] = message_id
     return update
 
 
-@pytest.mark.parametrize("field", ["update_id", "sender_id", "chat_id", "message_id"])
+@pytest.mark.parametrize("field", ["update_id", "user_id", "message_id"])
 @pytest.mark.parametrize("value", [BIGINT_MAX + 1, -(BIGINT_MAX + 2), 10**30])
 def test_an_id_outside_bigint_is_answered_200_empty_and_logged(bot, caplog, field, value):
     update = _with(make_update("/start"), **{field: value})
@@ -57,14 +56,14 @@ def test_an_id_outside_bigint_is_answered_200_empty_and_logged(bot, caplog, fiel
     assert any("outside bigint" in record.getMessage() for record in caplog.records)
 
 
-def test_ids_at_the_edges_of_bigint_are_handled(bot):
-    update = _with(make_update("/start"), update_id=BIGINT_MAX, sender_id=BIGINT_MAX, chat_id=-BIGINT_MAX - 1,
-                   message_id=BIGINT_MAX)
+@pytest.mark.parametrize("user_id", [BIGINT_MAX, -BIGINT_MAX - 1])
+def test_ids_at_the_edges_of_bigint_are_handled(bot, user_id):
+    update = _with(make_update("/start"), update_id=BIGINT_MAX, user_id=user_id, message_id=BIGINT_MAX)
     response = bot.post(update)
     assert response.status_code == 200
-    assert response.json()["chat_id"] == -BIGINT_MAX - 1
-    assert Profile.objects.filter(pk=BIGINT_MAX).exists()
-    assert Message.objects.get(user_id=BIGINT_MAX, role="user").telegram_message_id == BIGINT_MAX
+    assert response.json()["chat_id"] == user_id
+    assert Profile.objects.filter(pk=user_id).exists()
+    assert Message.objects.get(user_id=user_id, role="user").telegram_message_id == BIGINT_MAX
 
 
 # --- names: NUL (PostgreSQL text refuses it) and lone surrogates (not encodable as UTF-8) -----------
@@ -174,7 +173,7 @@ def test_history_returns_the_users_text_as_written(bot, said, shown):
 
 # --- updates without text go through the same checks ---------------------------------------------
 
-@pytest.mark.parametrize("field, value", [("sender_id", BIGINT_MAX + 1), ("chat_id", -(BIGINT_MAX + 2))])
+@pytest.mark.parametrize("field, value", [("user_id", BIGINT_MAX + 1), ("user_id", -(BIGINT_MAX + 2))])
 @pytest.mark.parametrize("kind", ["message", "edited_message"])
 def test_a_non_text_update_with_an_id_outside_bigint_is_answered_200_empty(bot, kind, field, value):
     update = _with(make_update("x"), **{field: value})
