@@ -58,7 +58,7 @@ stop: ## stop the embedded valkey-server(s) that run / serve / test started (the
 # is the Redis the suite uses (and empties) instead of REDIS_URL; either way the suite refuses a
 # database holding keys it did not write (tests/redis_guard.py). No .env is read.
 TEST_ENV := $(if $(TEST_REDIS_URL),REDIS_URL="$(TEST_REDIS_URL)") HEALTHAGENT_ENV_FILE= DJANGO_DEBUG=false \
-	DJANGO_SECRET_KEY=$${DJANGO_SECRET_KEY:-test-only-secret-key} \
+	DJANGO_SECRET_KEY=$${DJANGO_SECRET_KEY:-test-only-secret-key-not-for-production-0123456789abcdef} \
 	TELEGRAM_WEBHOOK_SECRET=$${TELEGRAM_WEBHOOK_SECRET:-test-secret_123} \
 	EMBEDDED_REDIS_DIR=$${EMBEDDED_REDIS_DIR:-.run/test}
 
@@ -74,7 +74,7 @@ chaos: install-dev ## the fleet fault harness (tests/fleet/) with more rounds (F
 lint: install-dev ## ruff check, the import contracts and mypy
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports --no-cache
-	HEALTHAGENT_ENV_FILE= DJANGO_SECRET_KEY=lint-only TELEGRAM_WEBHOOK_SECRET=lint-only $(BIN)/mypy
+	HEALTHAGENT_ENV_FILE= DJANGO_SECRET_KEY=lint-only-secret-key-not-for-production-0123456789abcdef TELEGRAM_WEBHOOK_SECRET=lint-only $(BIN)/mypy
 
 # The webhook fuzz test (tests/conversations/test_fuzz_webhook.py) with fresh random examples: 5000 by
 # default (`make test` runs a fixed, smaller set); the statistics say how many ran and what they hit.
@@ -86,7 +86,7 @@ fuzz: install-dev ## the webhook fuzz test with 5000 fresh examples (FUZZ_EXAMPL
 # CACHES["default"]: on the embedded Redis (the test suite's own, .run/test: it is flushed), and on
 # REDIS_URL too when set (that database is flushed).
 contract: install-dev ## Django's own cache test suite against the backend
-	HEALTHAGENT_ENV_FILE= DJANGO_DEBUG=false DJANGO_SECRET_KEY=$${DJANGO_SECRET_KEY:-contract-only-secret-key} \
+	HEALTHAGENT_ENV_FILE= DJANGO_DEBUG=false DJANGO_SECRET_KEY=$${DJANGO_SECRET_KEY:-contract-only-secret-key-not-for-production-0123456789} \
 	TELEGRAM_WEBHOOK_SECRET=$${TELEGRAM_WEBHOOK_SECRET:-contract-secret} \
 	EMBEDDED_REDIS_DIR=$${EMBEDDED_REDIS_DIR:-.run/test} \
 	$(BIN)/python -m caching.contract $(CONTRACT_ARGS)
@@ -102,7 +102,7 @@ $(COMPAT_STAMP): caching/compat/requirements.txt $(STAMP)
 	@touch $(COMPAT_STAMP)
 
 compat: $(COMPAT_STAMP) ## django-redis's own test suite against the backend
-	HEALTHAGENT_ENV_FILE= DJANGO_DEBUG=false DJANGO_SECRET_KEY=$${DJANGO_SECRET_KEY:-compat-only-secret-key} \
+	HEALTHAGENT_ENV_FILE= DJANGO_DEBUG=false DJANGO_SECRET_KEY=$${DJANGO_SECRET_KEY:-compat-only-secret-key-not-for-production-0123456789ab} \
 	TELEGRAM_WEBHOOK_SECRET=$${TELEGRAM_WEBHOOK_SECRET:-compat-secret} \
 	$(BIN)/python -m caching.compat $(COMPAT_ARGS)
 

@@ -43,7 +43,7 @@ FORMATS = {
 def history_entry() -> bytes:
     os.environ.update(DATABASE_URL="sqlite://:memory:", NUTRITION_PROVIDER="sample", DJANGO_DEBUG="false")
     os.environ.pop("REDIS_URL", None)
-    os.environ.setdefault("DJANGO_SECRET_KEY", "bench-compression-secret-key")
+    os.environ.setdefault("DJANGO_SECRET_KEY", "bench-compression-secret-key-not-for-production-0123456789")
     os.environ.setdefault("TELEGRAM_WEBHOOK_SECRET", "bench-compression")
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "healthagent.settings")
     import django

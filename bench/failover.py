@@ -156,7 +156,7 @@ def run_topology(kind: str, database: BenchDatabase, workdir: Path, failovers: i
         database.recreate()
         env = {k: v for k, v in os.environ.items() if not k.startswith(("REDIS_", "DATABASE_"))}
         env.update({"DATABASE_URL": database.url, "DJANGO_SETTINGS_MODULE": "healthagent.settings",
-                    "DJANGO_DEBUG": "false", "DJANGO_SECRET_KEY": "bench-failover", "HEALTHAGENT_ENV_FILE": "",
+                    "DJANGO_DEBUG": "false", "DJANGO_SECRET_KEY": "bench-failover-secret-key-not-for-production-0123456789", "HEALTHAGENT_ENV_FILE": "",
                     "TELEGRAM_WEBHOOK_SECRET": SECRET, "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
                     "NUTRITION_PROVIDER": "sample", "LOG_LEVEL": "WARNING", **topology.env})
         manage(env, "migrate", "--no-input", "-v", "0")

@@ -11,3 +11,5 @@ try:
     application = get_asgi_application()
 except ImproperlyConfigured as exc:
     startup_errors.exit(str(exc))
+if (problem := startup_errors.serving_problem() or startup_errors.redis_tls_problem()) is not None:
+    startup_errors.exit(problem)

@@ -29,6 +29,16 @@ def _default_workers() -> str:
 
 bind = f"{_env('HOST', '127.0.0.1')}:{_env('PORT', '8000')}"
 workers = int(_env("WEB_CONCURRENCY", "") or _default_workers())
+# Threads, not one request per process: a sync worker is held by one client that sends its headers
+# slowly (2 such connections stopped /healthz answering) or by one turn waiting for FDC. gthread waits
+# for a connection's first bytes off its threads, and a peer that then trickles holds one thread of
+# WEB_THREADS, not the process. docs/OPERATIONS.md, "Workers", has the measurements (sync, gthread,
+# gunicorn's ASGI worker). Named explicitly: gunicorn turns sync into gthread when threads > 1 anyway.
+worker_class = "gthread"
+threads = int(_env("WEB_THREADS", "32"))
+# X-Forwarded-Proto is believed from the proxy only (docker/Caddyfile; the same list Django reads in
+# healthagent/proxy.py). Empty: from nobody.
+forwarded_allow_ips = _env("FORWARDED_ALLOW_IPS", "")
 loglevel = _env("LOG_LEVEL", "INFO").lower()
 # Nothing here uses gunicornc, and two servers on one machine would share its socket path.
 control_socket_disable = True

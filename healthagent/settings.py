@@ -8,6 +8,7 @@ fail here, at start-up, with ImproperlyConfigured naming the variable to fix.
 from __future__ import annotations
 
 import os
+import re
 from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -68,9 +69,30 @@ if not DEBUG and SECRET_KEY == _DEV_SECRET_KEY:
         "DJANGO_SECRET_KEY is not set. Set it to a long random string in production, "
         "or set DJANGO_DEBUG=true for local development."
     )
+
+
+def weak_secret_key(key: str) -> bool:
+    """`manage.py check --deploy`'s rule (security.W009): under 50 characters, under 5 different
+    ones, or Django's "django-insecure-" prefix. It signs sessions and every value in the cache."""
+    return len(key) < 50 or len(set(key)) < 5 or key.startswith("django-insecure-")
+
+
+if not DEBUG and weak_secret_key(SECRET_KEY):
+    raise ImproperlyConfigured(
+        "DJANGO_SECRET_KEY is too weak: use at least 50 characters, e.g. "
+        "python -c \"import secrets; print(secrets.token_urlsafe(50))\""
+    )
+# The public name of the service (docker compose's proxy gets its certificate for it): allowed as a
+# host, trusted as a CSRF origin over https, and the default webhook URL (manage.py telegram_webhook set).
+BOT_DOMAIN = os.environ.get("BOT_DOMAIN", "").strip().lower().rstrip(".")
+if BOT_DOMAIN and not re.fullmatch(r"[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+", BOT_DOMAIN):
+    raise ImproperlyConfigured(f"BOT_DOMAIN must be a host name such as bot.example.com, not {BOT_DOMAIN!r}")
 ALLOWED_HOSTS = [h.strip() for h in os.environ.get("DJANGO_ALLOWED_HOSTS", "").split(",") if h.strip()]
+if BOT_DOMAIN and BOT_DOMAIN not in ALLOWED_HOSTS:
+    ALLOWED_HOSTS.append(BOT_DOMAIN)
 if DEBUG and not ALLOWED_HOSTS:
     ALLOWED_HOSTS = ["localhost", "127.0.0.1", "[::1]", "testserver"]
+CSRF_TRUSTED_ORIGINS = [f"https://{BOT_DOMAIN}"] if BOT_DOMAIN else []
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -87,7 +109,10 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: what the rest reads as the client's address and scheme (healthagent/proxy.py).
+    "healthagent.proxy.TrustedProxyMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "healthagent.proxy.ContentSecurityPolicyMiddleware",
     # Serves the admin's static files from gunicorn itself: the container has no other web server.
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -99,6 +124,37 @@ MIDDLEWARE = [
     # Last, as django-axes requires: it turns a locked-out login into its 429 answer.
     "axes.middleware.AxesMiddleware",
 ]
+
+# --- HTTPS behind the proxy (docker/Caddyfile; healthagent/proxy.py) -------------------------------
+# The proxy's address(es): gunicorn takes X-Forwarded-Proto only from them (forwarded_allow_ips),
+# and Django the client's address (X-Forwarded-For); from anyone else those headers are dropped.
+# Empty: no proxy is trusted (gunicorn faces its clients itself, e.g. `make serve` on loopback).
+FORWARDED_ALLOW_IPS = os.environ.get("FORWARDED_ALLOW_IPS", "").strip()
+try:
+    import ipaddress
+
+    TRUSTED_PROXY_NETWORKS = [
+        ipaddress.ip_network(item.strip(), strict=False) for item in FORWARDED_ALLOW_IPS.split(",") if item.strip()
+    ]
+except ValueError as exc:
+    raise ImproperlyConfigured(
+        f"FORWARDED_ALLOW_IPS must be the proxy's addresses or networks, comma-separated, not {FORWARDED_ALLOW_IPS!r}: {exc}"
+    ) from None
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = not DEBUG
+# Sent on https answers only (SecurityMiddleware); the proxy serves nothing but https for BOT_DOMAIN.
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0 if DEBUG else 31_536_000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; "
+    "frame-ancestors 'none'; form-action 'self'"
+)
+# What `check --deploy` asks that this deployment answers elsewhere:
+# W008 (SECURE_SSL_REDIRECT): the proxy redirects http to https itself; gunicorn is reached over
+#   plain http only on the internal network (the health check, a scraper), which a redirect would break.
+# W021 (SECURE_HSTS_PRELOAD): joining browsers' preload list is the domain owner's decision, for the
+#   whole registered domain, and hard to undo: not a default a deployment should make for them.
+SILENCED_SYSTEM_CHECKS = ["security.W008", "security.W021"]
 
 ROOT_URLCONF = "healthagent.urls"
 WSGI_APPLICATION = "healthagent.wsgi.application"
@@ -192,7 +248,7 @@ if _db["ENGINE"] == "django.db.backends.sqlite3":
     # Telegram retries are cheap but a locked SQLite file is not: wait for the writer instead.
     _db["OPTIONS"] = {"timeout": 20, "transaction_mode": "IMMEDIATE"}
     # The message index's INCLUDE columns are a PostgreSQL feature; SQLite simply ignores them.
-    SILENCED_SYSTEM_CHECKS = ["models.W040"]
+    SILENCED_SYSTEM_CHECKS.append("models.W040")
 DATABASES = {"default": _db}
 
 # --- Cache ---------------------------------------------------------------------------------------
@@ -310,8 +366,16 @@ NUTRITION_PROVIDER = os.environ.get("NUTRITION_PROVIDER", "").strip().lower() or
 if NUTRITION_PROVIDER not in {"usda", "sample"}:
     raise ImproperlyConfigured(f"NUTRITION_PROVIDER must be 'usda' or 'sample', not {NUTRITION_PROVIDER!r}")
 USDA_CONNECT_TIMEOUT = env_float("USDA_CONNECT_TIMEOUT", 3.05)
-USDA_READ_TIMEOUT = env_float("USDA_READ_TIMEOUT", 10.0)
+USDA_READ_TIMEOUT = env_float("USDA_READ_TIMEOUT", 6.0)
 USDA_RETRIES = env_int("USDA_RETRIES", 2)
+# The longest a search may take, retries and their pauses included: a retry starts only when it can
+# end within it. A bot turn waits for the search, so it stays well under gunicorn's worker timeout.
+USDA_TIME_BUDGET = env_float("USDA_TIME_BUDGET", 10.0)
+if USDA_CONNECT_TIMEOUT + USDA_READ_TIMEOUT > USDA_TIME_BUDGET:
+    raise ImproperlyConfigured(
+        f"USDA_TIME_BUDGET ({USDA_TIME_BUDGET:g} s) must be at least USDA_CONNECT_TIMEOUT + USDA_READ_TIMEOUT "
+        f"({USDA_CONNECT_TIMEOUT + USDA_READ_TIMEOUT:g} s): one attempt must fit in it"
+    )
 # A bot turn must not hang on a long Retry-After: longer waits are not retried but reported.
 USDA_MAX_RETRY_AFTER = env_float("USDA_MAX_RETRY_AFTER", 5.0)
 
@@ -326,8 +390,6 @@ TELEGRAM_API_URL = (os.environ.get("TELEGRAM_API_URL", "").strip() or "https://a
 if urlsplit(TELEGRAM_API_URL).scheme not in {"http", "https"}:
     raise ImproperlyConfigured(f"TELEGRAM_API_URL must be an http(s) URL, not {TELEGRAM_API_URL!r}")
 if TELEGRAM_WEBHOOK_SECRET:
-    import re
-
     if not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", TELEGRAM_WEBHOOK_SECRET):
         raise ImproperlyConfigured(
             "TELEGRAM_WEBHOOK_SECRET must be 1-256 characters of A-Z, a-z, 0-9, _ and - (Telegram's rule)"

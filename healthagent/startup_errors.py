@@ -84,3 +84,47 @@ def _cause(text: str) -> str:
     lines = [line.strip() for line in text.strip().splitlines() if line.strip()] or ["no answer"]
     first = next((line for line in lines if "failed" in line), lines[0])
     return re.sub(r"\s+", " ", re.sub(r"^connection failed: |FATAL:\s*", "", first))
+
+
+# --- checks of a serving process (wsgi.py, asgi.py) and of every command that may use Redis -------
+def serving_problem() -> str | None:
+    """What makes a web server answer nothing useful: with DEBUG off and no allowed host, Django
+    answers 400 to every request, /healthz included."""
+    from django.conf import settings
+
+    if not settings.DEBUG and not settings.ALLOWED_HOSTS:
+        return ("DJANGO_ALLOWED_HOSTS is empty, so every request would be refused (400): set it to the "
+                "host names the service answers to (or set BOT_DOMAIN)")
+    return None
+
+
+def redis_tls_problem(timeout: float = 2.0) -> str | None:
+    """A rediss:// REDIS_URL whose server certificate this process cannot verify: the cache would be
+    bypassed for good while /healthz says only "degraded". An unreachable Redis is not refused here
+    (the cache is built to run without it); a certificate that fails is a configuration to fix."""
+    from django.conf import settings
+
+    url = getattr(settings, "REDIS_URL", "")
+    if not url.startswith("rediss://"):
+        return None
+    import ssl
+
+    import redis
+
+    client = redis.Redis.from_url(url, socket_connect_timeout=timeout, socket_timeout=timeout)
+    try:
+        client.ping()
+    except redis.ConnectionError as exc:
+        cause: BaseException | None = exc
+        while cause is not None and not isinstance(cause, ssl.SSLCertVerificationError):
+            cause = cause.__cause__ or cause.__context__
+        if cause is None and "CERTIFICATE_VERIFY_FAILED" not in str(exc):
+            return None
+        reason = getattr(cause, "verify_message", None) or "certificate verify failed"
+        return (f"REDIS_URL: the TLS certificate of {redact_url(url).split('@')[-1].split('/')[0]} cannot be "
+                f"verified ({reason}); name the CA that signed it with ?ssl_ca_certs=/path/to/ca.pem")
+    except redis.RedisError:
+        return None  # it answered over TLS (an auth or other error is not this check's business)
+    finally:
+        client.close()
+    return None

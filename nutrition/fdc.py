@@ -2,12 +2,15 @@
 
 Every failure a user can meet (refused key, rate limit, outage, garbage) becomes one ApplicationError
 with status 503 and is logged once at WARNING — never with the API key, which travels only in the
-X-Api-Key header because URLs end up in logs.
+X-Api-Key header because URLs end up in logs, and never with the query (the user's own words): a
+hash of it names the search.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import re
 import threading
 import time
 from http.cookiejar import DefaultCookiePolicy
@@ -65,12 +68,25 @@ class BoundedRetry(Retry):
     def increment(self, method=None, url=None, response=None, error=None, _pool=None, _stacktrace=None):
         if isinstance(error, ReadTimeoutError):
             raise error.with_traceback(_stacktrace)
+        wait = None
         if response is not None and error is None:
             wait = self.get_retry_after(response)
             if wait is not None and wait > self.max_retry_after:
                 reason = ResponseError(f"Retry-After {wait:.0f}s is longer than {self.max_retry_after:g}s")
                 raise MaxRetryError(_pool, url, reason)
-        return super().increment(method, url, response, error, _pool, _stacktrace)
+        retry = super().increment(method, url, response, error, _pool, _stacktrace)
+        latest_start = getattr(_budget, "latest_start", None)
+        pause = wait if wait is not None else retry.get_backoff_time()
+        if latest_start is not None and time.monotonic() + pause > latest_start:
+            raise MaxRetryError(_pool, url, ResponseError("no time left for another attempt (USDA_TIME_BUDGET)"))
+        return retry
+
+
+# The search this thread is making: the last moment another attempt may start and still end, with
+# its own connect and read timeouts, within USDA_TIME_BUDGET of the search's start. A bot turn waits
+# for the search, so the whole of it (retries and their pauses included) stays well under the web
+# worker's timeout.
+_budget = threading.local()
 
 
 class FDCClient:
@@ -92,6 +108,7 @@ class FDCClient:
             connect_timeout or settings.USDA_CONNECT_TIMEOUT,
             read_timeout or settings.USDA_READ_TIMEOUT,
         )
+        self.time_budget = settings.USDA_TIME_BUDGET
         total = settings.USDA_RETRIES if retries is None else retries
         retry = BoundedRetry(
             total=total,
@@ -124,6 +141,7 @@ class FDCClient:
         url = f"{self.api_url}/v1/foods/search"
         params = {"query": query, "pageSize": page_size, "dataType": DATA_TYPES}
         started, outcome = time.perf_counter(), "network"
+        _budget.latest_start = time.monotonic() + self.time_budget - sum(self.timeout)
         try:
             # No redirects: requests would carry X-Api-Key along to whatever host a 3xx names.
             response = self._session.get(
@@ -131,12 +149,12 @@ class FDCClient:
                 timeout=self.timeout, allow_redirects=False,
             )
         except requests.RequestException as exc:
-            logger.warning("FDC search failed: %s: %s", type(exc).__name__, exc)
+            logger.warning("FDC search failed: %s: %s (%s)", type(exc).__name__, without_query(str(exc)), _tag(query))
             fdc_metrics.observe(outcome, time.perf_counter() - started)
             raise ApplicationError(UNAVAILABLE, status=503) from exc
         try:
             with response:
-                foods = self._handle(response)
+                foods = self._handle(response, _tag(query))
             outcome = "ok"
             return foods
         finally:
@@ -144,11 +162,11 @@ class FDCClient:
                 outcome = _outcome_of(response.status_code)
             fdc_metrics.observe(outcome, time.perf_counter() - started)
 
-    def _handle(self, response: requests.Response) -> list[dict]:
+    def _handle(self, response: requests.Response, tag: str) -> list[dict]:
         status = response.status_code
         if status != 200:
             code = _error_code(response)
-            logger.warning("FDC search answered HTTP %s %s (%s)", status, code or "", response.url)
+            logger.warning("FDC search answered HTTP %s %s (%s)", status, code or "", tag)
             if status in (401, 403):
                 raise ApplicationError(KEY_REFUSED, status=503)
             if status == 429:
@@ -157,13 +175,27 @@ class FDCClient:
         try:
             payload = response.json()
         except ValueError:
-            logger.warning("FDC search answered with invalid JSON (%s)", response.url)
+            logger.warning("FDC search answered with invalid JSON (%s)", tag)
             raise ApplicationError(UNAVAILABLE, status=503) from None
         try:
             return parse_search_response(payload)
         except ApplicationError:
-            logger.warning("FDC search answered JSON without a foods list (%s)", response.url)
+            logger.warning("FDC search answered JSON without a foods list (%s)", tag)
             raise
+
+
+def _tag(query: str) -> str:
+    """How a log line names a search: never the words (a user's own: "my hiv medication"), a short
+    hash of them, enough to tell repeats of one query apart."""
+    return f"/v1/foods/search, query #{hashlib.sha1(query.encode('utf-8', 'replace')).hexdigest()[:10]}"
+
+
+def without_query(text: str) -> str:
+    """An exception's text without the query strings of the URLs in it (urllib3 names the URL)."""
+    return _QUERY_STRING.sub("?…", text)
+
+
+_QUERY_STRING = re.compile(r"\?[^\s'\")]*")
 
 
 def _outcome_of(status: int) -> str:

@@ -36,7 +36,7 @@ def manage(*args: str, env: dict[str, str], stdin: str | None = None) -> subproc
 # --- .env and the defaults of a bare checkout ----------------------------------------------------
 def test_manage_py_reads_the_env_file_and_the_environment_wins(tmp_path):
     env_file = tmp_path / ".env"
-    env_file.write_text("DJANGO_SECRET_KEY=from-the-file-0123456789\nTELEGRAM_WEBHOOK_SECRET=from-file\n"
+    env_file.write_text("DJANGO_SECRET_KEY=from-the-file-secret-not-for-production-0123456789abcdef\nTELEGRAM_WEBHOOK_SECRET=from-file\n"
                         "TIME_ZONE=Europe/Berlin\nCACHE_TTL_NUTRITION=123\nNUTRITION_PROVIDER=usda\n")
     done = manage("shell", "-v", "0", "-c", SHOW, env=bare_env(HEALTHAGENT_ENV_FILE=str(env_file), CACHE_TTL_NUTRITION="77"))
     assert done.returncode == 0, done.stderr
@@ -50,7 +50,7 @@ def test_a_bare_checkout_is_local_development_with_the_offline_sample_data():
 
 
 def test_a_secret_key_means_configured_so_debug_stays_off():
-    done = manage("shell", "-v", "0", "-c", SHOW, env=bare_env(DJANGO_SECRET_KEY="k" * 40, TELEGRAM_WEBHOOK_SECRET="s"))
+    done = manage("shell", "-v", "0", "-c", SHOW, env=bare_env(DJANGO_SECRET_KEY="k" * 40 + "abcdefghij", TELEGRAM_WEBHOOK_SECRET="s"))
     assert done.returncode == 0, done.stderr
     assert done.stdout.split()[:2] == ["False", "usda"]
 
@@ -63,7 +63,8 @@ def test_chat_help_works_straight_from_the_venv_python():
 
 def test_wsgi_reads_the_env_file_and_refuses_without_a_secret_key(tmp_path):
     env_file = tmp_path / ".env"
-    env_file.write_text("DJANGO_SECRET_KEY=from-the-file-0123456789\nTELEGRAM_WEBHOOK_SECRET=x\nTIME_ZONE=Asia/Tokyo\n")
+    env_file.write_text("DJANGO_SECRET_KEY=from-the-file-secret-not-for-production-0123456789abcdef\nTELEGRAM_WEBHOOK_SECRET=x\n"
+                        "TIME_ZONE=Asia/Tokyo\nDJANGO_ALLOWED_HOSTS=bot.example.com\n")
     script = "import healthagent.wsgi; from django.conf import settings; print(settings.TIME_ZONE)"
     done = subprocess.run([PYTHON, "-c", script], cwd=ROOT, env=bare_env(HEALTHAGENT_ENV_FILE=str(env_file)),
                           capture_output=True, text=True, timeout=60)

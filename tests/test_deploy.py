@@ -78,7 +78,7 @@ def _settings_repr(env: dict[str, str]) -> dict[str, str]:
     base = {
         "PATH": os.environ.get("PATH", ""),
         "PYTHONHASHSEED": "0",
-        "DJANGO_SECRET_KEY": "x",
+        "DJANGO_SECRET_KEY": "test-only-secret-key-not-for-production-0123456789abcdef",
         "TELEGRAM_WEBHOOK_SECRET": "s",
     }
     done = subprocess.run(
@@ -88,10 +88,12 @@ def _settings_repr(env: dict[str, str]) -> dict[str, str]:
     return json.loads(done.stdout)
 
 
-def test_env_example_values_are_the_defaults():
-    """Exporting .env.example as it stands (secrets aside) changes no setting: its values are the defaults."""
+def test_env_example_values_are_the_defaults_of_local_development():
+    """Exporting .env.example as it stands (secrets aside) changes no setting beyond what
+    DJANGO_DEBUG=true changes: its values are the defaults, set up for a developer."""
     listed = {k: v for k, v in env_example().items() if k not in {"DJANGO_SECRET_KEY", "TELEGRAM_WEBHOOK_SECRET"}}
-    assert _settings_repr(listed) == _settings_repr({})
+    assert listed["DJANGO_DEBUG"] == "true"
+    assert _settings_repr(listed) == _settings_repr({"DJANGO_DEBUG": "true"})
 
 
 # --- docker-compose.yml --------------------------------------------------------------------------
@@ -256,7 +258,7 @@ def test_compose_gives_the_web_service_every_variable_of_the_env_file(tmp_path):
     if not shutil.which("docker-compose"):
         pytest.skip("docker-compose is not installed (.ci/run installs it)")
     text = ENV_EXAMPLE.read_text()
-    text = re.sub(r"^DJANGO_SECRET_KEY=.*$", "DJANGO_SECRET_KEY=edited-secret-0123456789", text, flags=re.M)
+    text = re.sub(r"^DJANGO_SECRET_KEY=.*$", "DJANGO_SECRET_KEY=edited-secret-not-for-production-0123456789abcdefghijklmn", text, flags=re.M)
     text = re.sub(r"^TIME_ZONE=.*$", "TIME_ZONE=Europe/Berlin", text, flags=re.M)
     text = re.sub(r"^TELEGRAM_WEBHOOK_SECRET=.*$", "TELEGRAM_WEBHOOK_SECRET=edited_secret", text, flags=re.M)
     env_file = tmp_path / ".env"
@@ -266,6 +268,6 @@ def test_compose_gives_the_web_service_every_variable_of_the_env_file(tmp_path):
                           cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     web = yaml.safe_load(done.stdout)["services"]["web"]["environment"]
-    assert web["TIME_ZONE"] == "Europe/Berlin" and web["DJANGO_SECRET_KEY"] == "edited-secret-0123456789"
+    assert web["TIME_ZONE"] == "Europe/Berlin" and web["DJANGO_SECRET_KEY"] == "edited-secret-not-for-production-0123456789abcdefghijklmn"
     assert web["CACHE_TTL_NUTRITION"] == "86400" and web["SLOW_QUERY_MS"] == "100"  # not only the edited ones
     assert web["DATABASE_URL"].endswith("@db:5432/healthagent")  # the compose backends still win

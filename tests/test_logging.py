@@ -187,7 +187,7 @@ _EMIT = (
 
 def _run_with(level: str) -> list[str]:
     env = {**os.environ, "LOG_LEVEL": level, "DJANGO_SETTINGS_MODULE": "healthagent.settings",
-           "DJANGO_SECRET_KEY": "x", "TELEGRAM_WEBHOOK_SECRET": "s"}
+           "DJANGO_SECRET_KEY": "test-only-secret-key-not-for-production-0123456789abcdef", "TELEGRAM_WEBHOOK_SECRET": "s"}
     done = subprocess.run([sys.executable, "-c", _EMIT], cwd=ROOT, env=env, capture_output=True, text=True,
                           timeout=60, check=True)
     return done.stderr.splitlines()

@@ -39,7 +39,7 @@ def test_keys_left_by_an_earlier_run_of_the_suite_are_accepted(redis_server):
 def test_the_suite_stops_before_any_test_and_the_key_survives(redis_server):
     redis_server.cli("SET", "precious", "do not flush")
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "DATABASE_TEST_NAME")}
-    env.update(REDIS_URL=redis_server.url, DJANGO_SECRET_KEY="x", TELEGRAM_WEBHOOK_SECRET="guard-test")
+    env.update(REDIS_URL=redis_server.url, DJANGO_SECRET_KEY="test-only-secret-key-not-for-production-0123456789abcdef", TELEGRAM_WEBHOOK_SECRET="guard-test")
     completed = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_healthz.py"],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,

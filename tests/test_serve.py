@@ -38,7 +38,7 @@ def gunicorn(tmp_path_factory):
     port = free_port()
     env = {
         "PATH": os.environ.get("PATH", ""), "HEALTHAGENT_ENV_FILE": "", "DJANGO_DEBUG": "false",
-        "DJANGO_SECRET_KEY": "serve-test-secret-key-0123456789", "TELEGRAM_WEBHOOK_SECRET": SECRET,
+        "DJANGO_SECRET_KEY": "serve-test-secret-key-not-for-production-0123456789abcdef", "TELEGRAM_WEBHOOK_SECRET": SECRET,
         "DATABASE_URL": f"sqlite:///{tmp / 'db.sqlite3'}", "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
         "HOST": "127.0.0.1", "PORT": str(port), "WEB_CONCURRENCY": "1",
         # The suite's own embedded Redis (make test: .run/test), never the one `make run` uses.

@@ -187,7 +187,7 @@ def test_the_start_up_line_says_when_redis_did_not_answer(use_redis, caplog):
 def test_an_unparsable_redis_url_fails_at_start_up_naming_the_variable(url):
     completed = subprocess.run(
         [sys.executable, "-c", "import healthagent.settings"],
-        env={"REDIS_URL": url, "DJANGO_SECRET_KEY": "x", "TELEGRAM_WEBHOOK_SECRET": "s", "PATH": "/usr/bin:/bin"},
+        env={"REDIS_URL": url, "DJANGO_SECRET_KEY": "test-only-secret-key-not-for-production-0123456789abcdef", "TELEGRAM_WEBHOOK_SECRET": "s", "PATH": "/usr/bin:/bin"},
         capture_output=True, text=True, cwd=Path(__file__).resolve().parents[2],
     )
     assert completed.returncode != 0

@@ -189,7 +189,7 @@ print(running())
 
 def test_the_stats_flusher_starts_on_the_first_count_and_stops_for_good():
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "ENABLE_CACHE")}
-    env.update(DJANGO_SETTINGS_MODULE="healthagent.settings", DJANGO_SECRET_KEY="x", TELEGRAM_WEBHOOK_SECRET="s")
+    env.update(DJANGO_SETTINGS_MODULE="healthagent.settings", DJANGO_SECRET_KEY="test-only-secret-key-not-for-production-0123456789abcdef", TELEGRAM_WEBHOOK_SECRET="s")
     completed = subprocess.run([sys.executable, "-c", _FLUSHER], env=env, capture_output=True, text=True,
                                cwd=Path(__file__).resolve().parents[2], timeout=60)
     assert completed.stdout.split() == ["False", "True", "False"], completed.stderr

@@ -106,7 +106,7 @@ def _env(redis_url: str) -> dict:
     env = {k: v for k, v in os.environ.items()
            if k not in ("DATABASE_URL", "ENABLE_CACHE", "REDIS_CLUSTER_NODES", "REDIS_SENTINELS")}
     env.update(REDIS_URL=redis_url, DJANGO_SETTINGS_MODULE="healthagent.settings",
-               DJANGO_SECRET_KEY=env.get("DJANGO_SECRET_KEY", "x"), TELEGRAM_WEBHOOK_SECRET="stats-test")
+               DJANGO_SECRET_KEY=env.get("DJANGO_SECRET_KEY", "test-only-secret-key-not-for-production-0123456789abcdef"), TELEGRAM_WEBHOOK_SECRET="stats-test")
     return env
 
 

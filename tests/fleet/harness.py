@@ -77,7 +77,7 @@ def service_env(*, database_url: str, redis_url: str, **extra: str) -> dict[str,
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST", "FLEET_"))}
     env.update({
         "DATABASE_URL": database_url, "REDIS_URL": redis_url, "DJANGO_DEBUG": "false",
-        "DJANGO_SECRET_KEY": "fleet-secret-key", "TELEGRAM_WEBHOOK_SECRET": SECRET,
+        "DJANGO_SECRET_KEY": "fleet-secret-key-not-for-production-0123456789abcdefgh", "TELEGRAM_WEBHOOK_SECRET": SECRET,
         "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost", "NUTRITION_PROVIDER": "sample", "LOG_LEVEL": "WARNING",
         # Production's timeouts and threshold; a short cool-down only so rounds start with a warm cache.
         "REDIS_BREAKER_COOLDOWN": "1",
