@@ -439,5 +439,8 @@ LOGGING = {
         "django.server": {"handlers": [], "level": "NOTSET", "propagate": True},
         # Every statement with its parameters (user text) at DEBUG: too much, even for DEBUG.
         "django.db.backends": {"level": "WARNING"},
+        # urllib3 warns "Retrying … /v1/foods/search?query=…" with the user's words in the URL; the FDC
+        # client logs each failure itself, with a hash of the query (nutrition/fdc.py).
+        "urllib3.connectionpool": {"level": "ERROR"},
     },
 }

@@ -111,7 +111,8 @@ def redis_tls_problem(timeout: float = 2.0) -> str | None:
 
     import redis
 
-    client = redis.Redis.from_url(url, socket_connect_timeout=timeout, socket_timeout=timeout)
+    # RESP2: the probe needs the TLS handshake and one PING, nothing a HELLO would negotiate.
+    client = redis.Redis.from_url(url, socket_connect_timeout=timeout, socket_timeout=timeout, protocol=2)
     try:
         client.ping()
     except redis.ConnectionError as exc:

@@ -229,7 +229,7 @@ def get_client() -> FDCClient:
     global _client, _client_config
     config = (
         settings.USDA_API_URL, settings.USDA_API_KEY, settings.USDA_CONNECT_TIMEOUT,
-        settings.USDA_READ_TIMEOUT, settings.USDA_RETRIES, settings.USDA_MAX_RETRY_AFTER,
+        settings.USDA_READ_TIMEOUT, settings.USDA_RETRIES, settings.USDA_MAX_RETRY_AFTER, settings.USDA_TIME_BUDGET,
     )
     with _client_lock:
         if _client is None or _client_config != config:

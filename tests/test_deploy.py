@@ -127,7 +127,7 @@ def test_web_waits_for_healthy_backends_and_checks_itself(compose):
         "db": {"condition": "service_healthy"},
     }
     assert "/healthz" in " ".join(web["healthcheck"]["test"])
-    assert "8000:8000" in web["ports"]
+    assert "ports" not in web  # the proxy's only (tests/test_front_door.py)
     assert web["restart"] == "unless-stopped"
 
 
@@ -261,6 +261,7 @@ def test_compose_gives_the_web_service_every_variable_of_the_env_file(tmp_path):
     text = re.sub(r"^DJANGO_SECRET_KEY=.*$", "DJANGO_SECRET_KEY=edited-secret-not-for-production-0123456789abcdefghijklmn", text, flags=re.M)
     text = re.sub(r"^TIME_ZONE=.*$", "TIME_ZONE=Europe/Berlin", text, flags=re.M)
     text = re.sub(r"^TELEGRAM_WEBHOOK_SECRET=.*$", "TELEGRAM_WEBHOOK_SECRET=edited_secret", text, flags=re.M)
+    text = re.sub(r"^BOT_DOMAIN=.*$", "BOT_DOMAIN=bot.example.com", text, flags=re.M)
     env_file = tmp_path / ".env"
     env_file.write_text(text)
     env = {"PATH": os.environ.get("PATH", ""), "ENV_FILE": str(env_file)}
@@ -271,3 +272,4 @@ def test_compose_gives_the_web_service_every_variable_of_the_env_file(tmp_path):
     assert web["TIME_ZONE"] == "Europe/Berlin" and web["DJANGO_SECRET_KEY"] == "edited-secret-not-for-production-0123456789abcdefghijklmn"
     assert web["CACHE_TTL_NUTRITION"] == "86400" and web["SLOW_QUERY_MS"] == "100"  # not only the edited ones
     assert web["DATABASE_URL"].endswith("@db:5432/healthagent")  # the compose backends still win
+    assert web["DJANGO_DEBUG"] == "false"  # whatever the developer default in .env says

@@ -136,6 +136,15 @@ def test_webhook_set_info_and_delete(telegram, webhook_secret):
     assert "(none: no webhook" in run("telegram_webhook", "info")
 
 
+def test_webhook_set_defaults_to_the_bot_domain(telegram, settings):
+    settings.BOT_DOMAIN = ""
+    with pytest.raises(CommandError, match="BOT_DOMAIN"):
+        run("telegram_webhook", "set")
+    settings.BOT_DOMAIN = "bot.example.org"
+    run("telegram_webhook", "set")
+    assert telegram.calls[0][1]["url"] == "https://bot.example.org/telegram/webhook/"
+
+
 def test_webhook_set_refuses_plain_http_and_a_missing_secret(telegram, settings):
     with pytest.raises(CommandError, match="https://"):
         run("telegram_webhook", "set", "http://bot.example.com/telegram/webhook/")

@@ -199,3 +199,48 @@ def test_repr_does_not_show_the_key(fake_fdc):
 
     assert TEST_API_KEY not in repr(client)
     assert fake_fdc.url in repr(client)
+
+
+# --- what failures log: never the user's words --------------------------------------------------------
+
+PRIVATE = "my hiv medication"
+
+
+@pytest.mark.parametrize("scripted", [
+    {"status": 500}, {"status": 403, "body": {"error": {"code": "API_KEY_INVALID"}}}, {"raw": b"not json"},
+    {"raw": b'{"no": "foods"}'},
+])
+def test_a_failed_search_logs_a_hash_of_the_query_not_the_query(fake_fdc, caplog, scripted):
+    fake_fdc.add(**scripted)
+    with caplog.at_level(logging.WARNING, logger="nutrition.fdc"), pytest.raises(ApplicationError):
+        search(PRIVATE)
+    lines = [record.getMessage() for record in caplog.records]
+    assert lines and all("hiv" not in line and "medication" not in line for line in lines)
+    assert any("query #" in line for line in lines)
+
+
+def test_a_network_failure_logs_no_query_either(fake_fdc, settings, caplog):
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        settings.USDA_API_URL = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    with caplog.at_level(logging.WARNING, logger="nutrition.fdc"), pytest.raises(ApplicationError):
+        search(PRIVATE)
+    lines = [record.getMessage() for record in caplog.records]
+    assert lines and all("hiv" not in line for line in lines) and any("query #" in line for line in lines)
+
+
+def test_no_retry_starts_that_could_not_end_within_the_time_budget(fake_fdc, settings):
+    """Three 503s: with the budget one attempt long, the first answer is the last (no retry, no
+    waiting); with room for all three, all three are made."""
+    settings.USDA_CONNECT_TIMEOUT, settings.USDA_READ_TIMEOUT, settings.USDA_RETRIES = 1.0, 2.0, 2
+    for _ in range(3):
+        fake_fdc.add(503, {})
+    settings.USDA_TIME_BUDGET = 3.0
+    with pytest.raises(ApplicationError):
+        search("banana")
+    assert len(fake_fdc.requests) == 1
+    fake_fdc.requests.clear()
+    settings.USDA_TIME_BUDGET = 60.0
+    with pytest.raises(ApplicationError):
+        search("apple")
+    assert len(fake_fdc.requests) == 3

@@ -22,7 +22,8 @@ class Command(BaseCommand):
     def add_arguments(self, parser: Any) -> None:
         actions = parser.add_subparsers(dest="action", required=True, metavar="{set,info,delete}")
         set_parser = actions.add_parser("set", help="setWebhook: Telegram posts every update to URL")
-        set_parser.add_argument("url", help="the public https:// URL of /telegram/webhook/")
+        set_parser.add_argument("url", nargs="?", default=None,
+                                help="the public https:// URL of /telegram/webhook/ (default: https://$BOT_DOMAIN/telegram/webhook/)")
         set_parser.add_argument("--drop-pending-updates", action="store_true", help="discard updates waiting for delivery")
         set_parser.add_argument("--max-connections", type=int, default=None, help="1-100 simultaneous deliveries")
         actions.add_parser("info", help="getWebhookInfo: URL, pending updates, last error")
@@ -44,6 +45,10 @@ class Command(BaseCommand):
 
     def _set(self, api: BotAPI, options: dict) -> None:
         url = options["url"]
+        if url is None:
+            if not settings.BOT_DOMAIN:
+                raise CommandError("no URL given and BOT_DOMAIN is not set: give the webhook's https:// URL or set BOT_DOMAIN")
+            url = f"https://{settings.BOT_DOMAIN}/telegram/webhook/"
         if not url.startswith("https://"):
             raise CommandError(f"Telegram only delivers to https:// URLs, not {url!r}")
         if not settings.TELEGRAM_WEBHOOK_SECRET:
