@@ -43,8 +43,9 @@ class Profile:
     measured_turns: int
     light_turns: int  # replayed one at a time after the measured slice: latency without queueing
     breaker_turns: tuple[int, int, int, int]  # up, stopping, down, restarted
+    # What production runs (healthagent/gunicorn_conf.py: WEB_CONCURRENCY, WEB_THREADS defaults).
     workers: int = 2
-    threads: int = 8
+    threads: int = 32
     connections: int = 16
     users: int = 1000
     foods: int = 300
