@@ -98,6 +98,8 @@ def _environment(database_url: str) -> dict[str, str]:
     return {**_without_app_settings(os.environ), "DJANGO_SETTINGS_MODULE": "bench.settings",
             "DATABASE_URL": database_url, "DJANGO_SECRET_KEY": secrets.token_urlsafe(40), "DJANGO_DEBUG": "false",
             "TELEGRAM_WEBHOOK_SECRET": "bench_" + secrets.token_urlsafe(16), "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
+            # A load generator is one client sending many turns per user a minute: no turn rate.
+            "BOT_TURNS_PER_MINUTE": "1000000",
             "NUTRITION_PROVIDER": "usda", "USDA_API_KEY": "bench-key", "LOG_LEVEL": "WARNING",
             "ENABLE_CACHE": "true"}
 

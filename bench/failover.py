@@ -158,6 +158,8 @@ def run_topology(kind: str, database: BenchDatabase, workdir: Path, failovers: i
         env.update({"DATABASE_URL": database.url, "DJANGO_SETTINGS_MODULE": "healthagent.settings",
                     "DJANGO_DEBUG": "false", "DJANGO_SECRET_KEY": "bench-failover-secret-key-not-for-production-0123456789", "HEALTHAGENT_ENV_FILE": "",
                     "TELEGRAM_WEBHOOK_SECRET": SECRET, "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
+                    # A load generator is one client sending many turns per user a minute: no turn rate.
+                    "BOT_TURNS_PER_MINUTE": "1000000",
                     "NUTRITION_PROVIDER": "sample", "LOG_LEVEL": "WARNING", **topology.env})
         manage(env, "migrate", "--no-input", "-v", "0")
         urls = []

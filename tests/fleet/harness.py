@@ -81,6 +81,8 @@ def service_env(*, database_url: str, redis_url: str, **extra: str) -> dict[str,
         "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost", "NUTRITION_PROVIDER": "sample", "LOG_LEVEL": "WARNING",
         # Production's timeouts and threshold; a short cool-down only so rounds start with a warm cache.
         "REDIS_BREAKER_COOLDOWN": "1",
+        # Rounds drive one user many times a minute; the turn rate would answer them "slow down".
+        "BOT_TURNS_PER_MINUTE": "100000",
     })
     env.update(extra)
     return env
