@@ -43,7 +43,7 @@ if "fence" in _off:  # reads trust Redis; nobody applies pending rows but a brea
     fence.trusts = lambda key: True
     fence.observe = lambda *, pending: None
 if "redelivery" in _off:
-    telegram._redelivered = lambda update_id: ProcessedUpdate.objects.get(pk=update_id).response
+    telegram._redelivered = lambda update_id, chat_id: ProcessedUpdate.objects.get(pk=update_id).response
 if "token" in _off:  # fill without comparing the token: what the stale-set race then does
     reads.FILL_IF_TOKEN = invalidation.FILL_IF_TOKEN = scripts.LuaScript(
         "redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3]) redis.call('PEXPIRE', KEYS[2], ARGV[4]) return 1"
