@@ -7,7 +7,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
-from caching.ops import actions as services
+from caching.ops import actions
 from caching.backend import stats
 from caching.ops.report import read_fleet_stats
 from healthagent.errors import ApplicationError
@@ -27,7 +27,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:
-            services.require_shared_cache()
+            actions.require_shared_cache()
         except ApplicationError as error:
             raise CommandError(error.message) from None
         if options["reset"]:
