@@ -102,6 +102,7 @@ def handle_update(update: object) -> dict:
     round trips (one MGET of the user's entries, one pipeline on commit).
     """
     message = text_message(update)
+    assert isinstance(update, dict)  # text_message raised BadUpdate for anything else
     if message is None:
         return bot.respond_other(update)  # photos, stickers, edits, groups: bot.py decides whether to answer
     try:

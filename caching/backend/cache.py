@@ -19,6 +19,7 @@ import warnings
 from collections.abc import Iterable
 from typing import Any
 
+from django.core.cache import DEFAULT_CACHE_ALIAS, caches
 from django.core.cache.backends.base import (
     DEFAULT_TIMEOUT,
     MEMCACHE_MAX_KEY_LENGTH,
@@ -91,6 +92,7 @@ def _refuse(server: Any, options: dict[str, Any]) -> str:
 
 class RedisCache(DjangoRedisExtras, GuardedRedis, DjangoRedisCache):
     enabled = True
+    key_prefix: str
 
     def __init__(self, server: str, params: dict[str, Any]) -> None:
         options = params.get("OPTIONS", {})
@@ -173,7 +175,7 @@ class RedisCache(DjangoRedisExtras, GuardedRedis, DjangoRedisCache):
                               client=client)
         if raw is _UNAVAILABLE:
             return _UNAVAILABLE
-        if raw is None:
+        if not isinstance(raw, bytes):  # None: Redis answered that it has no value
             stats.record(namespace, stats.MISS)
             if logger.isEnabledFor(_DEBUG):
                 logger.debug("cache MISS %s", key)
@@ -230,7 +232,7 @@ class RedisCache(DjangoRedisExtras, GuardedRedis, DjangoRedisCache):
         namespace = namespace_of(key)
         rkey = self.make_and_validate_key(key, version=version)
         data = serializer.dumps(value)  # an unpicklable value raises here: the caller's bug
-        px = self._expiry_ms(timeout)
+        px = self.expiry_ms(timeout)
 
         def store(r: Any) -> bool:
             if px is not None and px <= 0:  # Django: a timeout of 0 or less means "do not cache"
@@ -255,7 +257,7 @@ class RedisCache(DjangoRedisExtras, GuardedRedis, DjangoRedisCache):
             for key, value in data.items()
         ]
         namespaces = [namespace_of(key) for key, _, _ in entries]
-        px = self._expiry_ms(timeout)
+        px = self.expiry_ms(timeout)
 
         def store(r: Any) -> list:
             pipe = r.pipeline(transaction=False) if client is None else r  # the caller's pipeline executes
@@ -280,7 +282,7 @@ class RedisCache(DjangoRedisExtras, GuardedRedis, DjangoRedisCache):
 
     def touch(self, key: Any, timeout: Any = DEFAULT_TIMEOUT, version: int | None = None, client: Any = None) -> bool:
         rkey = self.make_and_validate_key(key, version=version)
-        px = self._expiry_ms(timeout)
+        px = self.expiry_ms(timeout)
 
         def touch(r: Any) -> bool:
             if px is None:  # PERSIST answers 0 for a key that exists but never expired: still touched
@@ -389,7 +391,7 @@ class RedisCache(DjangoRedisExtras, GuardedRedis, DjangoRedisCache):
         # database would otherwise block Redis for every other client.
         return self._guard(lambda r: bool(r.flushdb(asynchronous=True)), (), "clear", False, client=client)
 
-    def _expiry_ms(self, timeout: Any) -> int | None:
+    def expiry_ms(self, timeout: Any) -> int | None:
         if timeout is DEFAULT_TIMEOUT:
             timeout = self.default_timeout
         if timeout is None:
@@ -398,3 +400,10 @@ class RedisCache(DjangoRedisExtras, GuardedRedis, DjangoRedisCache):
             raise TypeError(f"cache timeout must be a number of seconds or None, not {timeout!r}")
         return int(timeout * 1000)
 
+
+
+def redis_cache() -> RedisCache | None:
+    """The default cache when it is this backend and enabled; None otherwise (ENABLE_CACHE=false, or
+    a project's own CACHES without it)."""
+    backend = caches[DEFAULT_CACHE_ALIAS]
+    return backend if isinstance(backend, RedisCache) and backend.enabled else None

@@ -15,7 +15,7 @@ class DisabledCache(DummyCache):
     enabled = False
     breaker = None
 
-    def guarded(self, fn: Callable[[Any], T], *, namespace: str | None = None, default: T = None) -> T:
+    def guarded(self, fn: Callable[[Any], Any], *, namespace: str | None = None, default: Any = None) -> Any:
         return default
 
     def run_script(self, script: Any, keys: Iterable[Any] = (), args: Iterable[Any] = (), *,

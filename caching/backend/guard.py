@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterable
-from typing import Any, TypeVar
+from typing import Any, TypeVar, overload
 
 from django_redis.exceptions import ConnectionInterrupted
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -32,11 +32,11 @@ from caching.servers.cluster import CLUSTER_UNAVAILABLE
 
 logger = logging.getLogger("caching.backend.cache")
 T = TypeVar("T")
+D = TypeVar("D")
 
 # The server is away: these feed the breaker. ResponseError means it answered: counted, not tripped.
-CONNECTION_ERRORS = (RedisConnectionError, RedisTimeoutError)
-REDIS_ERRORS = (RedisConnectionError, RedisTimeoutError, ResponseError)
-CONNECTION_ERRORS, REDIS_ERRORS = (*CONNECTION_ERRORS, *CLUSTER_UNAVAILABLE), (*REDIS_ERRORS, *CLUSTER_UNAVAILABLE)
+CONNECTION_ERRORS: tuple[type[Exception], ...] = (RedisConnectionError, RedisTimeoutError, *CLUSTER_UNAVAILABLE)
+REDIS_ERRORS: tuple[type[Exception], ...] = (*CONNECTION_ERRORS, ResponseError)
 _WARNING_EVERY = 60.0  # seconds between WARNINGs for the same kind of Redis error reply
 _last_warned: dict[str, float] = {}
 
@@ -57,7 +57,13 @@ class GuardedRedis:
     client: Any
     make_and_validate_key: Callable[..., str]
 
-    def guarded(self, fn: Callable[[Any], T], *, namespace: str | None = None, default: T = None) -> T:
+    @overload
+    def guarded(self, fn: Callable[[Any], T], *, namespace: str | None = None) -> T | None: ...
+
+    @overload
+    def guarded(self, fn: Callable[[Any], T], *, namespace: str | None = None, default: D) -> T | D: ...
+
+    def guarded(self, fn: Callable[[Any], T], *, namespace: str | None = None, default: Any = None) -> Any:
         """Run `fn(redis_client)` through the breaker: `default` if Redis is away or answers an error."""
         return self._guard(fn, () if namespace is None else (namespace,), "call", default)
 

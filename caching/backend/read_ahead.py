@@ -28,7 +28,7 @@ def values() -> dict[str, bytes | None]:
     return _local.values
 
 
-def take(key: str) -> object:
+def take(key: str) -> bytes | None | object:
     """The raw bytes read ahead for `key` (None: Redis had none), once; or NOT_READ."""
     buffered = _local.values
     if not buffered:

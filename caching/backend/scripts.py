@@ -64,7 +64,7 @@ return 1
 
 # Drop the value and change the token: fills that started before this cannot store. Returns
 # how many values were deleted (0 or 1). DEL first: a Redis out of memory (noeviction) refuses the
-# SET with an error but has already dropped the value, and the error keeps the key pending.
+# SET with an error but has already dropped the value, and the error sends the key to the outbox.
 INVALIDATE = LuaScript(
     """
 local removed = redis.call('DEL', KEYS[1])
@@ -83,7 +83,7 @@ return removed
 # added twice, and the oldest fall off beyond ARGV[2]. So two turns of one user committing in
 # either order keep the entry. No entry, or one not of that shape: dropped. The token changes
 # either way (ARGV[3]), so no fill that loaded before the new rows can store. A Redis out of memory
-# refuses the SET: the old entry stays, the error keeps the key pending.
+# refuses the SET: the old entry stays, the error sends the key to the outbox.
 APPEND_ROWS = LuaScript(
     """
 local n, max = tonumber(ARGV[1]), tonumber(ARGV[2])

@@ -98,7 +98,7 @@ class _Leader:
         """(value, its serialised bytes): found in Redis, in the local copy, or computed and stored."""
         lock, token = lock_key(self.rkey), secrets.token_hex(16)
         state, value, raw = self._lock_or_value(lock, token)
-        if state is FOUND:
+        if state is FOUND and raw is not None:
             return value, raw
         if state is UNAVAILABLE and self.local is not None:
             # A flight that landed after this call's first look but before this flight began.
@@ -110,7 +110,7 @@ class _Leader:
             seconds = self.timeout(value) if callable(self.timeout) else self.timeout
             raw = serializer.dumps(value)
             if self.local is not None:
-                self.local.set(self.rkey, raw, self.cache._expiry_ms(seconds))
+                self.local.set(self.rkey, raw, self.cache.expiry_ms(seconds))
             stored = self.cache.add(self.key, value, timeout=seconds, version=self.version)
         finally:
             if state is HELD:
@@ -204,14 +204,13 @@ class LocalFlights:
 
     def run(self, key: str, lead: Callable[[], tuple[Any, bytes]], *, wait: float) -> Any:
         with self._lock:
-            flight = self._flights.get(key)
-            leading = flight is None
-            if leading:
+            found = self._flights.get(key)
+            if found is None:
                 flight = self._flights[key] = _Flight()
             else:
-                flight.followers += 1
-        if not leading:
-            return self._follow(key, flight, lead, wait)
+                found.followers += 1
+        if found is not None:
+            return self._follow(key, found, lead, wait)
         try:
             value, raw = lead()
         except Exception as error:

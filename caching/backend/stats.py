@@ -4,8 +4,8 @@ The hot path only increments a list item in this process. A daemon thread (start
 count, ended by `stop_flusher()`) sends the growth since
 the last flush as one MULTI/EXEC of HINCRBY into one hash (`<KEY_PREFIX>:stats`, fields
 `<namespace>:<counter>`) at most every STATS_FLUSH_INTERVAL seconds, and once more at exit. A flush
-that fails (Redis down, breaker open) sends nothing and leaves the counts pending for the next one;
-the pending counts are a handful of integers per namespace, so keeping them is bounded by itself.
+that fails (Redis down, breaker open) sends nothing and keeps the counts for the next one;
+the unsent counts are a handful of integers per namespace, so keeping them is bounded by itself.
 
 `capture()` additionally records this thread's events, for `manage.py chat --trace`.
 
@@ -86,11 +86,11 @@ def local_counts() -> dict[str, dict[str, int]]:
 def flush() -> bool:
     """Send this process's counts not yet in Redis. False (counts kept) if Redis cannot take them."""
     with _flush_lock:
-        pending = [
+        unsent = [
             (ns, i, row[i] - _flushed[ns][i]) for ns, row in _counts.items() for i in range(len(FIELDS))
         ]
-        pending = [item for item in pending if item[2]]
-        if not pending:
+        unsent = [item for item in unsent if item[2]]
+        if not unsent:
             return True
         backend = _backend()
         if backend is None:
@@ -98,14 +98,14 @@ def flush() -> bool:
 
         now = time.time()
         minute = int(now // 60)
-        reads = {field: sum(delta for _, i, delta in pending if i == event) for event, field in ((HIT, "hits"), (MISS, "misses"))}
+        reads = {field: sum(delta for _, i, delta in unsent if i == event) for event, field in ((HIT, "hits"), (MISS, "misses"))}
 
         def send(client: Any) -> list[Any]:
             # MULTI/EXEC does not roll back: one HINCRBY refused (a field that is not an integer)
             # leaves the others applied. So each counter's result is checked and only what landed
             # is marked sent, or the next flush would count the rest twice.
             pipe = client.pipeline(transaction=True)
-            for ns, i, delta in pending:
+            for ns, i, delta in unsent:
                 pipe.hincrby(backend.stats_key, f"{ns}:{FIELDS[i]}", delta)
             pipe.hsetnx(backend.stats_key, SINCE_FIELD, int(now))
             for field, count in reads.items():
@@ -113,8 +113,8 @@ def flush() -> bool:
                     pipe.hincrby(backend.stats_key, f"{_MINUTE_PREFIX}{minute}:{field}", count)
             expired = minute - HISTORY_MINUTES - 1
             pipe.hdel(backend.stats_key, f"{_MINUTE_PREFIX}{expired}:hits", f"{_MINUTE_PREFIX}{expired}:misses")
-            results = pipe.execute(raise_on_error=False)[: len(pending)]
-            refused = [f"{ns}:{FIELDS[i]}" for (ns, i, _), result in zip(pending, results)
+            results = pipe.execute(raise_on_error=False)[: len(unsent)]
+            refused = [f"{ns}:{FIELDS[i]}" for (ns, i, _), result in zip(unsent, results)
                        if isinstance(result, Exception)]
             if refused:
                 logger.warning("cache stats: fields %s of %s are not integers; cleared, their counts sent again",
@@ -125,7 +125,7 @@ def flush() -> bool:
         results = backend.guarded(send, default=None)
         if results is None:
             return False
-        for (ns, i, delta), result in zip(pending, results):
+        for (ns, i, delta), result in zip(unsent, results):
             if not isinstance(result, Exception):
                 _flushed[ns][i] += delta
         return not any(isinstance(result, Exception) for result in results)
@@ -248,7 +248,7 @@ def _start_flusher() -> None:
 
 
 def stop_flusher() -> None:
-    """Stop the flusher thread (and do not start one again in this process); counts stay pending
+    """Stop the flusher thread (and do not start one again in this process); counts stay unsent
     for flush(). Waits for a flush in progress, so a caller can rely on nothing being sent after."""
     global _flusher_idle
     with _flusher_lock:

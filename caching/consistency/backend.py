@@ -9,13 +9,14 @@ provides it.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar, overload
 
 from django.core.cache import DEFAULT_CACHE_ALIAS, caches
 
 from caching.backend.scripts import LuaScript
 
 T = TypeVar("T")
+D = TypeVar("D")
 
 
 class ConsistencyBackend(Protocol):
@@ -23,7 +24,11 @@ class ConsistencyBackend(Protocol):
 
     def make_and_validate_key(self, key: str, version: int | None = None) -> str: ...
 
-    def guarded(self, fn: Callable[[Any], T], *, namespace: str | None = None, default: T = ...) -> T: ...
+    @overload
+    def guarded(self, fn: Callable[[Any], T], *, namespace: str | None = None) -> T | None: ...
+
+    @overload
+    def guarded(self, fn: Callable[[Any], T], *, namespace: str | None = None, default: D) -> T | D: ...
 
     def guarded_many(self, fn: Callable[[Any], T], namespaces: Iterable[str], *, op: str, default: T,
                      write: bool = True) -> T: ...

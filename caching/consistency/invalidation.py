@@ -62,7 +62,7 @@ def invalidate(key: str) -> int | None:
 
 def append(key: str, items: list[dict], *, max_items: int, timeout: int) -> bool:
     """Add committed rows to the cached list, or drop the entry where they would land out of order.
-    False when Redis did not take it (the caller records the key as pending then)."""
+    False when Redis did not take it (the caller records it in the outbox then)."""
     op = CommitOp(appended=list(items), max_items=max_items, timeout=timeout)
     return apply_ops([(key, op)])[0]
 

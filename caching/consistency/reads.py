@@ -42,13 +42,14 @@ def _lookup(backend: ConsistencyBackend, key: str, valid: Callable[[Any], bool] 
     namespace = namespace_of(key)
     rkey = backend.make_and_validate_key(key)
     buffered = read_ahead.values()
+    raw: bytes | None | object
     if key in buffered:  # read in this turn: until the commit, the same answer serves again
         raw = buffered[key]
     else:
         raw = backend.guarded(lambda r: r.get(rkey), namespace=namespace, default=_UNAVAILABLE)
     if raw is _UNAVAILABLE:
         return _UNAVAILABLE, None
-    if raw is not None:
+    if isinstance(raw, bytes):
         try:
             value = serializer.loads(raw)
             if valid is not None and not valid(value):

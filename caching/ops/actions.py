@@ -7,6 +7,7 @@ from typing import Any
 
 from django.core.cache import cache
 
+from caching.backend.cache import redis_cache
 from caching.backend import stats
 from caching.consistency.invalidation import invalidate
 from caching.consistency.outbox import add_untaken
@@ -31,7 +32,7 @@ def invalidate_user(*, user_id: int) -> int:
     """Delete every cached entry of one user; return how many existed. No SCAN: the per-user keys
     are known (keys.USER_KEY_FUNCTIONS), so this may run inside a request. Tokens change too, so a
     fill already in flight cannot put the old value back (caching/consistency/tokens.py)."""
-    if not getattr(cache, "enabled", False):
+    if redis_cache() is None:
         return 0
     removed = {key: invalidate(key) for key in user_keys(user_id)}
     missed = [key for key, count in removed.items() if count is None]
@@ -46,11 +47,12 @@ def refuse_value(*, key: str, reason: str) -> None:
     """A value `cache.get`/`get_or_set` just returned that the data path cannot use (the wrong shape:
     planted or corrupt): counted as a miss and an error instead of the hit it was counted as,
     deleted, and logged — as the backend does with bytes it cannot read."""
-    if not getattr(cache, "enabled", False) or not hasattr(cache, "refuse"):
+    backend = redis_cache()
+    if backend is None:
         return
     namespace = namespace_of(key)
     stats.record(namespace, stats.HIT, -1)
-    cache.refuse(cache.make_and_validate_key(key), namespace, ValueError(reason))
+    backend.refuse(backend.make_and_validate_key(key), namespace, ValueError(reason))
 
 
 def invalidate_namespace(*, namespace: str) -> int:
@@ -58,10 +60,11 @@ def invalidate_namespace(*, namespace: str) -> int:
     walks the whole keyspace: for operators and admin actions, never for a bot turn."""
     if namespace not in NAMESPACES:
         raise ApplicationError(f"Unknown cache namespace {namespace!r}; expected one of: {', '.join(NAMESPACES)}")
-    if not getattr(cache, "enabled", False):
+    backend = redis_cache()
+    if backend is None:
         return 0
-    pattern = cache.key_func(f"{namespace}:*", _glob_escape(cache.key_prefix), "*")
-    removed = cache.guarded(lambda r: _unlink_matching(r, pattern), default=None)
+    pattern = backend.key_func(f"{namespace}:*", _glob_escape(backend.key_prefix), "*")
+    removed = backend.guarded(lambda r: _unlink_matching(r, pattern), default=None)
     if removed is None:
         raise _unreachable()
     stats.record(namespace, stats.DELETE, removed)

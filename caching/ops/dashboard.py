@@ -1,8 +1,8 @@
 """The cache dashboard at /admin/cache/ (staff only, through the admin site's own permission check).
 
-A page over the same data as `manage.py cache_stats` (info.read_fleet_stats, which flushes this
+A page over the same data as `manage.py cache_stats` (report.read_fleet_stats, which flushes this
 process's counts first) and two operator actions, each a POST with CSRF and a confirmation step:
-reset the counters (stats.reset) and drop one user's cached data (services.invalidate_user).
+reset the counters (stats.reset) and drop one user's cached data (actions.invalidate_user).
 Charts are inline SVG drawn from numbers computed here: nothing is loaded from outside the project.
 """
 
@@ -21,8 +21,8 @@ from django.views.decorators.http import require_GET, require_POST
 
 from healthagent.errors import ApplicationError
 
-from caching.ops import report as info
-from caching.ops import actions as services
+from caching.ops import report
+from caching.ops import actions
 from caching.backend import stats
 from caching.backend.breaker import breaker_state
 
@@ -40,9 +40,9 @@ REFRESH_SECONDS = 30
 @require_GET
 def dashboard(request: HttpRequest) -> HttpResponse:
     context = _page(request, title="Cache dashboard")
-    context.update(present(info.read_fleet_stats()))
-    context["keyspace_sample"] = _sample(info.sample_keyspace(caches["default"]))
-    context["outbox"] = info.outbox_size()
+    context.update(present(report.read_fleet_stats()))
+    context["keyspace_sample"] = _sample(report.sample_keyspace(caches["default"]))
+    context["outbox"] = report.outbox_size()
     context["invalidate_form"] = InvalidateUserForm()
     # Auto-refresh, unless the operator turned it off (?refresh=off) to read a figure in peace.
     context["refresh"] = None if request.GET.get("refresh") == "off" else REFRESH_SECONDS
@@ -70,7 +70,7 @@ def invalidate_user(request: HttpRequest) -> HttpResponse:
     if request.POST.get("confirm") != "yes":
         return _confirm(request, action="invalidate", user_id=user_id)
     try:
-        removed = services.invalidate_user(user_id=user_id)
+        removed = actions.invalidate_user(user_id=user_id)
     except ApplicationError as error:
         messages.error(request, f"Telegram user {user_id}: {error.message}")
     else:

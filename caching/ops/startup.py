@@ -6,6 +6,8 @@ import logging
 
 from django.core.cache import caches
 
+from caching.backend.cache import RedisCache
+
 logger = logging.getLogger("caching")
 
 
@@ -14,7 +16,7 @@ def announce() -> None:
     if not getattr(cache, "enabled", False):
         logger.info("cache: disabled (ENABLE_CACHE=false): no reads or writes, every lookup goes to the source")
         return
-    if not hasattr(cache, "ping"):
+    if not isinstance(cache, RedisCache):
         logger.info("cache: %s.%s (not the caching backend: no breaker, no stats)",
                     type(cache).__module__, type(cache).__qualname__)
         return

@@ -30,7 +30,7 @@ import sys
 import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 from redis.connection import UnixDomainSocketConnection
 
@@ -153,7 +153,7 @@ def stop(path: Path) -> bool:
     return True
 
 
-def _wait_until(condition, seconds: float) -> bool:
+def _wait_until(condition: Callable[[], bool], seconds: float) -> bool:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if condition():
@@ -165,7 +165,7 @@ def _wait_until(condition, seconds: float) -> bool:
 class EmbeddedConnection(UnixDomainSocketConnection):
     """A unix-socket connection that starts the embedded server when it finds none."""
 
-    def _connect(self):
+    def _connect(self) -> socket.socket:
         try:
             return super()._connect()
         except (FileNotFoundError, ConnectionRefusedError):

@@ -75,13 +75,13 @@ def run_scripts(client: Any, calls: list[tuple[str, list[Any], list[Any]]], *, r
     after _ATTEMPTS keeps its error reply, which its caller handles as any other (the outbox).
     """
     results: list[Any] = [None] * len(calls)
-    pending = list(range(len(calls)))
+    unsent = list(range(len(calls)))
     asked: dict[int, tuple[str, int]] = {}  # call -> the importing node an ASK named
     refreshed = False
     for _ in range(_ATTEMPTS):
         moved: list[int] = []
         again: list[int] = []
-        for target, asking, indexes in _by_node(client, calls, pending, asked):
+        for target, asking, indexes in _by_node(client, calls, unsent, asked):
             try:
                 replies = _run_on_node(target, calls, indexes, asking=asking, replicas=replicas,
                                        timeout_ms=timeout_ms)
@@ -110,7 +110,7 @@ def run_scripts(client: Any, calls: list[tuple[str, list[Any], list[Any]]], *, r
             break
         if any(isinstance(results[index], TryAgainError) for index in again):
             time.sleep(_TRY_AGAIN_AFTER)
-        pending = sorted(again)
+        unsent = sorted(again)
     return results
 
 

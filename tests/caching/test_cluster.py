@@ -19,7 +19,7 @@ from redis.crc import key_slot
 from caching.consistency import outbox
 from caching.consistency import invalidation
 from caching.backend import scripts
-from caching.ops import actions as services
+from caching.ops import actions
 from caching.backend import stats
 from caching.keys import usda_key, user_memory_key
 from caching.models import PendingInvalidation
@@ -145,7 +145,7 @@ def test_invalidate_namespace_and_delete_pattern_scan_every_primary():
     cache.set_many({user_memory_key(n): {"n": n} for n in users})
     assert cache.delete_pattern("user_memory:*") == len(users)
     assert set(_keys_per_primary().values()) == {0}
-    assert services.invalidate_namespace(namespace="user_memory") == 0
+    assert actions.invalidate_namespace(namespace="user_memory") == 0
 
 
 def test_the_outbox_replay_sends_one_pipeline_per_node(redis_round_trips):

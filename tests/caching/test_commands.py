@@ -9,7 +9,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django_redis import get_redis_connection
 
-from caching.ops import actions as services
+from caching.ops import actions
 from caching.backend import stats
 from caching.keys import conversation_history_key, usda_key, user_memory_key
 from healthagent.errors import ApplicationError
@@ -93,7 +93,7 @@ def test_invalidate_user_removes_that_users_entries_only():
     assert run("cache_invalidate", "--user", "42").strip() == "Removed 2 cached entries of user 42."
     assert cache.get(user_memory_key(42)) is None and cache.get(conversation_history_key(42)) is None
     assert cache.get(user_memory_key(43)) == {"b": 2}
-    assert services.invalidate_user(user_id=42) == 0
+    assert actions.invalidate_user(user_id=42) == 0
 
 
 def test_invalidate_namespace_removes_every_version_of_that_namespace_only():
@@ -108,7 +108,7 @@ def test_invalidate_namespace_removes_every_version_of_that_namespace_only():
 
 def test_an_unknown_namespace_is_an_error():
     with pytest.raises(ApplicationError, match="Unknown cache namespace"):
-        services.invalidate_namespace(namespace="sessions")
+        actions.invalidate_namespace(namespace="sessions")
     with pytest.raises(CommandError, match="Unknown cache namespace"):
         run("cache_invalidate", "--namespace", "sessions")
     with pytest.raises(CommandError):

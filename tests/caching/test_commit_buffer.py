@@ -77,7 +77,7 @@ def test_a_failed_write_inside_a_turn_keeps_the_cached_memory(sent):
     assert load_user_memory(user_id=6)["profile"]["name"] == "Ann"
     sent.clear()
     with transaction.atomic():
-        with pytest.raises(Exception), transaction.atomic():
+        with pytest.raises(Rollback), transaction.atomic():
             profile_update(user_id=6, field="weight_kg", raw_value="80")
             raise Rollback
         assert commit_buffer.scheduled_keys() == []

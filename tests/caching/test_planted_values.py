@@ -136,12 +136,12 @@ def test_planted_user_memory_is_refused_and_the_bot_answers_from_the_database(bo
 
 
 def test_a_refused_value_is_deleted_even_when_the_fill_cannot_replace_it(bot, monkeypatch):
-    from caching.consistency import reads as readthrough
+    from caching.consistency import reads
 
     bot.say("/start")
     plant(user_memory_key(42), memory_with())
-    monkeypatch.setattr(readthrough, "_fill", lambda *args, **kwargs: None)  # invalidated while loading
-    loaded = readthrough.read_through(user_memory_key(42), lambda: "loaded", timeout=60, valid=lambda v: False)
+    monkeypatch.setattr(reads, "_fill", lambda *args, **kwargs: None)  # invalidated while loading
+    loaded = reads.read_through(user_memory_key(42), lambda: "loaded", timeout=60, valid=lambda v: False)
     assert loaded == "loaded"
     assert stored(user_memory_key(42)) is None
 

@@ -286,10 +286,10 @@ def test_local_copy_is_bounded_least_recently_used_first():
 
 
 def test_local_copy_honours_ttls(monkeypatch):
-    from caching.backend import local_copy as fallback
+    from caching.backend import local_copy
 
     now = [1000.0]
-    monkeypatch.setattr(fallback.time, "monotonic", lambda: now[0])
+    monkeypatch.setattr(local_copy.time, "monotonic", lambda: now[0])
     local = LocalCopy()
     local.set("hour", b"[]", 3_600_000)
     local.set("day", b"[1]", 86_400_000)

@@ -99,9 +99,9 @@ def test_rows_of_a_turn_that_committed_second_are_placed_in_order(bot):
     assert held[-1] == later
     assert [m["content"] for m in held[-3:-1]] == ["thanks", "You're welcome, Ada!"]
     assert held[:-1] == history_selectors._load(42, 50)
-    from caching.consistency import invalidation as rt
+    from caching.consistency import invalidation
 
-    assert rt.append(key, held[-3:-1], max_items=50, timeout=60)  # a redelivered append: nothing doubles
+    assert invalidation.append(key, held[-3:-1], max_items=50, timeout=60)  # a redelivered append: nothing doubles
     assert cache.get(key) == held
 
 

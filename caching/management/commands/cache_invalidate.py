@@ -6,7 +6,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
-from caching.ops import actions as services
+from caching.ops import actions
 from caching.keys import NAMESPACES
 from healthagent.errors import ApplicationError
 
@@ -21,12 +21,12 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:
-            services.require_shared_cache()
+            actions.require_shared_cache()
             if options["user"] is not None:
-                removed = services.invalidate_user(user_id=options["user"])
+                removed = actions.invalidate_user(user_id=options["user"])
                 what = f"cached entries of user {options['user']}"
             else:
-                removed = services.invalidate_namespace(namespace=options["namespace"])
+                removed = actions.invalidate_namespace(namespace=options["namespace"])
                 what = f"keys in namespace {options['namespace']}"
         except ApplicationError as error:
             raise CommandError(error.message) from None

@@ -7,7 +7,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
-from caching.ops import actions as services
+from caching.ops import actions
 from caching.backend import stats
 from caching.ops.report import read_fleet_stats
 from healthagent.errors import ApplicationError
@@ -27,19 +27,18 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:
-            services.require_shared_cache()
+            actions.require_shared_cache()
         except ApplicationError as error:
             raise CommandError(error.message) from None
-        report = read_fleet_stats() if not options["reset"] else None
         if options["reset"]:
             if not stats.reset():
-                report = read_fleet_stats()
-                if report["enabled"]:
-                    raise CommandError(f"Redis at {report['redis']['url']} cannot be reached: counters not reset")
+                failed = read_fleet_stats()
+                if failed["enabled"]:
+                    raise CommandError(f"Redis at {failed['redis']['url']} cannot be reached: counters not reset")
             if not options["json"]:
                 self.stdout.write("Cache counters reset to zero (cached data untouched).")
                 return
-            report = read_fleet_stats()
+        report = read_fleet_stats()
 
         if options["json"]:
             self.stdout.write(json.dumps(report, indent=2))
@@ -58,14 +57,14 @@ def render(report: dict[str, Any]) -> str:
     if not redis["reachable"]:
         return "\n".join(lines)
     lines += ["", _row("namespace", *(c.replace("_", " ") for c in _COLUMNS))]
-    total = dict.fromkeys(_COLUMNS, 0)
+    sums = dict.fromkeys(_COLUMNS, 0)
     for namespace, counts in report["namespaces"].items():
         lines.append(_row(namespace, *(_cell(c, counts) for c in _COLUMNS)))
         for column in _COLUMNS:
             if column != "hit_rate":
-                total[column] += counts[column]
-    reads = total["hits"] + total["misses"]
-    total["hit_rate"] = total["hits"] / reads if reads else None
+                sums[column] += counts[column]
+    reads = sums["hits"] + sums["misses"]
+    total: dict[str, float | None] = {**sums, "hit_rate": sums["hits"] / reads if reads else None}
     lines.append(_row("total", *(_cell(c, total) for c in _COLUMNS)))
 
     lines += ["", f"Redis {redis.get('version') or ''}".rstrip()]
