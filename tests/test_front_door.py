@@ -188,10 +188,11 @@ def test_an_admin_login_over_https_passes_the_origin_check(behind_proxy, django_
     assert answer.status_code == 302
 
 
-def test_the_dashboard_template_loads_nothing_from_outside():
-    template = (ROOT / "templates" / "admin" / "cache_dashboard.html").read_text()
-    assert not re.search(r"(src|href)=\"(https?:)?//", template)
-    assert "<script" not in template and "style=" not in template  # nothing the CSP would block
+@pytest.mark.parametrize("name", ["cache_dashboard.html", "index.html"])
+def test_the_admin_templates_load_nothing_the_policy_blocks(name):
+    template = (ROOT / "templates" / "admin" / name).read_text()
+    assert not re.search(r"(src|href)=\"(https?:)?//", template)  # nothing from elsewhere
+    assert "<script" not in template and "<style" not in template and "style=" not in template  # nothing inline
 
 
 def test_gunicorn_runs_threads():
