@@ -61,6 +61,7 @@ def _foods() -> tuple[tuple[dict, frozenset[str], tuple[str, ...]], ...]:
             "serving_unit": None,
             "portions": {},  # nutrition.portions' table covers these foods
             "source": "sample",
+            "keywords": list(raw.get("keywords", ())),  # other names ("toast"): a match on them is sensible
         }
         words = tokens(" ".join([raw["description"], *raw.get("keywords", ())]))
         head = tuple(tokens(raw["description"].split(",")[0]))
