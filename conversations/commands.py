@@ -79,7 +79,13 @@ def cmd_profile(turn: Turn, args: str) -> Reply:
 def unique(lines: list[str]) -> list[str]:
     """`lines` without a repeated line (a caution two checks both raise is said once)."""
     seen: set[str] = set()
-    return [line for line in lines if not line or not (line in seen or seen.add(line))]
+    kept = []
+    for line in lines:
+        if line and line in seen:
+            continue
+        seen.add(line)
+        kept.append(line)
+    return kept
 
 
 _TARGET_FIELDS = ("kcal_target", "age", "goal", "sex", "weight_kg", "height_cm", "activity")

@@ -157,7 +157,8 @@ _BARE_SEX = _re(r"^(?:i'm |i am )?(?:a )?(male|female|man|woman|guy|girl|boy|lad
 _BARE_HEIGHT = _re(r"^(?:i'm |i am |height:? )?" + _NUM + r"\s*(cm|m)(?: tall)?$")
 _BARE_WEIGHT = _re(r"^(?:i'm |i am |weight:? |i weigh )?" + _NUM + r"\s*(kg|kgs|kilos?|lbs?|pounds?)$")
 _BARE_NAME = re.compile(r"^(?:[Ii]'m|[Ii] am|[Tt]his is|[Mm]y name is|[Cc]all me|[Hh]i,? [Ii]'m)\s+([A-ZÀ-Þ][a-zà-ÿ'-]{1,30})$")
-_CLAUSES = re.compile(r"[.;!?]+\s*|,\s*|\s+and\s+|\s+but\s+|\s*\n\s*", re.IGNORECASE)
+# Clauses: at . , ; ! ? (not a decimal point or comma: "1.72 m", "72,5 kg"), "and", "but".
+_CLAUSES = re.compile(r"(?:(?<!\d)[.,]|[.,](?!\d)|[;!?])+\s*|\s+and\s+|\s+but\s+|\s*\n\s*", re.IGNORECASE)
 _FILLERS = frozenset({"", "hi", "hello", "hey", "so", "ok", "okay", "well", "also", "thanks", "and", "oh", "um"})
 
 

@@ -17,7 +17,7 @@ from nutrition.amounts import split_amount, split_amount_anywhere
 from nutrition.matching import content_words
 from nutrition.phrases import Item, meal_items
 from nutrition.portions import MAX_GRAMS, TENTH, Unweighable, grams_of
-from nutrition.reading import Reading, read_answer, read_item
+from nutrition.reading import NO_FOOD_NAMED, Reading, read_answer, read_item
 from nutrition.sample import OFFLINE_NOTE, tokens
 from nutrition.selectors import diary_day
 from nutrition.services import LOG_USAGE, food_correct, food_log_reading
@@ -39,7 +39,7 @@ def _pending_item(reading: Reading) -> dict:
 
 def _not_found_line(reading: Reading) -> str:
     query = reading.query or reading.item.text
-    why = f" ({esc(reading.problem, 200)})" if reading.problem and reading.problem != "no food named" else ""
+    why = f" ({esc(reading.problem, 200)})" if reading.problem and reading.problem != NO_FOOD_NAMED else ""
     return (f"Not logged: {esc(reading.item.text, 60)} — not in the food data{why}. "
             f"Look it up with /food {esc(query, 60)}")
 
@@ -109,12 +109,14 @@ def cmd_log(turn: Turn, args: str) -> Reply:
     if not items:
         raise ApplicationError(LOG_USAGE)
     readings = [read_item(item) for item in items[:MAX_ITEMS]]
+    if len(readings) == 1 and readings[0].problem == NO_FOOD_NAMED:
+        raise ApplicationError(LOG_USAGE)
     if len(readings) == 1 and (only := readings[0]).problem and not only.not_found:
         raise ApplicationError(only.problem)
     if len(readings) == 1 and only.not_found:
         lines = [f"No food matched “{esc(only.query or args.strip(), 100)}”, so nothing logged. Try a simpler name, "
                  f"like /log 150 g banana, or look it up with /food {esc(only.query or args.strip(), 60)}"]
-        if only.problem and only.problem != "no food named":
+        if only.problem and only.problem != NO_FOOD_NAMED:
             lines.append(f"({esc(only.problem, 200)})")
         if settings.NUTRITION_PROVIDER == "sample":
             lines.append(f"<i>{esc(OFFLINE_NOTE, 400)}</i>")

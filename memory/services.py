@@ -12,7 +12,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from caching.api import kept_warm, user_memory_key
+from caching.api import invalidate_on_commit, kept_warm, user_memory_key
 from healthagent.errors import ApplicationError
 
 from .fields import canonical_field, parse_field
@@ -97,7 +97,7 @@ def pending_set(*, user_id: int, pending: dict | None) -> None:
             return
         # update() sends no post_save, so the invalidation its receiver would schedule is scheduled
         # here; the change below turns it into a replacement, keeping the entry warm.
-        cache_transaction.invalidate_on_commit(user_memory_key(user_id))
+        invalidate_on_commit(user_memory_key(user_id))
         changes.append(lambda memory: {**memory, "pending": pending})
 
 

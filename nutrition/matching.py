@@ -13,7 +13,7 @@ import functools
 import json
 
 from nutrition.portions import ADDITIONS, PORTIONS, TABLE
-from nutrition.sample import DATA_FILE, tokens
+from nutrition.sample import DATA_FILE, other_names, tokens
 
 # Words that are not a food's name: a phrase's noun is the last word that is not one of these.
 _NOT_NOUNS = frozenset({
@@ -52,8 +52,7 @@ def is_same_food(query: str, food: dict) -> bool:
     words = content_words(query)
     if not words:
         return True  # nothing to check against: the search's best answer stands
-    keywords = food.get("keywords") if isinstance(food.get("keywords"), list) else []
-    names = set(tokens(" ".join([str(food.get("description") or ""), *map(str, keywords)])))
+    names = set(tokens(" ".join([str(food.get("description") or ""), *other_names(food)])))
     head = words[-1]
     if head not in names:
         return False

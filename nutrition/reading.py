@@ -18,7 +18,11 @@ from nutrition import selectors
 from nutrition.amounts import Amount, split_amount_anywhere
 from nutrition.matching import best_match, content_words, food_vocabulary
 from nutrition.phrases import Item, negligible
+from nutrition.sample import tokens
 from nutrition.portions import Unweighable, ask_examples, grams_of, typical_amount
+
+
+NO_FOOD_NAMED = "no food named"
 
 
 @dataclass(frozen=True)
@@ -81,7 +85,7 @@ def read_item(item: Item) -> Reading:
     if problem:
         return Reading(item=item, problem=problem)
     if not content_words(query):
-        return Reading(item=item, query=query, problem="no food named", not_found=True)
+        return Reading(item=item, query=query, problem=NO_FOOD_NAMED, not_found=True)
     foods = selectors.search_foods(query=query)
     food = best_match(query, foods)
     corrected = ""
@@ -95,13 +99,14 @@ def read_item(item: Item) -> Reading:
                        problem=f"the closest food I have, {near}, is something else" if near else "")
     if food.get("kcal") is None:
         return Reading(item=item, query=query, food=food,
-                       problem=f"“{food['description']}” has no energy value in the food data")
+                       problem=f"“{food['description']}” has no energy value in the food data, so nothing logged. Try a more specific name.")
     assumed = ""
     if amount is None:
         amount = typical_amount(food, query, addition=item.addition)
         if amount is None:
+            many = "many" if query.split() and tokens(query.split()[-1]) != [query.split()[-1].casefold()] else "much"
             return Reading(item=item, query=query, food=food, corrected=corrected,
-                           question=f"How much {query}? e.g. {ask_examples(food, query)}")
+                           question=f"How {many} {query}? e.g. {ask_examples(food, query)}")
         assumed = f"usual with {item.to}" if item.addition else "a usual portion"
     try:
         grams = grams_of(amount, food=food, query=query)

@@ -61,12 +61,22 @@ def _foods() -> tuple[tuple[dict, frozenset[str], tuple[str, ...]], ...]:
             "serving_unit": None,
             "portions": {},  # nutrition.portions' table covers these foods
             "source": "sample",
-            "keywords": list(raw.get("keywords", ())),  # other names ("toast"): a match on them is sensible
         }
         words = tokens(" ".join([raw["description"], *raw.get("keywords", ())]))
         head = tuple(tokens(raw["description"].split(",")[0]))
         loaded.append((food, frozenset(words), head))
     return tuple(loaded)
+
+
+@functools.cache
+def _keywords() -> dict[int, tuple[str, ...]]:
+    return {int(raw["fdc_id"]): tuple(raw.get("keywords", ())) for raw in json.loads(DATA_FILE.read_text("utf-8"))}
+
+
+def other_names(food: dict) -> tuple[str, ...]:
+    """The other names a sample food is known by ("toast" for white bread): a match on them is as
+    good as one on its description. () for any other food."""
+    return _keywords().get(food.get("fdc_id") or 0, ()) if food.get("source") == "sample" else ()
 
 
 class SampleProvider:

@@ -15,7 +15,7 @@ from nutrition import selectors
 from nutrition.amounts import Amount, weighed
 from nutrition.models import FoodEntry
 from nutrition.phrases import Item
-from nutrition.reading import Reading, read_item
+from nutrition.reading import NO_FOOD_NAMED, Reading, read_item
 from nutrition.sample import OFFLINE_NOTE
 
 TENTH = Decimal("0.1")
@@ -51,6 +51,8 @@ def food_log(*, user_id: int, text: str) -> Logged:
     if not Profile.objects.filter(telegram_id=user_id).exists():
         raise ApplicationError(UNKNOWN_USER, status=404)
     reading = read_item(Item(text.strip()))
+    if reading.problem == NO_FOOD_NAMED:  # "150 g": an amount of nothing
+        raise ApplicationError(LOG_USAGE)
     if reading.problem and not reading.not_found:
         raise ApplicationError(reading.problem)
     if not reading.query.strip() and not reading.not_found:

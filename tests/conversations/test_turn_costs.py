@@ -58,8 +58,9 @@ def test_a_set_turn_keeps_memory_warm_in_the_same_two_round_trips(bot, redis_rou
     redis_round_trips.clear()
     with CaptureQueriesContext(connection) as ctx:
         assert "Saved" in bot.say("/set weight_kg 71")
-    # claim; SAVEPOINT, SELECT … FOR UPDATE, UPDATE profile, RELEASE; messages and reply
-    assert _statements(ctx) == ["INSERT", "SAVEPOINT", "SELECT", "UPDATE", "RELEASE", *_finish()]
+    # claim; SAVEPOINT, SELECT … FOR UPDATE, UPDATE profile, INSERT the weight history's row, RELEASE;
+    # messages and reply
+    assert _statements(ctx) == ["INSERT", "SAVEPOINT", "SELECT", "UPDATE", "INSERT", "RELEASE", *_finish()]
     assert redis_round_trips == [["MGET"], ["EVALSHA", "EVALSHA"]]  # memory rewritten, history appended
     redis_round_trips.clear()
     with CaptureQueriesContext(connection) as ctx, stats.capture() as events:
