@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 
 from nutrition.portions import ADDITIONS, PORTIONS, TABLE
 from nutrition.sample import DATA_FILE, other_names, tokens
@@ -47,12 +48,21 @@ def content_words(query: str) -> list[str]:
     return [word for word in tokens(query) if word not in _NOT_NOUNS and not word.isdigit()]
 
 
+# How a food was made is not what it is: "coffee, brewed, prepared with tap water" is no water,
+# "tuna, canned in water" no water either.
+_HOW_MADE = re.compile(r"\b(?:prepared |cooked |canned |packed )?(?:with|without|in)\b[^,]*", re.IGNORECASE)
+
+
+def _named(description: str) -> str:
+    return _HOW_MADE.sub("", description)
+
+
 def is_same_food(query: str, food: dict) -> bool:
     """True when `food` is what `query` names (see the module's docstring)."""
     words = content_words(query)
     if not words:
         return True  # nothing to check against: the search's best answer stands
-    names = set(tokens(" ".join([str(food.get("description") or ""), *other_names(food)])))
+    names = set(tokens(" ".join([_named(str(food.get("description") or "")), *other_names(food)])))
     head = words[-1]
     if head not in names:
         return False

@@ -91,7 +91,7 @@ TABLE: dict[str, dict[str, float]] = {
     "water": {"item": 237, "cup": 237},
     "oil": {"cup": 216},
     "honey": {"cup": 339},
-    "sugar": {"cup": 200},
+    "sugar": {"cup": 200, "item": 4.2},  # "2 sugars" in a coffee: two teaspoons (or cubes)
 }
 # A bowl has no standard size: one and a half US cups (355 ml) is a usual cereal or soup bowl, so
 # "a bowl of oatmeal" is that volume of the food.
@@ -122,6 +122,8 @@ ADDITIONS: dict[str, str] = {
     "cheese": "a slice",
 }
 # Said with a food but nothing to count ("eggs with salt and pepper"): not looked up, not logged.
+# Drinks with nothing to count, said on their own: "a glass of water" is not looked up either.
+NOTHING_TO_COUNT = frozenset({"water", "sparkling", "tap", "mineral", "still", "ice", "glass", "bottle"})
 NEGLIGIBLE = frozenset({"salt", "pepper", "salt and pepper", "spice", "herb", "ice", "water", "sweetener",
                         "stevia", "cinnamon", "vinegar", "lemon", "lime", "mustard", "garlic", "chili"})
 

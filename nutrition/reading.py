@@ -19,7 +19,7 @@ from nutrition.amounts import Amount, split_amount_anywhere
 from nutrition.matching import best_match, content_words, food_vocabulary
 from nutrition.phrases import Item, negligible
 from nutrition.sample import tokens
-from nutrition.portions import Unweighable, ask_examples, grams_of, typical_amount
+from nutrition.portions import NOTHING_TO_COUNT, Unweighable, ask_examples, grams_of, typical_amount
 
 
 NO_FOOD_NAMED = "no food named"
@@ -80,6 +80,9 @@ def _spelt(query: str) -> str:
 
 def read_item(item: Item) -> Reading:
     if item.addition and negligible(item.text):
+        return Reading(item=item, query=item.text, negligible=True)
+    said = content_words(item.text)
+    if "water" in said and set(said) <= NOTHING_TO_COUNT:  # "a glass of water": 0 kcal, nothing to log
         return Reading(item=item, query=item.text, negligible=True)
     amount, query, problem = _amount(item.text)
     if problem:
