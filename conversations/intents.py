@@ -156,6 +156,8 @@ _BARE_AGE = _re(r"^(?:i'm |i am |age:? )?(\d{1,3})(?:\s*(?:years?|yrs?)(?: old)?
 _BARE_SEX = _re(r"^(?:i'm |i am )?(?:a )?(male|female|man|woman|guy|girl|boy|lady)$")
 _BARE_HEIGHT = _re(r"^(?:i'm |i am |height:? )?" + _NUM + r"\s*(cm|m)(?: tall)?$")
 _BARE_WEIGHT = _re(r"^(?:i'm |i am |weight:? |i weigh )?" + _NUM + r"\s*(kg|kgs|kilos?|lbs?|pounds?)$")
+_BARE_FEET = _re(r"^(?:i'm |i am )?(\d)\s*(?:'|ft|feet|foot)\s*(\d{1,2})?\s*(?:\"|''|in|inches)?(?: tall)?$")
+_BARE_ACTIVITY = _re(r"^(?:i'm |i am )?(very active|quite active|active|sedentary|moderately active|lightly active)$")
 _BARE_NAME = re.compile(r"^(?:[Ii]'m|[Ii] am|[Tt]his is|[Mm]y name is|[Cc]all me|[Hh]i,? [Ii]'m)\s+([A-ZÀ-Þ][a-zà-ÿ'-]{1,30})$")
 # Clauses: at . , ; ! ? (not a decimal point or comma: "1.72 m", "72,5 kg"), "and", "but".
 _CLAUSES = re.compile(r"(?:(?<!\d)[.,]|[.,](?!\d)|[;!?])+\s*|\s+and\s+|\s+but\s+|\s*\n\s*", re.IGNORECASE)
@@ -175,6 +177,13 @@ def _bare_fact(clause: str) -> tuple[str, str] | None:
         if m.group(2).lower().startswith(("lb", "pound")):
             value = (value * Decimal("0.45359237")).quantize(Decimal("0.1"))
         return "weight_kg", _plain(value)
+    if m := _BARE_FEET.match(clause):
+        return "height_cm", str(round((int(m.group(1)) * 12 + int(m.group(2) or 0)) * 2.54, 1))
+    if m := _BARE_ACTIVITY.match(clause):
+        word = m.group(1).lower()
+        return "activity", ("very_active" if word == "very active" else "sedentary" if word == "sedentary" else
+                            "light" if word.startswith("lightly") else "moderate" if word.startswith("moderately")
+                            else "active")
     if m := _BARE_NAME.match(clause):
         return "name", m.group(1)
     return None

@@ -118,6 +118,9 @@ def split_amount(text: str) -> tuple[Amount | None, str]:
         raise ApplicationError(BAD_AMOUNT)
     else:
         words = clean.split()
+        if words[:1] in (["a"], ["an"]) and words[1:2] and words[1] in _VAGUE:  # "a lot of rice"
+            food = " ".join(w for w in words[2:] if w != "of")
+            raise ApplicationError(VAGUE.format(word=words[1], food=food or "banana"))
         quantity, used = _leading_quantity(words)
         if quantity is None:
             head = words[1] if words[:1] in (["a"], ["an"]) and len(words) > 1 else (words or [""])[0]

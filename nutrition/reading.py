@@ -112,7 +112,15 @@ def read_item(item: Item) -> Reading:
                            question=f"How {many} {query}? e.g. {ask_examples(food, query)}")
         assumed = f"usual with {item.to}" if item.addition else "a usual portion"
     try:
-        grams = grams_of(amount, food=food, query=query)
+        try:
+            grams = grams_of(amount, food=food, query=query)
+        except Unweighable:
+            # "a salad", "a pasta": one of a food that is not counted in pieces is its usual portion.
+            usual = typical_amount(food, query, addition=item.addition)
+            if amount.text.casefold() not in ("a", "an", "one", "1") or usual is None or usual.unit == "item":
+                raise
+            amount, assumed = usual, "a usual portion"
+            grams = grams_of(amount, food=food, query=query)
     except Unweighable as error:
         return Reading(item=item, query=query, food=food, amount=amount, corrected=corrected,
                        question=f"How many grams of {query} was that? ({error.message.split('. ')[0]}.)")
