@@ -13,13 +13,13 @@ from django.conf import settings
 
 from healthagent.errors import ApplicationError
 from memory.services import pending_set
-from nutrition.amounts import split_amount, split_amount_anywhere
+from nutrition.amounts import split_amount, split_amount_anywhere, weighed
 from nutrition.matching import content_words
 from nutrition.phrases import Item, meal_items
 from nutrition.portions import MAX_GRAMS, TENTH, Unweighable, grams_of
 from nutrition.reading import NO_FOOD_NAMED, Reading, read_answer, read_item
 from nutrition.sample import OFFLINE_NOTE, tokens
-from nutrition.selectors import diary_day
+from nutrition.selectors import diary_day, search_foods
 from nutrition.services import LOG_USAGE, food_correct, food_log_reading
 
 from .food_commands import SAMPLE_NOTE, logged_line
@@ -179,8 +179,16 @@ def correct(turn: Turn, food: str, amount: str, said: str) -> Reply:
     assert new is not None, "intents.correction checked the amount"
     name = words.strip() or (split_amount(entry["said"])[1] if entry["said"] else "") or entry["description"]
     grams = _grams(entry, new, name)
-    old, changed = food_correct(user_id=turn.user_id, entry_id=entry["id"], grams=grams,
-                                said="" if new.unit == "g" else f"{new.text}{' ' if new.unit == 'item' else ' of '}{name}")
+    # The same food again (a cached lookup), so the nutrients come from its per-100 g values rather
+    # than from the entry's rounded ones: 5 g of butter holds "0.0 g" protein, 10 g does not.
+    try:
+        found = search_foods(query=entry["description"][:100])
+    except ApplicationError:  # FDC unreachable: the entry's own values are scaled instead
+        found = []
+    same = next((food for food in found if entry["fdc_id"] is not None and food.get("fdc_id") == entry["fdc_id"]),
+                None)
+    old, changed = food_correct(user_id=turn.user_id, entry_id=entry["id"], grams=grams, food=same,
+                                said="" if weighed(new) else f"{new.text}{' ' if new.unit == 'item' else ' of '}{name}")
     return reply(f"Changed {esc(name, 60)}: {fmt_grams(old['grams'])} → {fmt_grams(changed.grams)}, "
                  f"{fmt_number(old['kcal'])} → {fmt_number(changed.kcal)} kcal "
                  f"(<b>{esc(changed.description, 120)}</b>).", "See the day with /today")

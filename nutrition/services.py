@@ -140,9 +140,12 @@ def food_delete(*, user_id: int, number: int, day: datetime.date | None = None, 
     return entry
 
 
-def food_correct(*, user_id: int, entry_id: int, grams: Decimal, said: str) -> tuple[dict, FoodEntry]:
+def food_correct(*, user_id: int, entry_id: int, grams: Decimal, said: str,
+                 food: dict | None = None) -> tuple[dict, FoodEntry]:
     """Change the amount of one of the user's entries ("the butter was only 10 g"): grams, the
-    words it is shown with, and its nutrients scaled by the same factor. (old values, entry)."""
+    words it is shown with, and its nutrients — from `food`'s per-100 g values when the food is
+    given (the same food, looked up again), else scaled from the entry's own rounded values.
+    (old values, entry)."""
     with transaction.atomic():
         entry = FoodEntry.objects.select_for_update().filter(pk=entry_id, user_id=user_id).first()
         if entry is None:
@@ -151,7 +154,9 @@ def food_correct(*, user_id: int, entry_id: int, grams: Decimal, said: str) -> t
         ratio = grams / entry.grams
         for name in ("kcal", "protein", "fat", "carbs"):
             value = getattr(entry, name)
-            if value is not None:
+            if food is not None and food.get("fdc_id") == entry.fdc_id and food.get(name) is not None:
+                setattr(entry, name, _scaled(food[name], grams))
+            elif value is not None:
                 setattr(entry, name, (value * ratio).quantize(TENTH, rounding=ROUND_HALF_UP))
         entry.grams, entry.said = grams, said[:120]
         entry.save(update_fields=["grams", "said", "kcal", "protein", "fat", "carbs"])
