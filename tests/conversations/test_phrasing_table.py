@@ -270,7 +270,7 @@ def test_the_table_is_big_enough():
 def test_row(bot, ada, messages, expect):
     for text in (messages if isinstance(messages, list) else [messages]):
         reply = bot.say(text)
-    pending = Profile.objects.get(pk=42).pending
+    pending = getattr(Profile.objects.get(pk=42), "pending", None)  # (getattr: the table also measures old code)
     if expect.kind == "logs":
         _check_entries(expect.entries)
         assert "Logged" in reply or "Changed" in reply, reply
