@@ -36,7 +36,10 @@ def food_vocabulary() -> frozenset[str]:
     tables' words, and common foods FDC has."""
     words: set[str] = set(tokens(_MORE_FOODS))
     for raw in json.loads(DATA_FILE.read_text(encoding="utf-8")):
-        words.update(tokens(raw["description"].split(",")[0]))
+        parts = raw["description"].split(",")
+        words.update(tokens(parts[0]))
+        if tokens(parts[0])[:1] in (["fish"], ["nut"], ["beverage"], ["cheese"], ["bean"], ["oil"]) and len(parts) > 1:
+            words.update(tokens(parts[1]))  # "Fish, salmon": salmon names the food
         for keyword in raw.get("keywords", ()):
             words.update(tokens(keyword))
     for word in (*TABLE, *PORTIONS, *ADDITIONS):
