@@ -109,7 +109,7 @@ _EATEN = _re(r"^(?:(?:so|ok|okay|well|today|this morning|tonight|earlier),?\s+)?
              r"(?:for (?:breakfast|lunch|dinner|supper|brunch|a snack|snack|dessert),?\s+)?"
              r"(?:i|we)?\s*(?:'ve|have)?\s*(?:just\s+|also\s+)?"
              r"(?:had|ate|eaten|drank|drunk|have eaten|am eating|'m eating|munched|grabbed|finished)\s+(.+)$"
-             r"|^(?:breakfast|lunch|dinner|supper|brunch|snack)(?: was|:)\s*(.+)$"
+             r"|^(?:my )?(?:breakfast|lunch|dinner|supper|brunch|snack)(?: was|:)\s*(.+)$"
              r"|^(?:please )?(?:log|add|record)\s+(.+)$")
 def _number(raw: str) -> Decimal:
     return Decimal(raw.replace(",", "."))
@@ -125,12 +125,17 @@ def food_items(text: str) -> list[str]:
     return [item.text for item in meal_items(text)]
 
 
+_MEALS = frozenset({"breakfast", "lunch", "dinner", "supper", "brunch", "snack", "meal", "dessert"})
+
+
 def correction(text: str) -> Intent | None:
     """Intent("correct", food words or "", the new amount's text) when `text` corrects an entry."""
     for pattern in (_CORRECT_NAMED, _CORRECT_CHANGE, _CORRECT):
         if (m := pattern.match(text.strip().rstrip(".!"))) is None:
             continue
         food = m.groupdict().get("food") or ""
+        if food.split()[-1:] and food.split()[-1].lower() in _MEALS:  # "my lunch was 2 eggs" is a meal
+            return None
         try:
             amount, words = split_amount_anywhere(m.group("amount"))
         except ApplicationError:

@@ -27,9 +27,11 @@ from .replies import Reply, esc, fmt_grams, fmt_number, reply
 from .turn import Turn
 
 MAX_ITEMS = 8  # foods logged from one message
-SKIP = re.compile(r"^(?:skip|no|nope|none|nothing|cancel|forget it|never ?mind|don't log it|leave it)\b", re.I)
-_HEDGES = re.compile(r"^(?:about|around|roughly|approx(?:imately)?|maybe|probably|~|just|only|it was|i had|"
-                     r"like|ca\.?)\s+", re.I)
+# The whole message, not its first word: "no, 150 g" answers with an amount.
+SKIP = re.compile(r"^(?:skip(?: it)?|no(?: thanks)?|nope|none|nothing|cancel|forget it|never ?mind|don't log it|"
+                  r"leave it)[.!]*$", re.I)
+_HEDGES = re.compile(r"^(?:(?:no|sorry|actually|oops|well|ok|okay|hmm)[,.!]?\s+|(?:about|around|roughly|"
+                     r"approx(?:imately)?|maybe|probably|~|just|only|it was|i had|like|ca\.?)\s+)+", re.I)
 
 
 def _pending_item(reading: Reading) -> dict:

@@ -147,6 +147,8 @@ ROWS = [
     (["I had butter", "skip"], nothing("butter not logged")),
     (["I had butter", "what did I eat today?"], nothing("Nothing logged today")),
     (["I had chicken", "150 g chicken"], logs(("Chicken, broilers or fryers, breast", 150))),
+    (["I had butter", "no, 10 g"], logs(("Butter", 10))),
+    ("my lunch was 2 eggs and toast", logs(("Egg, whole, raw", 100), ("Bread, white", 25))),
     (["I had 250 ml chicken", "200 g"], logs(("Chicken, broilers or fryers, breast", 200))),
     # --- drinks ------------------------------------------------------------------------------------
     ("I had a glass of orange juice", logs(("Orange juice", 262.1))),
