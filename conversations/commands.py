@@ -136,7 +136,8 @@ def cmd_weight(turn: Turn, args: str) -> Reply:
         if change is None:
             continue
         delta, then = change
-        span = f"over {days} days" if now - then.at >= datetime.timedelta(days=days) else f"since {day(then.at)}"
+        span = (f"over {days} days" if now - then.at >= datetime.timedelta(days=days) else
+                "since earlier today" if day(then.at) == day(now) else f"since {day(then.at)}")
         text = f"{delta:+g} kg {span}".replace("+0 kg", "no change").replace("-", "−")
         if text not in spans:
             spans.append(text)
