@@ -3,7 +3,7 @@
 A key's first segment is its namespace: stats are kept per namespace and `cache_invalidate
 --namespace` deletes by it. Call sites pass these keys to `django.core.cache.cache`; the backend adds
 KEY_PREFIX, the value-schema version below and Django's VERSION in one place (`make_key`), giving
-`ha:s2:1:user_memory:{42}` in Redis. The braces are literal: Redis Cluster hashes only the part in
+`ha:s3:1:user_memory:{42}` in Redis. The braces are literal: Redis Cluster hashes only the part in
 braces, so all of one user's keys land in one slot and a Lua script may touch them together.
 """
 
@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 # Bump when the shape of any cached value changes: every key changes with it, so a deploy never
 # reads a value written by the previous code (old entries simply expire).
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 USER_MEMORY = "user_memory"
 USDA = "usda"

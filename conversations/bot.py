@@ -8,12 +8,13 @@ edited "/log 2 eggs" again would log twice, and the bot already answered the ori
 
 from __future__ import annotations
 
+import difflib
 import logging
 
 from healthagent.errors import ApplicationError
 from memory.services import profile_ensure, text_only_notice_due
 
-from . import chats, freetext
+from . import chats, freetext, meals
 from .commands import CACHE_KEYS, COMMANDS, Turn
 from .replies import Reply, esc, reply
 from .cleaning import clean_name, storable_id
@@ -46,14 +47,27 @@ def respond(*, turn: Turn, text: str) -> Reply:
     text = text.strip()
     try:
         if (parsed := _command(text)) is not None:
+            meals.drop_pending(turn)
             name, args = parsed
             command = COMMANDS.get(name)
             if command is None:
-                return reply(f"I don't know /{esc(name, 40)}. Send /help for the list.", helpful=False)
+                return _unknown_command(name, args)
             return command(turn, args)
+        if (answered := meals.answer_pending(turn, text)) is not None:
+            return answered
+        meals.drop_pending(turn)
         return freetext.answer(turn=turn, text=text)
     except ApplicationError as exc:
         return reply(esc(exc.message, 1000))
+
+
+def _unknown_command(name: str, args: str) -> Reply:
+    """"/tody" → "did you mean /today?": the closest command by edit similarity, when close enough."""
+    close = difflib.get_close_matches(name, COMMANDS, n=1, cutoff=0.6)
+    if close:
+        example = f"/{close[0]}" + (f" {esc(args, 60)}" if args else "")
+        return reply(f"I don't know /{esc(name, 40)}. Did you mean {example}? (/help lists them all.)", helpful=False)
+    return reply(f"I don't know /{esc(name, 40)}. Send /help for the list.", helpful=False)
 
 
 def _sender(message: object) -> tuple[int, int, dict] | None:

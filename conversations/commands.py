@@ -5,14 +5,20 @@ User-facing failures are raised as ApplicationError; bot.respond turns them into
 
 from __future__ import annotations
 
+import datetime
 from typing import Callable
+
+from django.utils import timezone
 
 from healthagent.errors import ApplicationError
 from memory import services as memory_services
+from memory import weights
 from memory.energy import DISCLAIMER, bmi_line, daily_target, implausible_bmi_note
 from memory.fields import FIELDS, LABELS, canonical_field, shown
+from nutrition.selectors import user_zone
 
-from .food_commands import CACHE_KEYS, cmd_delete, cmd_food, cmd_log, cmd_today, cmd_undo
+from .food_commands import CACHE_KEYS, cmd_delete, cmd_food, cmd_today, cmd_undo
+from .meals import cmd_log
 from .replies import Reply, esc, reply, to_plain
 from .selectors import HISTORY_MAX, get_conversation_history
 from .turn import Turn
@@ -27,13 +33,14 @@ HELP = (
     "/today — today's numbered entries and totals against your target (/diary yesterday for the day before)",
     "/undo — remove the last entry · /delete N — remove entry N of /today",
     "/food &lt;query&gt; — nutrition per 100 g, e.g. /food banana",
-    "/profile — what I know about you",
+    "/profile — what I know about you · /weight — your weight over time (/weight 72.5 records one)",
     "/set &lt;field&gt; &lt;value&gt; — e.g. /set weight_kg 70 (fields: " + ", ".join(FIELDS) + ")",
     "/pref &lt;key&gt; &lt;value&gt; — remember a preference, e.g. /pref diet vegetarian (value - removes it)",
     "/prefs — your preferences",
     "/history [n] — our last n messages (default 10)",
     "/forget — delete everything I keep about you (asks first)",
-    "Or just write: “I had 2 eggs and a coffee”, “my weight is 82 kg”, “what did I eat today?”, "
+    "Or just write: “I had 2 slices of toast with butter and a coffee”, “the butter was only 10 g”, "
+    "“I'm 34, female, 165 cm and 72 kg”, “what did I eat today?”, “how much protein did I eat today?”, "
     "“how many calories are left?”",
     "",
     DISCLAIMER,
@@ -59,25 +66,84 @@ def target_lines(profile: dict) -> list[str]:
 def cmd_profile(turn: Turn, args: str) -> Reply:
     lines = ["<b>Your profile</b>"]
     for field in FIELDS:
-        if field == "kcal_target" and not turn.profile.get(field):
-            continue  # shown below with the estimate
+        if field == "kcal_target":
+            continue  # shown below, with where it comes from and its cautions
         lines.append(f"{LABELS[field]}: {esc(shown(field, turn.profile.get(field)), 100)}")
     if line := bmi_line(turn.profile):
         lines.append(line if line.startswith("BMI") else f"⚠️ {line}")
     lines += target_lines(turn.profile)
     lines.append("Change a value with /set, e.g. /set weight_kg 72")
-    return reply(*lines)
+    return reply(*unique(lines))
+
+
+def unique(lines: list[str]) -> list[str]:
+    """`lines` without a repeated line (a caution two checks both raise is said once)."""
+    seen: set[str] = set()
+    kept = []
+    for line in lines:
+        if line and line in seen:
+            continue
+        seen.add(line)
+        kept.append(line)
+    return kept
+
+
+_TARGET_FIELDS = ("kcal_target", "age", "goal", "sex", "weight_kg", "height_cm", "activity")
+
+
+def saved_many(turn: Turn, fields: list[str], profile) -> list[str]:
+    """"Saved: name Maria, age 34 years, … ." and what the change means: cautions, the new target."""
+    values = {field: getattr(profile, field) for field in fields}
+    said = [f"{LABELS[field].lower()} {esc(shown(field, value), 100)}" for field, value in values.items()
+            if not (field == "kcal_target" and value is None)]
+    lines = [f"Saved: {', '.join(said)}."] if said else []
+    updated = {**turn.profile, **{field: float(value) if field in ("height_cm", "weight_kg") and value is not None
+                                  else value for field, value in values.items()}}
+    if "kcal_target" in values and values["kcal_target"] is None:
+        lines.append("Your own daily target is gone: I use the estimate from your profile again.")
+    if {"height_cm", "weight_kg"} & values.keys() and (note := implausible_bmi_note(updated)):
+        lines.append(f"⚠️ {note}")
+    if set(_TARGET_FIELDS) & values.keys():
+        target = daily_target(updated)
+        if len(values) > 1 or "kcal_target" in values:
+            lines.append(f"Daily target: {target.kcal} kcal ({target.source})" if target.kcal
+                         else f"Daily target: {target.source}.")
+        lines += [f"⚠️ {note}" for note in target.notes]
+    return unique(lines)
 
 
 def saved_reply(turn: Turn, field: str, profile) -> Reply:
-    value = getattr(profile, field)
-    lines = [f"Saved: {LABELS[field].lower()} {esc(shown(field, value), 100)}."]
-    updated = {**turn.profile, field: float(value) if field in ("height_cm", "weight_kg") else value}
-    if field in ("height_cm", "weight_kg") and (note := implausible_bmi_note(updated)):
-        lines.append(f"⚠️ {note}")
-    if field in ("kcal_target", "age", "goal", "sex", "weight_kg", "height_cm"):
-        lines += [f"⚠️ {note}" for note in daily_target(updated).notes]
-    return reply(*lines)
+    return reply(*saved_many(turn, [field], profile))
+
+
+def cmd_weight(turn: Turn, args: str) -> Reply:
+    """/weight: the weight history and its change over 7 and 30 days; /weight 72.5 records one."""
+    if args.strip():
+        return cmd_set(turn, f"weight_kg {args.strip().removesuffix('kg').strip()}")
+    entries = weights.history(turn.memory.get("weights") or [])
+    if not entries:
+        return reply("No weight yet. Tell me “my weight is 72 kg” or send /weight 72 — each one is kept with its "
+                     "date, so I can show how it changes.")
+    zone = user_zone(turn.tz)
+    day = lambda at: timezone.localtime(at, zone).strftime("%-d %b")  # noqa: E731
+    lines = [f"<b>Your weight</b>: {entries[0].kg:g} kg ({day(entries[0].at)})"]
+    if len(entries) > 1:
+        lines.append("Last entries: " + " · ".join(f"{day(e.at)} {e.kg:g} kg" for e in entries[:7]))
+    now = timezone.now()
+    spans = []
+    for days in (7, 30):
+        change = weights.change_over(entries, days, now=now)
+        if change is None:
+            continue
+        delta, then = change
+        span = (f"over {days} days" if now - then.at >= datetime.timedelta(days=days) else
+                "since earlier today" if day(then.at) == day(now) else f"since {day(then.at)}")
+        text = f"{delta:+g} kg {span}".replace("+0 kg", "no change").replace("-", "−")
+        if text not in spans:
+            spans.append(text)
+    lines.append("Change: " + " · ".join(spans) if spans else
+                 "Tell me your weight again another day and I'll show how it changes.")
+    return reply(*lines, "Record a new one with /weight 72.5 or “my weight is 72.5 kg”")
 
 
 def cmd_set(turn: Turn, args: str) -> Reply:
@@ -144,5 +210,5 @@ def cmd_forget(turn: Turn, args: str) -> Reply:
 COMMANDS: dict[str, Callable[[Turn, str], Reply]] = {
     "start": cmd_start, "help": cmd_help, "profile": cmd_profile, "set": cmd_set, "pref": cmd_pref,
     "prefs": cmd_prefs, "food": cmd_food, "log": cmd_log, "today": cmd_today, "diary": cmd_today,
-    "undo": cmd_undo, "delete": cmd_delete, "history": cmd_history, "forget": cmd_forget,
+    "undo": cmd_undo, "delete": cmd_delete, "history": cmd_history, "forget": cmd_forget, "weight": cmd_weight,
 }

@@ -10,9 +10,11 @@ from django.conf import settings
 from healthagent.errors import ApplicationError
 from memory.energy import daily_target
 from nutrition.sample import OFFLINE_NOTE
-from nutrition.amounts import split_amount
+from nutrition.amounts import split_amount_anywhere, weighed
+from nutrition.matching import is_same_food
+from nutrition.phrases import meal_items
 from nutrition.selectors import diary_day, local_today, search_cache_key, search_foods
-from nutrition.services import Logged, food_delete, food_log, food_undo
+from nutrition.services import Logged, food_delete, food_undo
 
 from .replies import Reply, esc, fmt_grams, fmt_number, reply
 from .turn import Turn
@@ -42,7 +44,8 @@ def not_found(query: str) -> Reply:
 
 
 def cmd_food(turn: Turn, args: str) -> Reply:
-    foods = search_foods(query=args)
+    # Only foods that are what was asked for: "red wine" finding grapes (by "red") is no match.
+    foods = [food for food in search_foods(query=args) if is_same_food(args, food)]
     if not foods:
         return not_found(args)
     lines = [f"<b>Per 100 g</b>, top matches for “{esc(args.strip(), 100)}”:"]
@@ -51,22 +54,18 @@ def cmd_food(turn: Turn, args: str) -> Reply:
 
 
 def logged_line(logged: Logged) -> str:
-    """"Logged 2 eggs (100 g): Egg, whole, raw, fresh — 143 kcal · P 12.6 g · F 9.5 g · C 0.7 g"."""
+    """"Logged 2 eggs (100 g): Egg, whole, raw, fresh — 143 kcal · P 12.6 g · F 9.5 g · C 0.7 g";
+    an amount that was assumed says so: "a pat of butter (5 g, usual with toast)"."""
     entry, amount = logged.entry, logged.amount
     grams = fmt_grams(entry.grams)
     food = esc(logged.query, 100)
-    said = (f"{grams} {food}" if amount.unit == "g" else f"{esc(amount.text, 40)} {food} ({grams})"
-            if amount.unit == "item" else f"{esc(amount.text, 40)} of {food} ({grams})")
+    why = f", {esc(logged.assumed, 100)}" if logged.assumed else ""
+    said = (f"{grams} {food}" if weighed(amount) and not why else f"{esc(amount.text, 40)} {food} ({grams}{why})"
+            if amount.unit == "item" else f"{esc(amount.text, 40)} of {food} ({grams}{why})")
+    if logged.corrected:
+        said += f" [read {esc(logged.corrected, 80)}]"
     return (f"Logged {said}: <b>{esc(entry.description, 120)}</b> — {fmt_number(entry.kcal)} kcal · "
             f"P {fmt_number(entry.protein, 1)} g · F {fmt_number(entry.fat, 1)} g · C {fmt_number(entry.carbs, 1)} g")
-
-
-def cmd_log(turn: Turn, args: str) -> Reply:
-    logged = food_log(user_id=turn.user_id, text=args)
-    lines = [logged_line(logged)]
-    if settings.NUTRITION_PROVIDER == "sample":
-        lines.append(SAMPLE_NOTE)
-    return reply(*lines, "/undo to remove it · /today for the day")
 
 
 def entry_text(entry) -> str:
@@ -134,12 +133,15 @@ def _food_keys(args: str) -> list[str]:
 
 
 def _log_keys(args: str) -> list[str]:
-    try:
-        _, query = split_amount(args)
-    except ApplicationError:
-        return []
-    key = search_cache_key(query=query)
-    return [key] if key else []
+    keys = []
+    for item in meal_items(args):
+        try:
+            _, query = split_amount_anywhere(item.text)
+        except ApplicationError:
+            continue
+        if key := search_cache_key(query=query):
+            keys.append(key)
+    return keys
 
 
 # The cache keys a command will read besides the user's own: read with them, in the turn's one round trip.

@@ -9,20 +9,20 @@ from __future__ import annotations
 
 import datetime
 
-from healthagent.errors import ApplicationError
 from memory import services as memory_services
 from memory.energy import bmi_line, daily_target
-from nutrition.amounts import split_amount
+from memory.fields import LABELS
+from nutrition.amounts import split_amount_anywhere
+from nutrition.matching import best_match
 from nutrition.portions import grams_of
 from nutrition.selectors import diary_day, local_today, search_foods
-from nutrition.services import NoFoodMatch, food_log
 
-from . import commands, food_commands
+from . import commands, food_commands, meals
 from .turn import Turn
 from .intents import classify
-from .replies import Reply, esc, fmt_grams, reply
+from .replies import Reply, esc, fmt_grams, fmt_number, reply
 
-MAX_ITEMS = 8  # foods logged from one message
+MAX_ITEMS = meals.MAX_ITEMS
 CAN_DO = ("I can log food (“I had 2 eggs and a coffee”, /log 150 g banana), tell you what you ate "
           "(“what did I eat today?”) and what is left of your target, and remember your profile "
           "(“my weight is 82 kg”). Send /help for everything.")
@@ -39,7 +39,7 @@ def cache_keys(text: str) -> list[str]:
     turn's one round trip, like /log's and /food's (conversations.food_commands.CACHE_KEYS)."""
     intent = classify(text)
     if intent.action == "log_food":
-        return [key for item in intent.args["items"][:MAX_ITEMS] for key in food_commands.CACHE_KEYS["log"](item)]
+        return food_commands.CACHE_KEYS["log"](intent.args["meal"])[:MAX_ITEMS]
     if intent.action == "food_info":  # the query's food words, as _food_info looks them up
         return food_commands.CACHE_KEYS["log"](intent.args["query"])
     return []
@@ -49,28 +49,48 @@ def _name(turn: Turn) -> str:
     return esc(turn.profile.get("name") or turn.first_name or "there", 60)
 
 
-def _log_food(turn: Turn, items: list[str]) -> Reply:
-    logged, problems, unmatched = [], [], []
-    for item in items[:MAX_ITEMS]:
-        try:
-            logged.append(food_commands.logged_line(food_log(user_id=turn.user_id, text=item)))
-        except NoFoodMatch:
-            unmatched.append(item)
-        except ApplicationError as error:
-            problems.append(f"Not logged: {esc(item, 60)} — {esc(error.message, 300)}")
-    if not logged and not problems:
-        # Nothing in it was food we know: "I had a great day" is not a diary entry.
-        return reply(f"I couldn't find “{esc(', '.join(unmatched), 100)}” in the food data, so I logged nothing. "
-                     "To log food, name it with an amount, like “I had 2 eggs” or /log 150 g banana. " + CAN_DO,
-                     helpful=False)
-    lines = logged + problems
-    if len(items) > MAX_ITEMS:
-        lines.append(f"That was {len(items)} things: I took only the first {MAX_ITEMS}. Send the rest again.")
-    lines += [f"Not logged: {esc(item, 60)} — no food matched; try a simpler name, like /log 1 banana"
-              for item in unmatched]
-    if logged:
-        lines.append("/undo removes the last entry · /today shows the day")
-    return reply(*lines)
+def _log_food(turn: Turn, items: list[str], meal: str) -> Reply:
+    return meals.log_meal(turn, meal)
+
+
+def _profile(turn: Turn, facts: tuple[tuple[str, str], ...], unread: tuple[str, ...]) -> Reply:
+    """Several facts in one message: all saved that can be, all confirmed, the rest named."""
+    values, errors = memory_services.profile_parse(dict(facts))
+    lines = []
+    if values:
+        profile = memory_services.profile_update_many(user_id=turn.user_id, values=values)
+        lines += commands.saved_many(turn, list(values), profile)
+    lines += [f"Not saved: {esc(LABELS.get(field, field).lower(), 30)} — {esc(message, 300)}"
+              for field, message in errors.items()]
+    if unread:
+        lines.append(f"I couldn't read: {', '.join(f'“{esc(part, 60)}”' for part in unread[:5])}.")
+    return reply(*lines, "(/profile shows it all.)")
+
+
+def _correct(turn: Turn, food: str, amount: str, said: str) -> Reply:
+    return meals.correct(turn, food, amount, said)
+
+
+def _nutrient_total(turn: Turn, what: str, day: int) -> Reply:
+    name = {"fats": "fat", "carb": "carbs", "carbohydrate": "carbs", "carbohydrates": "carbs"}.get(what, what)
+    date = local_today(turn.tz) + datetime.timedelta(days=day)
+    diary = diary_day(user_id=turn.user_id, day=date, tz=turn.tz)
+    when = "today" if day == 0 else "yesterday"
+    if not diary["entries"]:
+        return reply(f"Nothing logged {when}, so no {name} to count. Add food with “I had 2 eggs” or /log.")
+    return reply(f"{when.capitalize()} you've had {fmt_number(diary[name], 1)} g of {name} "
+                 f"(from {len(diary['entries'])} entries; {fmt_number(diary['kcal'])} kcal in all).",
+                 f"Protein {fmt_number(diary['protein'], 1)} g · fat {fmt_number(diary['fat'], 1)} g · "
+                 f"carbs {fmt_number(diary['carbs'], 1)} g — /today lists the entries")
+
+
+def _weight_trend(turn: Turn) -> Reply:
+    return commands.cmd_weight(turn, "")
+
+
+def _foreign(turn: Turn) -> Reply:
+    return reply("I read English only: please write in English, like “I had an apple” (/help lists what I can do).",
+                 helpful=False)
 
 
 def _set(turn: Turn, field: str, value: str) -> Reply:
@@ -125,11 +145,10 @@ def _said_before(turn: Turn) -> Reply:
 
 
 def _food_info(turn: Turn, query: str) -> Reply:
-    amount, food_words = split_amount(query)
-    foods = search_foods(query=food_words) if food_words else []
-    if not foods:
+    amount, food_words = split_amount_anywhere(query)
+    food = best_match(food_words, search_foods(query=food_words)) if food_words else None
+    if food is None:
         return food_commands.not_found(food_words or query)
-    food = foods[0]
     if amount is None or food.get("kcal") is None:
         return food_commands.cmd_food(turn, food_words)
     grams = grams_of(amount, food=food, query=food_words)
@@ -158,6 +177,11 @@ def _unknown(turn: Turn) -> Reply:
 
 _HANDLERS = {
     "log_food": _log_food,
+    "profile": _profile,
+    "correct": _correct,
+    "nutrient_total": _nutrient_total,
+    "weight_trend": _weight_trend,
+    "foreign": _foreign,
     "set": _set,
     "diary": _diary,
     "calories_left": _calories_left,

@@ -62,13 +62,36 @@ def _missing(fields: list[str]) -> str:
             "or set your own with /set kcal_target 2000")
 
 
+UNDER_18 = "The formula is made for adults: under 18, ask a doctor or dietitian about energy needs."
+UNDER_18_OWN = "Under 18, energy needs change as you grow: ask a doctor or dietitian before aiming for a target."
+OVER_65_LOSE = "Over 65, losing weight can cost muscle and bone: talk to your doctor before cutting calories."
+
+
+def _age_notes(profile: dict, *, own: bool) -> list[str]:
+    """Cautions that hold whichever way the target was set: age, and losing weight over 65."""
+    age = profile.get("age")
+    if not age:
+        return []
+    notes = []
+    if (profile.get("goal") == "lose") and int(age) >= 65:
+        notes.append(OVER_65_LOSE)
+    if int(age) < 18:
+        notes.append(UNDER_18_OWN if own else UNDER_18)
+    return notes
+
+
 def daily_target(profile: dict) -> Target:
     """The daily energy target: the user's own, else an estimate from the profile; with cautions."""
     floor = KCAL_FLOOR.get(profile.get("sex") or "other", 1200)
     if profile.get("kcal_target"):
         kcal = int(profile["kcal_target"])
-        notes = (f"That is below {floor} kcal, the usual floor without medical supervision.",) if kcal < floor else ()
-        return Target(kcal, "your target", notes)
+        notes = _age_notes(profile, own=True)
+        if kcal < floor:
+            notes.append(f"That is below {floor} kcal, the usual floor without medical supervision.")
+        index = bmi(profile)
+        if profile.get("goal") == "lose" and index is not None and bmi_plausible(index) and index < HEALTHY_BMI[0]:
+            notes.append(f"At a BMI of {index} losing weight isn't advised: please talk to a doctor.")
+        return Target(kcal, "your target", tuple(notes))
     missing = [f for f in ("weight_kg", "height_cm", "age", "sex") if not profile.get(f)]
     if missing:
         return Target(None, _missing(missing))
@@ -80,10 +103,9 @@ def daily_target(profile: dict) -> Target:
         notes.append(f"At a BMI of {index} losing weight isn't advised, so I took nothing off for “lose”: "
                      "please talk to a doctor.")
         goal = "maintain"
-    elif goal == "lose" and age >= 65:
-        notes.append("Over 65, losing weight can cost muscle and bone: talk to your doctor before cutting calories.")
-    if age < 18:
-        notes.append("The formula is made for adults: under 18, ask a doctor or dietitian about energy needs.")
+        notes += [note for note in _age_notes(profile, own=False) if note != OVER_65_LOSE]
+    else:
+        notes += _age_notes(profile, own=False)
     bmr = 10 * float(profile["weight_kg"]) + 6.25 * float(profile["height_cm"]) - 5 * age
     bmr += SEX_CONSTANT[profile["sex"]]
     tdee = bmr * ACTIVITY_FACTORS.get(profile.get("activity") or "sedentary", 1.2)

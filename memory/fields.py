@@ -19,6 +19,8 @@ _PLAIN = re.compile(r"\d+(?:[.,]\d+)?", re.ASCII)
 
 def _number(raw: str, field: str, low: float, high: float, unit: str, *, whole: bool) -> Decimal | int:
     hint = f"{field} must be a {'whole ' if whole else ''}number from {low:g} to {high:g}{unit}, e.g. /set {field} {_EXAMPLES[field]}"
+    if field == "kcal_target":
+        hint += " (or /set kcal_target auto for the estimate from your profile)"
     raw = unicodedata.normalize("NFKC", raw).strip()
     if not _PLAIN.fullmatch(raw):
         raise ApplicationError(hint)
@@ -60,6 +62,9 @@ def _zone(raw: str) -> str:
     return name
 
 
+# `/set kcal_target auto` (or any of these): no own target, back to the estimate from the profile.
+AUTO_WORDS = frozenset({"auto", "-", "none", "0", "off", "reset", "estimate", "default", "clear", "unset"})
+
 _EXAMPLES = {
     "name": "Alex", "age": "34", "sex": "female", "height_cm": "172", "weight_kg": "70.5",
     "activity": "moderate", "goal": "maintain", "kcal_target": "2000", "tz": "Europe/Berlin",
@@ -73,7 +78,8 @@ PARSERS: dict[str, Callable[[str], object]] = {
     "weight_kg": lambda raw: _number(raw, "weight_kg", 20, 400, " kg", whole=False),
     "activity": lambda raw: _choice(raw, "activity", Profile.Activity.values),
     "goal": lambda raw: _choice(raw, "goal", Profile.Goal.values),
-    "kcal_target": lambda raw: _number(raw, "kcal_target", 800, 10000, " kcal", whole=True),
+    "kcal_target": lambda raw: None if raw.strip().casefold() in AUTO_WORDS else _number(
+        raw, "kcal_target", 800, 10000, " kcal", whole=True),
     "tz": _zone,
 }
 # What people call each field (/profile, confirmations), and how a value is shown.

@@ -1,5 +1,6 @@
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.utils import timezone
 
 
 class Profile(models.Model):
@@ -46,6 +47,10 @@ class Profile(models.Model):
     tz = models.CharField(max_length=64, blank=True, verbose_name="time zone")
     # When the bot last said it reads text only (a photo or sticker came): said once per conversation.
     text_only_notice_at = models.DateTimeField(null=True, blank=True)
+    # The question the bot asked and waits for an answer to ("How much butter?"), with what it
+    # needs to act on the answer; null when none. Kept here, in the cached user memory, so the next
+    # message sees it whichever worker it reaches, at no extra query.
+    pending = models.JSONField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -65,3 +70,20 @@ class Preference(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key}={self.value}"
+
+
+class WeightEntry(models.Model):
+    """One weight the user said or /set, with when: the history behind /weight. The profile's
+    weight_kg is the latest of these."""
+
+    user = models.ForeignKey(Profile, on_delete=models.CASCADE, related_name="weights", db_index=False)
+    kg = models.DecimalField(max_digits=4, decimal_places=1,
+                             validators=[MinValueValidator(20), MaxValueValidator(400)])
+    measured_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [models.Index(fields=["user", "measured_at"], name="weightentry_user_measured")]
+        verbose_name_plural = "weight entries"
+
+    def __str__(self) -> str:
+        return f"{self.kg} kg at {self.measured_at:%Y-%m-%d}"

@@ -8,7 +8,7 @@ from django.conf import settings
 
 from caching.api import read_through, user_memory_key
 
-from .models import Preference, Profile
+from .models import Preference, Profile, WeightEntry
 
 PROFILE_FIELDS = (
     "name", "username", "age", "sex", "height_cm", "weight_kg", "activity", "goal", "kcal_target", "tz",
@@ -24,12 +24,23 @@ def _profile_dict(profile: Profile) -> dict:
     return data
 
 
+# The weights user memory holds: enough for /weight's list and its 7- and 30-day changes.
+WEIGHTS_KEPT = 60
+
+
+def weight_row(entry: WeightEntry) -> list:
+    """[ISO time, kg] of one weight entry, as cached (JSON-native)."""
+    return [entry.measured_at.isoformat(), float(entry.kg)]
+
+
 def _load(user_id: int) -> dict | None:
     profile = Profile.objects.filter(pk=user_id).first()
     if profile is None:
         return None
     preferences = dict(Preference.objects.filter(user_id=user_id).values_list("key", "value"))
-    return {"profile": _profile_dict(profile), "preferences": preferences}
+    weights = WeightEntry.objects.filter(user_id=user_id).order_by("-measured_at", "-id")[:WEIGHTS_KEPT]
+    return {"profile": _profile_dict(profile), "preferences": preferences,
+            "weights": [weight_row(entry) for entry in weights], "pending": profile.pending}
 
 
 def _text(max_chars: int, choices: tuple[str, ...] | None = None) -> Callable[[object], bool]:
@@ -59,20 +70,45 @@ _PROFILE_CHECKS: dict[str, Callable[[object], bool]] = {
 _PREFERENCE_KEY, _PREFERENCE_VALUE = _text(32), _text(200)
 
 
+def _is_weights(value: object) -> bool:
+    return type(value) is list and len(value) <= WEIGHTS_KEPT and all(
+        type(row) is list and len(row) == 2 and _text(40)(row[0]) and _number(20, 400, whole=False)(row[1])
+        and row[1] is not None for row in value)
+
+
+_PENDING_ITEM = {"said": _text(200), "query": _text(200), "to": _text(200), "addition": lambda v: type(v) is bool}
+
+
+def is_pending(value: object) -> bool:
+    """None, or the question the bot waits an answer to: {"items": [item, …]} (at most 8)."""
+    if value is None:
+        return True
+    if type(value) is not dict or value.keys() != {"items"} or type(value["items"]) is not list:
+        return False
+    items = value["items"]
+    return 1 <= len(items) <= 8 and all(
+        type(item) is dict and item.keys() == _PENDING_ITEM.keys()
+        and all(check(item[name]) for name, check in _PENDING_ITEM.items()) for item in items)
+
+
 def is_user_memory(value: object) -> bool:
     """True when `value` has the shape `_load` returns: what a cached entry must be to be used."""
     if value is None:  # a cached "no profile"
         return True
-    if type(value) is not dict or type(value.get("profile")) is not dict or type(value.get("preferences")) is not dict:
+    if type(value) is not dict or value.keys() != {"profile", "preferences", "weights", "pending"}:
+        return False
+    if type(value["profile"]) is not dict or type(value["preferences"]) is not dict:
         return False
     profile, preferences = value["profile"], value["preferences"]
     return (profile.keys() == _PROFILE_CHECKS.keys()
             and all(check(profile[field]) for field, check in _PROFILE_CHECKS.items())
-            and all(_PREFERENCE_KEY(k) and _PREFERENCE_VALUE(v) for k, v in preferences.items()))
+            and all(_PREFERENCE_KEY(k) and _PREFERENCE_VALUE(v) for k, v in preferences.items())
+            and _is_weights(value["weights"]) and is_pending(value["pending"]))
 
 
 def load_user_memory(*, user_id: int) -> dict | None:
-    """{"profile": {...}, "preferences": {key: value}}, or None when the user has no profile.
+    """{"profile": {...}, "preferences": {key: value}, "weights": [[ISO time, kg], …] newest first,
+    "pending": the question waiting for an answer or None}, or None when the user has no profile.
 
     Cached for CACHE_TTL_USER_MEMORY ("no profile" too); memory/signals.py invalidates on commit.
     """

@@ -12,12 +12,12 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from caching.api import kept_warm, user_memory_key
+from caching.api import invalidate_on_commit, kept_warm, user_memory_key
 from healthagent.errors import ApplicationError
 
 from .fields import canonical_field, parse_field
-from .models import Preference, Profile
-from .selectors import _profile_dict, load_user_memory
+from .models import Preference, Profile, WeightEntry
+from .selectors import WEIGHTS_KEPT, _profile_dict, is_pending, load_user_memory, weight_row
 
 PREFERENCE_KEY = re.compile(r"[a-z][a-z0-9_]{0,31}")
 PREFERENCE_VALUE_MAX = 200
@@ -54,16 +54,51 @@ def _kept_warm(user_id: int) -> AbstractContextManager[list[Callable[[dict | Non
 
 
 def profile_update(*, user_id: int, field: str, raw_value: str) -> Profile:
+    """Set one profile field from what the user typed (ApplicationError says what is wrong)."""
     field = canonical_field(field)
-    value = parse_field(field, raw_value)
+    return profile_update_many(user_id=user_id, values={field: parse_field(field, raw_value)})
+
+
+def profile_parse(fields: dict[str, str]) -> tuple[dict[str, object], dict[str, str]]:
+    """({field: value} of what is valid, {field: why not} of the rest), for values as typed."""
+    values, errors = {}, {}
+    for field, raw in fields.items():
+        try:
+            values[canonical_field(field)] = parse_field(field, raw)
+        except ApplicationError as error:
+            errors[canonical_field(field)] = error.message
+    return values, errors
+
+
+def profile_update_many(*, user_id: int, values: dict[str, object]) -> Profile:
+    """Save parsed values (profile_parse) in one UPDATE. A new weight is also kept in the weight
+    history, dated now: the profile's weight is always its latest entry."""
     with transaction.atomic(), _kept_warm(user_id) as changes:
         profile = Profile.objects.select_for_update().get(pk=user_id)
-        setattr(profile, field, value)
+        for field, value in values.items():
+            setattr(profile, field, value)
         profile.full_clean(validate_unique=False, validate_constraints=False)
-        profile.save(update_fields=[field, "updated_at"])
+        profile.save(update_fields=[*values, "updated_at"])
         # The whole profile as locked and saved; the preferences as the cached entry has them.
         changes.append(lambda memory: {**memory, "profile": _profile_dict(profile)})
+        if values.get("weight_kg") is not None:
+            entry = WeightEntry.objects.create(user_id=user_id, kg=values["weight_kg"])
+            row = weight_row(entry)
+            changes.append(lambda memory: {**memory, "weights": [row, *memory["weights"]][:WEIGHTS_KEPT]})
     return profile
+
+
+def pending_set(*, user_id: int, pending: dict | None) -> None:
+    """Keep (or with None, drop) the question the bot waits an answer to; see Profile.pending."""
+    if not is_pending(pending):
+        raise ValueError(f"not a pending question: {pending!r}")
+    with transaction.atomic(), _kept_warm(user_id) as changes:
+        if Profile.objects.filter(pk=user_id).update(pending=pending) != 1:
+            return
+        # update() sends no post_save, so the invalidation its receiver would schedule is scheduled
+        # here; the change below turns it into a replacement, keeping the entry warm.
+        invalidate_on_commit(user_memory_key(user_id))
+        changes.append(lambda memory: {**memory, "pending": pending})
 
 
 def preference_set(*, user_id: int, key: str, value: str) -> Preference:

@@ -6,10 +6,10 @@ from django.db.models.signals import post_delete, post_save
 
 from caching.api import conversation_history_key, invalidate_on_commit, user_memory_key
 
-from .models import Preference, Profile
+from .models import Preference, Profile, WeightEntry
 from .selectors import PROFILE_FIELDS
 
-_CACHED_PROFILE_FIELDS = frozenset(PROFILE_FIELDS)
+_CACHED_PROFILE_FIELDS = frozenset({*PROFILE_FIELDS, "pending"})
 _CACHED_PREFERENCE_FIELDS = frozenset({"key", "value", "user", "user_id"})
 
 
@@ -32,8 +32,14 @@ def preference_changed(sender, instance: Preference, update_fields=None, using=N
         invalidate_on_commit(user_memory_key(instance.user_id), using=using)
 
 
+def weight_changed(sender, instance: WeightEntry, using=None, **kwargs) -> None:
+    invalidate_on_commit(user_memory_key(instance.user_id), using=using)  # user memory holds the history
+
+
 def connect() -> None:
     post_save.connect(profile_saved, sender=Profile, dispatch_uid="memory.profile_saved")
     post_delete.connect(profile_deleted, sender=Profile, dispatch_uid="memory.profile_deleted")
     post_save.connect(preference_changed, sender=Preference, dispatch_uid="memory.preference_saved")
     post_delete.connect(preference_changed, sender=Preference, dispatch_uid="memory.preference_deleted")
+    post_save.connect(weight_changed, sender=WeightEntry, dispatch_uid="memory.weight_saved")
+    post_delete.connect(weight_changed, sender=WeightEntry, dispatch_uid="memory.weight_deleted")

@@ -14,10 +14,11 @@ from decimal import Decimal, InvalidOperation
 from fractions import Fraction
 
 from healthagent.errors import ApplicationError
-from nutrition.units import canonical_unit
+from nutrition.units import HOUSEHOLD_MASS, canonical_unit
 
 BAD_AMOUNT = ("Amount must be a plain number more than 0 (150, 1.5, 1/2 or a word like “a” or “half”), "
               "like /log 150 g banana or /log 2 eggs")
+TOO_BIG = "That amount is far more than one entry can be: check the number, like /log 150 g banana."
 VAGUE = "How much is “{word}”? Give a number, like /log 150 g {food} or /log 1 {food}"
 
 _VULGAR = {"½": "1/2", "⅓": "1/3", "⅔": "2/3", "¼": "1/4", "¾": "3/4", "⅕": "1/5", "⅛": "1/8", "⅜": "3/8",
@@ -26,9 +27,16 @@ _WORDS = {"a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5,
           "eight": 8, "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "half": Fraction(1, 2),
           "quarter": Fraction(1, 4), "dozen": 12, "couple": 2}
 _VAGUE = frozenset({"some", "lots", "lot", "few", "bit", "little", "loads", "much", "many", "several"})
+VAGUE_WORDS = _VAGUE
 # "2 1/2", "1/2", "1.5", "1,5", ".5", "12." — then what follows must be a space or a unit glued on.
 _NUMBER = re.compile(r"(\d+ \d+/\d+|\d+/\d+|\d+[.,]\d+|[.,]\d+|\d+\.?)(?=$|[ a-z])", re.ASCII)
 _GLUED = re.compile(r"([a-z.]+)(?= |$)")
+# An amount after the food: "chicken breast 200g", "rice, 150 g", "oats (40 g)", "eggs x2".
+_TRAILING = re.compile(r"^(?P<food>.*?[a-z].*?)[\s,:(-]+(?:x\s*)?(?P<amount>(?:\d+ \d+/\d+|\d+/\d+|\d+[.,]\d+|[.,]\d+|\d+)"
+                       r"(?:\s*(?P<unit>[a-z.]+(?: oz)?))?)\s*\)?$", re.ASCII)
+# More than this many of anything is not an amount anyone ate; bigger numbers also overflow the
+# arithmetic that turns amounts into grams.
+MAX_QUANTITY = Decimal(1_000_000)
 
 
 @dataclass(frozen=True)
@@ -37,6 +45,11 @@ class Amount:
     unit: str  # "g", "ml", or a piece: "item" (a count of the food), "slice", "serving", "bowl", "handful"
     factor: Decimal | None = None  # grams or ml per unit, for "g" and "ml"
     text: str = ""  # as the user wrote it, for the confirmation: "100g", "2", "1 tbsp"
+
+
+def weighed(amount: Amount) -> bool:
+    """True when the amount was said in grams, kilos, ounces or pounds: shown as grams."""
+    return amount.unit == "g" and amount.text.split()[-1:] != [] and amount.text.split()[-1] not in HOUSEHOLD_MASS
 
 
 def _clean(text: str) -> str:
@@ -56,7 +69,10 @@ def _to_decimal(raw: str) -> Decimal:
                 raise ApplicationError(BAD_AMOUNT)
             value = Fraction(int(top), int(bottom)) + (int(whole) if whole else 0)
             return Decimal(value.numerator) / Decimal(value.denominator)
-        return Decimal(raw)
+        value = Decimal(raw)
+        if not value.is_finite():
+            raise ApplicationError(BAD_AMOUNT)
+        return value
     except (InvalidOperation, ValueError):
         raise ApplicationError(BAD_AMOUNT) from None
 
@@ -102,6 +118,9 @@ def split_amount(text: str) -> tuple[Amount | None, str]:
         raise ApplicationError(BAD_AMOUNT)
     else:
         words = clean.split()
+        if words[:1] in (["a"], ["an"]) and words[1:2] and words[1] in _VAGUE:  # "a lot of rice"
+            food = " ".join(w for w in words[2:] if w != "of")
+            raise ApplicationError(VAGUE.format(word=words[1], food=food or "banana"))
         quantity, used = _leading_quantity(words)
         if quantity is None:
             head = words[1] if words[:1] in (["a"], ["an"]) and len(words) > 1 else (words or [""])[0]
@@ -119,7 +138,28 @@ def split_amount(text: str) -> tuple[Amount | None, str]:
             break
     if quantity <= 0:
         raise ApplicationError(BAD_AMOUNT)
+    if quantity > MAX_QUANTITY:
+        raise ApplicationError(TOO_BIG)
     food = " ".join(words)
     said = clean[: len(clean) - len(food)].strip()
     said = said[:-3] if said.endswith(" of") else said
     return Amount(quantity=quantity, unit=unit[0], factor=unit[1], text=said), food
+
+
+def split_amount_anywhere(text: str) -> tuple[Amount | None, str]:
+    """split_amount, and where the text starts with no amount, an amount at its end: "chicken
+    breast 200g" is (200 g, "chicken breast"), "eggs x2" (2, "eggs"). A number at the end that is
+    no amount ("7 up"… "coke 0") is left to the food words."""
+    amount, food = split_amount(text)
+    if amount is not None:
+        return amount, food
+    match = _TRAILING.match(food)
+    if match is None:
+        return None, food
+    unit = match.group("unit")
+    if unit is not None and canonical_unit(unit) is None:
+        return None, food
+    moved, rest = split_amount(f"{match.group('amount')} {match.group('food')}")
+    if moved is None or rest.strip() != match.group("food").strip(" ,:(-"):
+        return None, food
+    return moved, rest.strip(" ,:(-")

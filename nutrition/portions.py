@@ -91,8 +91,42 @@ TABLE: dict[str, dict[str, float]] = {
     "water": {"item": 237, "cup": 237},
     "oil": {"cup": 216},
     "honey": {"cup": 339},
-    "sugar": {"cup": 200},
+    "sugar": {"cup": 200, "item": 4.2},  # "2 sugars" in a coffee: two teaspoons (or cubes)
 }
+# A bowl has no standard size: one and a half US cups (355 ml) is a usual cereal or soup bowl, so
+# "a bowl of oatmeal" is that volume of the food.
+BOWL_ML = CUP_ML * Decimal("1.5")
+
+# What "I had rice" means when no amount is said: a typical portion, which the reply says it
+# assumed. A food not here and not counted in pieces (butter, oil, meat, cheese, chocolate…) has no
+# portion one could assume: the bot asks how much instead of guessing.
+PORTIONS: dict[str, str] = {
+    **dict.fromkeys(("rice", "pasta", "spaghetti", "noodle", "quinoa", "couscous", "oatmeal", "porridge",
+                     "broccoli", "spinach", "lettuce", "salad", "pea", "corn", "lentil", "chickpea", "bean",
+                     "strawberry", "blueberry", "grape", "milk", "yogurt", "yoghurt"), "1 cup"),
+    "oat": "1/2 cup",
+    **dict.fromkeys(("coffee", "tea", "espresso", "juice", "water"), "1"),
+    **dict.fromkeys(("almond", "walnut", "peanut", "nut"), "a handful"),
+    **dict.fromkeys(("bread", "toast", "pizza", "cheese"), "a slice"),
+}
+
+# What comes with something ("toast with butter", "coffee with milk and sugar") when no amount is
+# said: the usual addition, never the unit of the main food (a cup of butter was the old bug).
+ADDITIONS: dict[str, str] = {
+    **dict.fromkeys(("butter", "margarine"), "a pat"),
+    "milk": "a splash",
+    "cream": "1 tbsp",
+    **dict.fromkeys(("sugar", "honey"), "1 tsp"),
+    **dict.fromkeys(("olive oil", "oil", "peanut butter", "jam", "ketchup", "mayonnaise", "mayo"), "1 tbsp"),
+    **dict.fromkeys(("hummus", "yogurt", "yoghurt"), "2 tbsp"),
+    "cheese": "a slice",
+}
+# Said with a food but nothing to count ("eggs with salt and pepper"): not looked up, not logged.
+# Drinks with nothing to count, said on their own: "a glass of water" is not looked up either.
+NOTHING_TO_COUNT = frozenset({"water", "sparkling", "tap", "mineral", "still", "ice", "glass", "bottle"})
+NEGLIGIBLE = frozenset({"salt", "pepper", "salt and pepper", "spice", "herb", "ice", "water", "sweetener",
+                        "stevia", "cinnamon", "vinegar", "lemon", "lime", "mustard", "garlic", "chili"})
+
 PIECE_NAMES = {"item": "one", "slice": "a slice of", "serving": "a serving of", "bowl": "a bowl of",
                "handful": "a handful of"}
 
@@ -122,22 +156,68 @@ def measures_of(food: dict, query: str) -> dict[str, Decimal]:
     measures.update({name: Decimal(str(grams)) for name, grams in (food.get("portions") or {}).items()})
     if food.get("serving_unit") == "g" and food.get("serving_size") and "serving" not in measures:
         measures["serving"] = Decimal(str(food["serving_size"]))
+    if "bowl" not in measures and "ml" in measures:
+        measures["bowl"] = (BOWL_ML * measures["ml"]).quantize(TENTH)
     return measures
 
 
-def default_amount(food: dict, query: str) -> Amount:
-    """What "I had pasta" means without an amount: one piece when the food comes in pieces, else a
-    cup of it, else one serving; one piece otherwise (refused by grams_of when unknown)."""
+def table_word(*texts: str) -> str | None:
+    """The table word (TABLE, PORTIONS or ADDITIONS) a food phrase is about, found as
+    _table_measures finds it: "orange juice" → juice, "chicken breast" as a whole."""
+    known = TABLE.keys() | PORTIONS.keys() | ADDITIONS.keys()
+    for text in texts:
+        words = tokens(text)
+        for word in [" ".join(pair) for pair in zip(words, words[1:])] + words[::-1]:
+            if word in known:
+                return word
+    return None
+
+
+def typical_amount(food: dict, query: str, *, addition: bool = False) -> Amount | None:
+    """The amount assumed when none was said, or None when there is none to assume (ask instead).
+
+    An addition ("with butter") gets its usual addition; a food gets its usual portion, else one
+    piece when it comes in pieces and was named in the singular ("toast", "banana"; "eggs" asks how
+    many), else a branded food's serving."""
+    word = table_word(query, food.get("description", "").split(",")[0])
+    if addition and word in ADDITIONS:
+        return split_amount(ADDITIONS[word])[0]
+    if word in PORTIONS:
+        return split_amount(PORTIONS[word])[0]
     measures = measures_of(food, query)
-    if "item" not in measures and "ml" in measures:
-        return Amount(quantity=Decimal(1), unit="ml", factor=CUP_ML, text="1 cup")
-    if "item" not in measures and "serving" in measures:
+    last = query.split()[-1].casefold() if query.split() else ""
+    if "item" in measures and tokens(last) == [last]:  # "banana", not "bananas"
+        return Amount(quantity=Decimal(1), unit="item", text="1")
+    if "serving" in measures:
         return Amount(quantity=Decimal(1), unit="serving", text="1 serving")
-    return Amount(quantity=Decimal(1), unit="item", text="1")
+    return None
+
+
+def ask_examples(food: dict, query: str) -> str:
+    """"10 g, 1 tsp or a pat": amounts the user could answer with, for this food."""
+    word = table_word(query, food.get("description", "").split(",")[0])
+    if word in ("butter", "margarine"):
+        return "10 g, 1 tsp or a pat"
+    measures = measures_of(food, query)
+    examples = ["150 g"]
+    if "item" in measures:
+        examples.insert(0, "2")
+    if "slice" in measures:
+        examples.append("2 slices")
+    if "ml" in measures:
+        examples.append("1 cup" if word not in ADDITIONS else "1 tbsp")
+    return ", ".join(examples[:-1]) + " or " + examples[-1] if len(examples) > 1 else examples[0]
+
+
+class Unweighable(ApplicationError):
+    """The amount was read but this food's measure for it is unknown (ml without a density, a
+    piece without a weight): free text asks for grams instead."""
 
 
 def grams_of(amount: Amount, *, food: dict, query: str) -> Decimal:
     """`amount` of `food` in grams (0.1 g), or ApplicationError saying why it cannot be weighed."""
+    if not amount.quantity.is_finite() or amount.quantity > MAX_GRAMS * 1000:
+        raise ApplicationError(TOO_MUCH)  # before any arithmetic: 1e30 g overflows quantize
     if amount.unit == "g":
         grams = amount.quantity * amount.factor
     else:
@@ -145,16 +225,18 @@ def grams_of(amount: Amount, *, food: dict, query: str) -> Decimal:
         name = query.strip() or food["description"]
         if amount.unit == "ml":
             if "ml" not in measures:
-                raise ApplicationError(
+                raise Unweighable(
                     f"I can't turn {amount.text} of {name} into grams: I don't know how dense it is, and "
                     f"the food data is per 100 g. Log it by weight, like /log 250 g {name}")
             grams = amount.quantity * amount.factor * measures["ml"]
         elif amount.unit in measures:
             grams = amount.quantity * measures[amount.unit]
         else:
-            raise ApplicationError(
+            raise Unweighable(
                 f"I don't know what {PIECE_NAMES.get(amount.unit, 'one')} {name} weighs. Log it by weight, "
                 f"like /log 150 g {name}" + (" or /log 1 cup " + name if "ml" in measures else ""))
+    if grams > MAX_GRAMS * 1000:
+        raise ApplicationError(TOO_MUCH)
     grams = grams.quantize(TENTH, rounding=ROUND_HALF_UP)
     if grams > MAX_GRAMS and amount.unit == "item" and amount.text.isdigit():
         # "/log 150 banana" is 150 g far more often than 150 bananas.

@@ -68,6 +68,17 @@ def _foods() -> tuple[tuple[dict, frozenset[str], tuple[str, ...]], ...]:
     return tuple(loaded)
 
 
+@functools.cache
+def _keywords() -> dict[int, tuple[str, ...]]:
+    return {int(raw["fdc_id"]): tuple(raw.get("keywords", ())) for raw in json.loads(DATA_FILE.read_text("utf-8"))}
+
+
+def other_names(food: dict) -> tuple[str, ...]:
+    """The other names a sample food is known by ("toast" for white bread): a match on them is as
+    good as one on its description. () for any other food."""
+    return _keywords().get(food.get("fdc_id") or 0, ()) if food.get("source") == "sample" else ()
+
+
 class SampleProvider:
     """Searches the sample data set; same interface as FDCClient."""
 

@@ -12,9 +12,10 @@ from django.db import IntegrityError, transaction
 from healthagent.errors import ApplicationError
 from memory.models import Profile
 from nutrition import selectors
-from nutrition.amounts import Amount, split_amount
+from nutrition.amounts import Amount, weighed
 from nutrition.models import FoodEntry
-from nutrition.portions import default_amount, grams_of
+from nutrition.phrases import Item
+from nutrition.reading import NO_FOOD_NAMED, Reading, read_item
 from nutrition.sample import OFFLINE_NOTE
 
 TENTH = Decimal("0.1")
@@ -32,34 +33,52 @@ class Logged:
     entry: FoodEntry
     amount: Amount  # as the user put it: "2", "100g", "1 tbsp"
     query: str  # the food words: "eggs", "olive oil"
+    assumed: str = ""  # why this amount, when none was said: "a usual portion"
+    corrected: str = ""  # a misspelling read as a food word
 
 
 def food_log(*, user_id: int, text: str) -> Logged:
-    """Log what `text` says ("2 eggs", "100g banana", "1 cup rice") to the user's diary.
+    """Log what `text` says ("2 eggs", "100g banana", "chicken breast 200g") to the user's diary.
 
-    The food is the best match of the same cached lookup /food makes; the amount becomes grams
-    through nutrition.portions. Nutrients are the food's per-100 g values scaled to the amount,
-    rounded to 0.1. Raises ApplicationError — and stores nothing — for a bad amount, an unknown
-    user, no matching food, an amount that cannot be weighed, or a top match without an energy value.
+    One item, read as nutrition.reading reads it (the food said, the amount said or a typical
+    portion). Raises ApplicationError — and stores nothing — for a bad amount, an unknown user, no
+    matching food (NoFoodMatch), an amount that cannot be known (the message asks for it), or a
+    match without an energy value.
     """
-    amount, query = split_amount(text)
-    if not query.strip():
+    if not text.strip():
         raise ApplicationError(LOG_USAGE)
     # Checked before the lookup so an unknown user costs no upstream call.
     if not Profile.objects.filter(telegram_id=user_id).exists():
         raise ApplicationError(UNKNOWN_USER, status=404)
-    foods = selectors.search_foods(query=query)
-    if not foods:
-        raise NoFoodMatch(f"No food matched “{query.strip()}”, so nothing logged. "
-                               f"Try a simpler name, like /log 150 g banana{_offline_hint(foods)}")
-    food = foods[0]
-    if food.get("kcal") is None:
-        raise ApplicationError(
-            f"“{food['description']}” has no energy value in the food data, so nothing logged. "
-            "Try a more specific name."
-        )
-    amount = amount or default_amount(food, query)  # "/log banana": one banana; "I had pasta": a cup
-    grams = grams_of(amount, food=food, query=query)
+    reading = read_item(Item(text.strip()))
+    if reading.problem == NO_FOOD_NAMED:  # "150 g": an amount of nothing
+        raise ApplicationError(LOG_USAGE)
+    if reading.problem and not reading.not_found:
+        raise ApplicationError(reading.problem)
+    if not reading.query.strip() and not reading.not_found:
+        raise ApplicationError(LOG_USAGE)
+    if reading.not_found:
+        raise NoFoodMatch(f"No food matched “{(reading.query or text).strip()}”, so nothing logged. "
+                          f"Try a simpler name, like /log 150 g banana{_offline_hint()}")
+    if reading.question:
+        raise ApplicationError(reading.question)
+    return _write(user_id, reading)
+
+
+def food_log_reading(*, user_id: int, reading: Reading) -> Logged:
+    """Write one understood item (reading.loggable) to the user's diary.
+
+    Nutrients are the food's per-100 g values scaled to the grams, rounded to 0.1. Raises
+    ApplicationError for an unknown user (checked before anything is written).
+    """
+    if not Profile.objects.filter(telegram_id=user_id).exists():
+        raise ApplicationError(UNKNOWN_USER, status=404)
+    return _write(user_id, reading)
+
+
+def _write(user_id: int, reading: Reading) -> Logged:
+    food, amount, grams = reading.food, reading.amount, reading.grams
+    assert food is not None and amount is not None and grams is not None, "log only what was understood"
     try:
         # The entry is one row: it is written whole or not at all, and cache invalidation hooked
         # to on_commit runs only once it is really there.
@@ -69,22 +88,23 @@ def food_log(*, user_id: int, text: str) -> Logged:
                 fdc_id=food.get("fdc_id"),
                 description=food["description"][:255],
                 grams=grams,
-                said=_said(amount, query),
+                said=_said(amount, reading.query),
                 **{name: _scaled(food.get(name), grams) for name in ("kcal", "protein", "fat", "carbs")},
             )
     except IntegrityError:  # the profile was deleted (/forget) between the check and the insert
         raise ApplicationError(UNKNOWN_USER, status=404) from None
-    return Logged(entry=entry, amount=amount, query=query)
+    return Logged(entry=entry, amount=amount, query=reading.query, assumed=reading.assumed,
+                  corrected=reading.corrected)
 
 
 def _said(amount: Amount, query: str) -> str:
-    if amount.unit == "g":
+    if weighed(amount):
         return ""  # "150 g" says it already
     joiner = " " if amount.unit == "item" else " of "
     return f"{amount.text}{joiner}{query}"[:120]
 
 
-def _offline_hint(foods: list[dict]) -> str:
+def _offline_hint() -> str:
     return f"\n{OFFLINE_NOTE}" if settings.NUTRITION_PROVIDER == "sample" else ""
 
 
@@ -118,3 +138,26 @@ def food_delete(*, user_id: int, number: int, day: datetime.date | None = None, 
     if not deleted:  # removed meanwhile (another /undo): say so rather than pretend
         raise ApplicationError("That entry was already removed. See the day with /today")
     return entry
+
+
+def food_correct(*, user_id: int, entry_id: int, grams: Decimal, said: str,
+                 food: dict | None = None) -> tuple[dict, FoodEntry]:
+    """Change the amount of one of the user's entries ("the butter was only 10 g"): grams, the
+    words it is shown with, and its nutrients — from `food`'s per-100 g values when the food is
+    given (the same food, looked up again), else scaled from the entry's own rounded values.
+    (old values, entry)."""
+    with transaction.atomic():
+        entry = FoodEntry.objects.select_for_update().filter(pk=entry_id, user_id=user_id).first()
+        if entry is None:
+            raise ApplicationError("That entry was removed meanwhile. See the day with /today")
+        old = {"grams": entry.grams, "kcal": entry.kcal, "said": entry.said, "description": entry.description}
+        ratio = grams / entry.grams
+        for name in ("kcal", "protein", "fat", "carbs"):
+            value = getattr(entry, name)
+            if food is not None and food.get("fdc_id") == entry.fdc_id and food.get(name) is not None:
+                setattr(entry, name, _scaled(food[name], grams))
+            elif value is not None:
+                setattr(entry, name, (value * ratio).quantize(TENTH, rounding=ROUND_HALF_UP))
+        entry.grams, entry.said = grams, said[:120]
+        entry.save(update_fields=["grams", "said", "kcal", "protein", "fat", "carbs"])
+    return old, entry

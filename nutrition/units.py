@@ -15,7 +15,14 @@ GRAMS_PER_UNIT: dict[str, Decimal] = {
     **dict.fromkeys(("kg", "kgs", "kilo", "kilos", "kilogram", "kilograms"), Decimal(1000)),
     **dict.fromkeys(("oz", "ounce", "ounces"), Decimal("28.349523125")),
     **dict.fromkeys(("lb", "lbs", "pound", "pounds"), Decimal("453.59237")),
+    # The small amounts people put on or in something: a pat of butter is about 5 g (USDA's "1 pat"
+    # is 5 g), a knob twice that.
+    **dict.fromkeys(("pat", "pats"), Decimal(5)),
+    **dict.fromkeys(("knob", "knobs"), Decimal(10)),
 }
+
+# Mass units that are household measures, shown as said ("a pat of butter (5 g)"), not as grams.
+HOUSEHOLD_MASS = frozenset({"pat", "pats", "knob", "knobs"})
 
 # Volume: millilitres per unit. Cup, tablespoon, teaspoon and fluid ounce are the US customary
 # measures FDC's household portions use (1 cup = 8 fl oz = 236.6 ml). A glass has no standard size:
@@ -30,6 +37,12 @@ ML_PER_UNIT: dict[str, Decimal] = {
     **dict.fromkeys(("cup", "cups"), Decimal("236.588")),
     **dict.fromkeys(("floz", "fl oz", "fl.oz", "fluid ounce", "fluid ounces"), Decimal("29.5735")),
     **dict.fromkeys(("glass", "glasses"), Decimal(250)),
+    **dict.fromkeys(("mug", "mugs"), Decimal(300)),
+    # Splashes, dashes and spoonfuls have no standard either: the sizes people mean most often.
+    **dict.fromkeys(("splash", "splashes"), Decimal(30)),
+    **dict.fromkeys(("dash", "dashes", "drizzle", "drop"), Decimal(5)),
+    **dict.fromkeys(("spoon", "spoons", "spoonful", "spoonfuls", "teaspoonful"), Decimal("4.92892")),
+    **dict.fromkeys(("tablespoonful", "dollop", "dollops"), Decimal("14.7868")),
 }
 
 # Household pieces, weighed per food (FDC's portions or nutrition.portions' table). "item" is a
@@ -41,7 +54,8 @@ PIECES: dict[str, str] = {
     **dict.fromkeys(("bowl", "bowls"), "bowl"),
     **dict.fromkeys(("handful", "handfuls"), "handful"),
 }
-ACCEPTED_UNITS = "g, kg, oz, lb; ml, l, tsp, tbsp, cup, glass; slice, piece, serving, bowl, handful"
+ACCEPTED_UNITS = ("g, kg, oz, lb, pat; ml, l, tsp, tbsp, cup, glass, mug, splash; "
+                  "slice, piece, serving, bowl, handful")
 
 
 def canonical_unit(word: str) -> tuple[str, Decimal | None] | None:

@@ -1,6 +1,7 @@
 """`manage.py chat`: piped transcripts one blank line apart, human field names, a --trace legend;
 in a terminal, readline editing and history, and a clean exit on Ctrl-C and Ctrl-D."""
 
+import getpass
 import io
 import os
 import subprocess
@@ -74,7 +75,7 @@ def test_no_info_noise_unless_asked(chat_env):
 
 
 def _spawn(env) -> pexpect.spawn:
-    child = pexpect.spawn(sys.executable, ["manage.py", "chat", "--user", "7"], cwd=str(ROOT), env=env,
+    child = pexpect.spawn(sys.executable, ["manage.py", "chat", "--user", "7", "--name", "Ada"], cwd=str(ROOT), env=env,
                           encoding="utf-8", timeout=30, dimensions=(40, 200))
     child.expect_exact("you> ")
     return child
@@ -105,6 +106,26 @@ def test_terminal_line_editing_history_and_ctrl_c(chat_env):
     assert "Traceback" not in transcript and "KeyboardInterrupt" not in transcript
     assert "^[[A" not in transcript
     assert "/help" in Path(chat_env["HEALTHAGENT_CHAT_HISTORY"]).read_text()  # kept for the next run
+
+
+def test_terminal_asks_a_new_user_for_a_name_instead_of_using_the_login(chat_env):
+    child = pexpect.spawn(sys.executable, ["manage.py", "chat", "--user", "8"], cwd=str(ROOT), env=chat_env,
+                          encoding="utf-8", timeout=30, dimensions=(40, 200))
+    child.expect_exact("What should I call you?")
+    child.send("Maria\r")
+    child.expect_exact("you> ")
+    child.send("/start\r")
+    child.expect_exact("Hi Maria!")
+    child.expect_exact("you> ")
+    child.sendeof()
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0
+
+
+def test_piped_chat_without_a_name_greets_no_login(monkeypatch):
+    out = _chat(monkeypatch, "/start\n", "--user", "9")
+    assert "Hi there!" in out and f"Hi {getpass.getuser().capitalize()}!" not in out
 
 
 def test_terminal_ctrl_d_ends_with_a_newline(chat_env):

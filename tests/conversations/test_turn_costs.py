@@ -58,8 +58,9 @@ def test_a_set_turn_keeps_memory_warm_in_the_same_two_round_trips(bot, redis_rou
     redis_round_trips.clear()
     with CaptureQueriesContext(connection) as ctx:
         assert "Saved" in bot.say("/set weight_kg 71")
-    # claim; SAVEPOINT, SELECT … FOR UPDATE, UPDATE profile, RELEASE; messages and reply
-    assert _statements(ctx) == ["INSERT", "SAVEPOINT", "SELECT", "UPDATE", "RELEASE", *_finish()]
+    # claim; SAVEPOINT, SELECT … FOR UPDATE, UPDATE profile, INSERT the weight history's row, RELEASE;
+    # messages and reply
+    assert _statements(ctx) == ["INSERT", "SAVEPOINT", "SELECT", "UPDATE", "INSERT", "RELEASE", *_finish()]
     assert redis_round_trips == [["MGET"], ["EVALSHA", "EVALSHA"]]  # memory rewritten, history appended
     redis_round_trips.clear()
     with CaptureQueriesContext(connection) as ctx, stats.capture() as events:
@@ -173,3 +174,21 @@ def test_a_food_logged_in_free_text_is_read_with_the_users_entries(bot, fake_fdc
     with stats.capture() as events:
         assert "kcal" in bot.say("how many kcal in a banana")
     assert redis_round_trips[0] == ["MGET", "GET"] and ("usda", "hit") in events
+
+
+def test_a_turn_that_asks_and_the_turn_that_answers_keep_two_round_trips(bot, redis_round_trips):
+    """The question is part of user memory: asking rewrites the cached entry on commit (no extra
+    round trip), and the answer is read with the user's entries in the turn's one MGET."""
+    _warm(bot)
+    redis_round_trips.clear()
+    with CaptureQueriesContext(connection) as ctx:
+        assert "❓ How much butter?" in bot.say("I had butter")
+    # claim; SAVEPOINT, UPDATE profile's pending, RELEASE; messages and reply
+    assert _statements(ctx) == ["INSERT", "SAVEPOINT", "UPDATE", "RELEASE", *_finish()]
+    assert redis_round_trips == [["MGET"], ["EVALSHA", "EVALSHA"]]  # memory rewritten, history appended
+    redis_round_trips.clear()
+    with CaptureQueriesContext(connection) as ctx, stats.capture() as events:
+        assert "Logged 10 g butter" in bot.say("10 g")
+    assert ("user_memory", "miss") not in events and ("user_memory", "hit") in events
+    assert "SELECT" in _statements(ctx)  # the profile's existence before the entry is written
+    assert redis_round_trips == [["MGET"], ["EVALSHA", "EVALSHA"]]

@@ -136,7 +136,7 @@ def test_saving_a_profile_in_the_admin_invalidates_its_cached_memory(admin_clien
     assert response.status_code == 302, response.context["adminform"].form.errors if response.context else ""
     assert cache.get(user_memory_key(42)) is None
     # Outside a bot turn, each read first asks whether an invalidation is pending (caching/consistency/fence.py).
-    with django_assert_num_queries(3):  # that check, then profile + preferences from the database
+    with django_assert_num_queries(4):  # that check, then profile, preferences and weights from the database
         assert load_user_memory(user_id=42)["profile"]["kcal_target"] == 1900
     with django_assert_num_queries(1):  # only the check: cached again
         assert load_user_memory(user_id=42)["profile"]["kcal_target"] == 1900

@@ -75,7 +75,7 @@ def test_amounts_as_people_write_them(sample, user, text, description, grams):
     ("+5 g banana", BAD_AMOUNT),
     ("1.2.3 g banana", BAD_AMOUNT),
     ("lots of banana", "How much is “lots”?"),
-    ("some rice", "How much is “some”?"),
+    ("several bananas", "How much is “several”?"),
     ("9999 g banana", "more than 5 kg"),
     ("6 kg banana", "more than 5 kg"),
     ("0.01 g banana", "rounds to 0 g"),
@@ -168,7 +168,7 @@ def test_unknown_user_stores_nothing_and_costs_no_lookup(fake_fdc):
 
 
 def test_long_description_is_cut_to_the_column(fake_fdc, user):
-    fake_fdc.add(body={"foods": [fdc_food(7, "x" * 400, {1008: 100})]})
+    fake_fdc.add(body={"foods": [fdc_food(7, "x, " + "y" * 400, {1008: 100})]})
 
     entry = food_log(user_id=user.telegram_id, text="100 g x").entry
 

@@ -8,7 +8,6 @@ unless -v 2 or LOG_LEVEL asks for more.
 
 from __future__ import annotations
 
-import getpass
 import json
 import logging
 import os
@@ -46,11 +45,13 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--user", type=int, default=1, help="Telegram user id to chat as (default 1)")
-        parser.add_argument("--name", default=getpass.getuser().capitalize(), help="first name to chat as")
+        parser.add_argument("--name", default=None,
+                            help="your first name, as Telegram would send it (in a terminal the chat asks for it "
+                                 "the first time; piped, none is sent)")
         parser.add_argument("--trace", action="store_true",
                             help="show cache hits and misses per turn (a legend explains them)")
 
-    def handle(self, *args, user: int, name: str, trace: bool, **options):
+    def handle(self, *args, user: int, name: str | None, trace: bool, **options):
         # Per-turn INFO lines would interleave with the conversation: -v 2 shows them, and so does
         # LOG_LEVEL=DEBUG chosen on purpose (the cache's HIT/MISS lines).
         root = logging.getLogger()
@@ -62,6 +63,12 @@ class Command(BaseCommand):
             raise CommandError("--user must be a positive Telegram user id")
         _ensure_migrated()
         interactive = sys.stdin.isatty()
+        if name is None:
+            try:
+                name = _ask_name(user) if interactive else ""
+            except (EOFError, KeyboardInterrupt):
+                self.stdout.write("")
+                return
         self.session = _Session(user=user, name=name)
         if interactive:
             _enable_line_editing()
@@ -101,6 +108,16 @@ class Command(BaseCommand):
                 self.stdout.write(format_trace(events))
             self.stdout.write("")
             self.stdout.flush()
+
+
+def _ask_name(user: int) -> str:
+    """The name to chat as: the profile's, else asked once (the login name is no one's first name)."""
+    from memory.models import Profile
+
+    known = Profile.objects.filter(pk=user).values_list("name", flat=True).first()
+    if known:
+        return known
+    return " ".join(input("What should I call you? (Enter to skip) ").split())[:64]
 
 
 class _Session:
