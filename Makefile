@@ -62,8 +62,16 @@ TEST_ENV := $(if $(TEST_REDIS_URL),REDIS_URL="$(TEST_REDIS_URL)") HEALTHAGENT_EN
 	TELEGRAM_WEBHOOK_SECRET=$${TELEGRAM_WEBHOOK_SECRET:-test-secret_123} \
 	EMBEDDED_REDIS_DIR=$${EMBEDDED_REDIS_DIR:-.run/test}
 
+# The suite's embedded server (.run/test) is stopped when the suite ends, unless it was running before.
+TEST_SERVER_DIR = $${EMBEDDED_REDIS_DIR:-.run/test}
+EMBEDDED := $(BIN)/python -m caching.servers.embedded
+
 test: install-dev ## run the test suite (embedded servers; REDIS_URL/DATABASE_URL for real ones)
-	$(TEST_ENV) $(BIN)/pytest $(PYTEST_ARGS)
+	@if $(EMBEDDED) status --dir $(TEST_SERVER_DIR) >/dev/null 2>&1; then was_running=1; else was_running=; fi; \
+	echo '$(TEST_ENV) $(BIN)/pytest $(PYTEST_ARGS)'; \
+	$(TEST_ENV) $(BIN)/pytest $(PYTEST_ARGS); status=$$?; \
+	if test -z "$$was_running"; then $(EMBEDDED) stop --dir $(TEST_SERVER_DIR) >/dev/null 2>&1; fi; \
+	exit $$status
 
 chaos: install-dev ## the fleet fault harness (tests/fleet/) with more rounds (FLEET_ROUNDS, default 100)
 	$(TEST_ENV) FLEET_ROUNDS=$${FLEET_ROUNDS:-100} $(BIN)/pytest tests/fleet $(PYTEST_ARGS)

@@ -68,6 +68,12 @@ stats.AFTER_FLUSH.append(sync_process_counters)
 class FleetCacheCollector(Collector):
     """The fleet-wide figures: gauges, the same from every worker."""
 
+    def describe(self) -> Iterator[Any]:
+        # Nothing known before a scrape; without this method the registry would call collect() when
+        # the collector is registered (at import of the URLconf), reaching Redis — and starting the
+        # embedded server — for commands that need no cache (`manage.py check`).
+        return iter(())
+
     def collect(self) -> Iterator[Any]:
         report = read_fleet_stats()
         redis = report["redis"] or {}
