@@ -1,6 +1,6 @@
 """No stale read and no failed turn through a failover of the cache's primary, on Sentinel and Cluster.
 
-Each topology (tests/redis_topologies.py: 1 primary + 1 replica + 3 sentinels; 3 primaries with a
+Each topology (tools/redis_topologies.py: 1 primary + 1 replica + 3 sentinels; 3 primaries with a
 replica each) serves two gunicorn processes, while a load thread sends turns of other users to both.
 Each round: a fresh user writes and reads through both workers (warm cache); then
 
@@ -32,12 +32,12 @@ import requests
 from bench.percentile import percentile
 from caching.keys import SCHEMA_VERSION, user_memory_key
 from tests.fleet.harness import Driver, Expected, FleetDatabase, Tally, Worker, service_env
-from tests.redis_topologies import MASTER_NAME, Cluster, SentinelSet
+from tools.redis_topologies import MASTER_NAME, Cluster, SentinelSet
 
 pytestmark = [
     pytest.mark.fleet,
     # Minutes of failovers and two topologies of redis-server: CI's test_topologies step runs them.
-    pytest.mark.skipif(not os.environ.get("FAILOVER_ROUNDS"), reason="set FAILOVER_ROUNDS (CI: .ci/run's test_topologies, 20 rounds)"),
+    pytest.mark.skipif(not os.environ.get("FAILOVER_ROUNDS"), reason="set FAILOVER_ROUNDS (CI: .ci/run's topology lanes, 20 rounds)"),
 ]
 RESUME_TIMEOUT = 60.0
 SUMMARY = Path(__file__).resolve().parents[2] / "artifacts" / "failover"  # what each run counted

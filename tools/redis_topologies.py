@@ -1,9 +1,9 @@
 """Throwaway Redis Cluster and Sentinel sets from the system's redis-server (Debian's package), on
 free loopback ports under a directory of their own — for CI (.ci/run) and for tests that fail over.
 
-    python -m tests.redis_topologies start cluster DIR    # 3 primaries + 1 replica each
-    python -m tests.redis_topologies start sentinel DIR   # 1 primary, 1 replica, 3 sentinels
-    python -m tests.redis_topologies stop DIR
+    python -m tools.redis_topologies start cluster DIR    # 3 primaries + 1 replica each
+    python -m tools.redis_topologies start sentinel DIR   # 1 primary, 1 replica, 3 sentinels
+    python -m tools.redis_topologies stop DIR
 
 `start` prints the environment that points the service at it (`REDIS_CLUSTER_NODES=...` or
 `REDIS_SENTINELS=... REDIS_SENTINEL_MASTER=...`), one `export NAME=value` a line, for `eval`.
