@@ -62,8 +62,16 @@ TEST_ENV := $(if $(TEST_REDIS_URL),REDIS_URL="$(TEST_REDIS_URL)") HEALTHAGENT_EN
 	TELEGRAM_WEBHOOK_SECRET=$${TELEGRAM_WEBHOOK_SECRET:-test-secret_123} \
 	EMBEDDED_REDIS_DIR=$${EMBEDDED_REDIS_DIR:-.run/test}
 
+# The suite's embedded server (.run/test) is stopped when the suite ends, unless it was running before.
+TEST_SERVER_DIR = $${EMBEDDED_REDIS_DIR:-.run/test}
+EMBEDDED := $(BIN)/python -m caching.servers.embedded
+
 test: install-dev ## run the test suite (embedded servers; REDIS_URL/DATABASE_URL for real ones)
-	$(TEST_ENV) $(BIN)/pytest $(PYTEST_ARGS)
+	@if $(EMBEDDED) status --dir $(TEST_SERVER_DIR) >/dev/null 2>&1; then was_running=1; else was_running=; fi; \
+	echo '$(TEST_ENV) $(BIN)/pytest $(PYTEST_ARGS)'; \
+	$(TEST_ENV) $(BIN)/pytest $(PYTEST_ARGS); status=$$?; \
+	if test -z "$$was_running"; then $(EMBEDDED) stop --dir $(TEST_SERVER_DIR) >/dev/null 2>&1; fi; \
+	exit $$status
 
 chaos: install-dev ## the fleet fault harness (tests/fleet/) with more rounds (FLEET_ROUNDS, default 100)
 	$(TEST_ENV) FLEET_ROUNDS=$${FLEET_ROUNDS:-100} $(BIN)/pytest tests/fleet $(PYTEST_ARGS)
@@ -89,22 +97,22 @@ contract: install-dev ## Django's own cache test suite against the backend
 	HEALTHAGENT_ENV_FILE= DJANGO_DEBUG=false DJANGO_SECRET_KEY=$${DJANGO_SECRET_KEY:-contract-only-secret-key-not-for-production-0123456789} \
 	TELEGRAM_WEBHOOK_SECRET=$${TELEGRAM_WEBHOOK_SECRET:-contract-secret} \
 	EMBEDDED_REDIS_DIR=$${EMBEDDED_REDIS_DIR:-.run/test} \
-	$(BIN)/python -m caching.contract $(CONTRACT_ARGS)
+	$(BIN)/python -m tools.conformance.contract $(CONTRACT_ARGS)
 
 # django-redis's own test suite (its sdist, fetched by pip into ~/.cache, never committed) against our
 # backend with the service's CACHES, on a redis-server the runner starts on a free port. It prints
 # passed / failed and the intended deviations (README); its pytest plugins are installed separately.
 COMPAT_STAMP := $(VENV)/.compat-installed
 
-$(COMPAT_STAMP): caching/compat/requirements.txt $(STAMP)
+$(COMPAT_STAMP): tools/conformance/compat/requirements.txt $(STAMP)
 	@echo "==> installing django-redis test suite requirements into $(VENV)"
-	@$(PIP) -r caching/compat/requirements.txt
+	@$(PIP) -r tools/conformance/compat/requirements.txt
 	@touch $(COMPAT_STAMP)
 
 compat: $(COMPAT_STAMP) ## django-redis's own test suite against the backend
 	HEALTHAGENT_ENV_FILE= DJANGO_DEBUG=false DJANGO_SECRET_KEY=$${DJANGO_SECRET_KEY:-compat-only-secret-key-not-for-production-0123456789ab} \
 	TELEGRAM_WEBHOOK_SECRET=$${TELEGRAM_WEBHOOK_SECRET:-compat-secret} \
-	$(BIN)/python -m caching.compat $(COMPAT_ARGS)
+	$(BIN)/python -m tools.conformance.compat $(COMPAT_ARGS)
 
 # Benchmarks (BENCHMARKS.md). They need PostgreSQL and Redis answering on loopback (BENCH_DATABASE_URL,
 # BENCH_REDIS_URL: see bench/run.py), start everything else themselves, and install their own extra

@@ -4,7 +4,7 @@
     make bench-cluster        (the same, with --write)
 
 Both sides are started here from the same redis-server binary and settings: a single redis-server
-and a Cluster of 3 primaries with 1 replica each (tests/redis_topologies.py), on loopback. The
+and a Cluster of 3 primaries with 1 replica each (tools/redis_topologies.py), on loopback. The
 database (dropped and re-created; its name must contain "bench") is shared, emptied before each
 run. Prints a Markdown section; `--write` puts it into BENCHMARKS.md, where `make bench` keeps it
 (as it keeps bench/compression.py's and bench/claim.py's).
@@ -53,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--write", action="store_true", help="write the section into BENCHMARKS.md")
     args = parser.parse_args(argv)
 
-    from tests.redis_topologies import Cluster
+    from tools.redis_topologies import Cluster
 
     from . import environment, servers
     from .postgres import BenchDatabase

@@ -1,5 +1,5 @@
 """What a failover of the cache's primary costs the webhook: turns lost, and latency during it beside
-outside it, on a Sentinel set and on a Cluster (tests/redis_topologies.py), in one run.
+outside it, on a Sentinel set and on a Cluster (tools/redis_topologies.py), in one run.
 
     BENCH_DATABASE_URL=postgres://…/…bench… .venv/bin/python -m bench.failover [--failovers 3] [--write]
 
@@ -31,7 +31,7 @@ from bench import sections
 from bench.percentile import percentile
 from bench.postgres import BenchDatabase
 from bench.servers import BenchError, launch_gunicorn, manage, wait_ready
-from tests.redis_topologies import MASTER_NAME, Cluster, SentinelSet, wait_for
+from tools.redis_topologies import MASTER_NAME, Cluster, SentinelSet, wait_for
 
 BEGIN, END = "<!-- failover: bench/failover.py --write -->", "<!-- /failover -->"
 SECRET = "bench-failover-secret"
@@ -234,7 +234,7 @@ def main() -> None:
         "## A failover under webhook load (`bench/failover.py`)",
         "",
         "Two gunicorn processes (sync, one worker each) on a Sentinel set (1 primary, 1 replica, 3 sentinels) "
-        "and on a Cluster (3 primaries, 1 replica each), both from `tests/redis_topologies.py` (failure "
+        "and on a Cluster (3 primaries, 1 replica each), both from `tools/redis_topologies.py` (failure "
         "detection after 1 s), with two load processes sending webhook turns back to back. Per topology "
         f"{args.failovers} × kill -9 of a primary (restarted at once as the new primary's replica), "
         f"{args.failovers} × a manual failover, and one replica killed for {REPLICA_DOWN_S:.0f} s. *During* = "
@@ -262,7 +262,7 @@ def main() -> None:
 def _redis_version() -> str:
     import subprocess
 
-    from tests.redis_topologies import REDIS_SERVER
+    from tools.redis_topologies import REDIS_SERVER
 
     out = subprocess.run([REDIS_SERVER, "--version"], capture_output=True, text=True).stdout
     return "redis-server " + next((p.split("=")[1] for p in out.split() if p.startswith("v=")), "?")

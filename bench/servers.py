@@ -8,7 +8,6 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -19,6 +18,8 @@ from urllib.parse import urlsplit, urlunsplit
 import redis
 import requests
 
+from tools.redis_server import RedisServer, free_port
+
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 MARKER_KEY = "healthagent-bench:owner"  # set in the Redis database the benchmark owns
@@ -26,12 +27,6 @@ MARKER_KEY = "healthagent-bench:owner"  # set in the Redis database the benchmar
 
 class BenchError(RuntimeError):
     """Something the benchmark needs is missing; the message says what to do."""
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 # --- Redis ----------------------------------------------------------------------------------------
@@ -61,40 +56,32 @@ def redact(url: str) -> str:
 
 
 class PrivateRedis:
-    """A redis-server of the benchmark's own (the breaker run stops it mid-run)."""
+    """A redis-server of the benchmark's own (the breaker run stops it mid-run): tools/redis_server.py's
+    throwaway server, the one the tests use, on Debian's redis-server."""
 
     def __init__(self) -> None:
-        self.binary = shutil.which("redis-server")
-        self.port = free_port()
+        binary = shutil.which("redis-server")
+        if not binary:
+            raise BenchError("redis-server is not installed")
         self.workdir = tempfile.mkdtemp(prefix="healthagent-bench-redis-")
-        self.process: subprocess.Popen | None = None
+        self.server = RedisServer(free_port(), Path(self.workdir), binary=binary)
+
+    @property
+    def port(self) -> int:
+        return self.server.port
 
     @property
     def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
+        return self.server.url
 
     def start(self) -> None:
-        if not self.binary:
-            raise BenchError("redis-server is not installed")
-        self.process = subprocess.Popen(
-            [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-             "--dir", self.workdir, "--loglevel", "warning"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        client = redis.Redis(port=self.port, socket_connect_timeout=0.2)
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                client.ping()
-                return
-            except redis.ConnectionError:
-                time.sleep(0.05)
-        raise BenchError(f"redis-server on port {self.port} did not start")
+        try:
+            self.server.start()
+        except RuntimeError as error:
+            raise BenchError(str(error)) from None
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            self.process.wait(timeout=10)
-        self.process = None
+        self.server.stop()
 
     def close(self) -> None:
         self.stop()

@@ -15,7 +15,7 @@ from caching.consistency.reads import read_through, read_through_list
 from caching.keys import NAMESPACES, conversation_history_key, usda_key, user_memory_key
 from caching.ops.actions import invalidate_namespace, invalidate_user, refuse_value
 from caching.ops.dashboard import urls as dashboard_urls
-from caching.ops.metrics import FleetCacheCollector
+from caching.ops.metrics import FleetCacheCollector, sync_process_counters
 
 __all__ = [
     # keys: one function per data set (the namespaces stats are counted by)
@@ -29,5 +29,5 @@ __all__ = [
     # operators and refusals
     "invalidate_namespace", "invalidate_user", "refuse_value",
     # observing it
-    "FleetCacheCollector", "breaker_state", "dashboard_urls", "trace_cache_events",
+    "FleetCacheCollector", "breaker_state", "dashboard_urls", "sync_process_counters", "trace_cache_events",
 ]

@@ -4,10 +4,11 @@ Access: a request carrying `Authorization: Bearer <METRICS_TOKEN>` (compared in 
 one from an address in METRICS_ALLOWED_IPS (addresses or networks; default: loopback only). Anyone
 else gets 403: the counts say how the bot is used.
 
-Two parts: the fleet's cache figures (caching/ops/metrics.py, the same numbers from any worker) and this
-process's own — FDC calls and their latency, turn latency by kind, process figures. With several
-gunicorn workers, set PROMETHEUS_MULTIPROC_DIR to an empty directory and prometheus_client sums the
-workers' own figures too (its multiprocess mode); without it each scrape sees the worker it reached.
+Two parts: the fleet-wide figures (caching/ops/metrics.py: gauges, the same numbers from any worker)
+and this process's own counters — cache events per namespace, FDC calls and their latency, turn latency
+by kind, process figures — which `sum()` adds up over the scraped targets. With several gunicorn
+workers, set PROMETHEUS_MULTIPROC_DIR to an empty directory and prometheus_client sums the workers' own
+figures too (its multiprocess mode); without it each scrape sees the worker it reached.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest, multiprocess
 
-from caching.api import FleetCacheCollector
+from caching.api import FleetCacheCollector, sync_process_counters
 
 _fleet = CollectorRegistry(auto_describe=True)
 _fleet.register(FleetCacheCollector())
@@ -45,6 +46,7 @@ def allowed(request: HttpRequest) -> bool:
 def metrics(request: HttpRequest) -> HttpResponse:
     if not allowed(request):
         return HttpResponseForbidden("metrics: send Authorization: Bearer <METRICS_TOKEN> or scrape from METRICS_ALLOWED_IPS\n")
+    sync_process_counters()  # this process's cache counts up to now (other workers' after their flush)
     return HttpResponse(generate_latest(_fleet) + generate_latest(_process_registry()), content_type=CONTENT_TYPE_LATEST)
 
 

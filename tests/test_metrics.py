@@ -1,4 +1,5 @@
-"""GET /metrics: Prometheus text a scraper can parse, with the fleet's cache counts as cache_stats shows them."""
+"""GET /metrics: Prometheus text a scraper can parse; per-process cache counters that sum() adds up over
+targets, and the fleet's totals (as cache_stats shows them) as gauges under names that say so."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from conversations.metrics import TURN_DURATION
 from healthagent.errors import ApplicationError
 from nutrition.metrics import FDC_DURATION, FDC_REQUESTS
 from tests.nutrition.fakes import BANANA_NUTRIENTS, fdc_food
+from tests.redis_server import redis_server, use_redis  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.django_db
 
@@ -43,9 +45,16 @@ def test_cache_counts_are_the_ones_cache_stats_json_prints(bot, client):
     compared = 0
     for namespace, counts in report["namespaces"].items():
         for field in stats.FIELDS:
-            assert samples[f"healthagent_cache_{field}_total"][(("namespace", namespace),)] == counts[field], (namespace, field)
+            assert samples[f"healthagent_cache_fleet_{field}"][(("namespace", namespace),)] == counts[field], (namespace, field)
             compared += 1
     assert compared >= 18
+    # This process's own counters: what it counted since it started, whatever the fleet's stats hash says.
+    local = stats.local_counts()
+    for namespace, counts in local.items():
+        for field in stats.FIELDS:
+            got = samples.get(f"healthagent_cache_{field}_total", {}).get((("namespace", namespace),), 0)
+            assert got == counts[field], (namespace, field)
+    assert not any(name.startswith("healthagent_cache_fleet_") and name.endswith("_total") for name in samples)
     # The conversation itself was cached: the comparison is not of zeros.
     assert report["namespaces"]["conversation_history"]["hits"] >= 4
     assert samples["healthagent_cache_redis_up"][()] == 1
@@ -104,3 +113,57 @@ def test_only_the_token_or_an_allowed_address_gets_in(client, settings):
     settings.METRICS_ALLOWED_NETWORKS = [ipaddress.ip_network("10.0.0.0/8")]
     assert client.get("/metrics").status_code == 403
     assert client.get("/metrics", REMOTE_ADDR="10.1.2.3").status_code == 200
+
+
+_OTHER_PROCESS = """
+import django
+django.setup()
+from django.core.cache import cache
+from prometheus_client import generate_latest
+from caching.api import sync_process_counters, usda_key
+key = usda_key("metrics {n}", 5)
+cache.get(key)
+cache.set(key, [{{"fdcId": {n}}}])
+for _ in range(3):
+    cache.get(key)
+sync_process_counters()
+print(generate_latest().decode())
+"""  # its at-exit flush delivers its counts to the fleet's stats hash
+
+
+def _process_samples(text: str) -> dict[str, dict[tuple, float]]:
+    samples: dict[str, dict[tuple, float]] = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            samples.setdefault(sample.name, {})[tuple(sorted(sample.labels.items()))] = sample.value
+    return samples
+
+
+@pytest.mark.redis_server
+def test_summing_the_per_process_counters_over_targets_gives_the_fleet_total(redis_server, use_redis, client):
+    """Two processes, each scraped as a target: sum() of their per-process counters is the fleet's
+    figure (the gauge), not twice it, as re-exporting the fleet's totals from every target made it."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    use_redis(redis_server.url)
+    assert stats.reset()
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("DATABASE_URL", "ENABLE_CACHE", "REDIS_CLUSTER_NODES", "REDIS_SENTINELS")}
+    env.update(REDIS_URL=redis_server.url, DJANGO_SETTINGS_MODULE="healthagent.settings",
+               DJANGO_SECRET_KEY=env.get("DJANGO_SECRET_KEY", "x"), TELEGRAM_WEBHOOK_SECRET="metrics-test")
+    root = Path(__file__).resolve().parents[1]
+    runs = [subprocess.run([sys.executable, "-c", _OTHER_PROCESS.format(n=n)], cwd=root, env=env,
+                           capture_output=True, text=True, timeout=60) for n in (1, 2)]
+    assert [run.returncode for run in runs] == [0, 0], [run.stderr[-2000:] for run in runs]
+    targets = [_process_samples(run.stdout) for run in runs]
+
+    usda = (("namespace", "usda"),)
+    for field, each in (("hits", 3), ("misses", 1), ("sets", 1)):
+        assert [t[f"healthagent_cache_{field}_total"][usda] for t in targets] == [each, each]
+    fleet = scrape(client)  # any target answers with the fleet's totals (this process made no usda calls)
+    for field in ("hits", "misses", "sets"):
+        per_target = [t[f"healthagent_cache_{field}_total"][usda] for t in targets]
+        assert sum(per_target) == fleet[f"healthagent_cache_fleet_{field}"][usda], field

@@ -23,7 +23,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -263,10 +263,17 @@ def flusher_running() -> bool:
     return _flusher is not None and _flusher.is_alive()
 
 
+# Called after each of the flusher thread's flushes (caching.ops.metrics keeps /metrics' per-process
+# counters current with it).
+AFTER_FLUSH: list[Callable[[], None]] = []
+
+
 def _run_flusher(stop: threading.Event) -> None:
     while not stop.wait(_flusher_interval):
         try:
             flush()
+            for hook in AFTER_FLUSH:
+                hook()
         except Exception:  # a bug must not kill the thread silently, nor spam the log every second
             logger.exception("cache stats flush failed; counts are kept for the next flush")
             stop.wait(60)

@@ -1,6 +1,6 @@
 """The cache on a Redis Cluster (issue 12, "everything works on a Cluster"): what spans slots and nodes.
 
-The rest of tests/caching runs on a Cluster too when one is configured (.ci/run's test_topologies:
+The rest of tests/caching runs on a Cluster too when one is configured (.ci/run's topology lanes:
 REDIS_CLUSTER_NODES); these tests are about the Cluster itself — keys on every primary, scripts in one
 slot, redirects while a slot moves — and need one: a single Redis has no slots to get wrong.
 """
@@ -32,7 +32,7 @@ from memory.services import profile_ensure, profile_update
 
 pytestmark = pytest.mark.skipif(
     getattr(settings, "REDIS_TOPOLOGY", None) is None or settings.REDIS_TOPOLOGY.kind != CLUSTER,
-    reason="needs a Redis Cluster: set REDIS_CLUSTER_NODES (.ci/run's test_topologies starts one)",
+    reason="needs a Redis Cluster: set REDIS_CLUSTER_NODES (.ci/run's topology lanes starts one)",
 )
 
 
@@ -166,7 +166,7 @@ def test_cache_stats_shows_every_node():
     call_command("cache_stats", stdout=out)
     table = out.getvalue()
     nodes = node_clients(_client())
-    assert len(nodes) == 6  # 3 primaries, 1 replica each (tests/redis_topologies.py)
+    assert len(nodes) == 6  # 3 primaries, 1 replica each (tools/redis_topologies.py)
     rows = [line.split() for line in table.splitlines() if line.split()[:1] in ([name] for name, _, _ in nodes)]
     assert sorted((row[0], row[1]) for row in rows) == sorted((name, role) for name, role, _ in nodes)
     keys = {name: int(row[2]) for name, row in ((row[0], row) for row in rows)}

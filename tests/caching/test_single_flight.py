@@ -4,7 +4,6 @@ its expiry, errors never stored, per-value TTLs, and the local copy that serves 
 import copy
 import logging
 import threading
-import time
 
 import pytest
 from django.core.cache import cache, caches
@@ -14,16 +13,17 @@ from caching.backend import stats
 from caching.backend.local_copy import LocalCopy
 from caching.keys import usda_key, user_memory_key
 from caching.backend.singleflight import lock_key
-from tests.concurrency import in_threads
+from tests.concurrency import FlightWaiters, in_threads
 
 FOODS = [{"fdc_id": 1, "description": "Rice, white, cooked", "kcal": 130.0}]
 
 
 class Upstream:
-    """A slow source that counts its calls; `fail` makes it raise instead."""
+    """A source that counts its calls; `fail` makes it raise instead. With `hold=(waiters, n)` the
+    first call answers only once n other callers wait for it (tests.concurrency.FlightWaiters)."""
 
-    def __init__(self, value=FOODS, *, delay: float = 0.3, fail: bool = False) -> None:
-        self.value, self.delay, self.fail = value, delay, fail
+    def __init__(self, value=FOODS, *, hold: tuple[FlightWaiters, int] | None = None, fail: bool = False) -> None:
+        self.value, self.hold, self.fail = value, hold, fail
         self.calls = 0
         self.locks_seen: list[bytes | None] = []  # the lock key's content at each call
         self.lock_to_watch: str | None = None
@@ -34,10 +34,17 @@ class Upstream:
             self.calls += 1
         if self.lock_to_watch:
             self.locks_seen.append(get_redis_connection("default").get(self.lock_to_watch))
-        time.sleep(self.delay)
+        if self.hold is not None:
+            waiters, n = self.hold
+            waiters.wait_for(n)
         if self.fail:
             raise ValueError("upstream failed")
         return copy.deepcopy(self.value)
+
+
+@pytest.fixture
+def waiters(monkeypatch):
+    return FlightWaiters(monkeypatch)
 
 
 def raw_redis():
@@ -58,9 +65,9 @@ def lock_timeout(settings):
 
 
 # --- one computation per key ----------------------------------------------------------------------
-def test_fifty_concurrent_misses_compute_once_and_all_get_the_value():
+def test_fifty_concurrent_misses_compute_once_and_all_get_the_value(waiters):
     key = usda_key("rice", 5)
-    upstream = Upstream()
+    upstream = Upstream(hold=(waiters, 49))
 
     results, errors = in_threads(50, lambda: cache.get_or_set(key, upstream, timeout=60))
 
@@ -72,9 +79,9 @@ def test_fifty_concurrent_misses_compute_once_and_all_get_the_value():
     assert raw_redis().exists(lock_key(cache.make_key(key))) == 0  # released
 
 
-def test_workers_in_other_processes_wait_for_the_lock_holder():
+def test_workers_in_other_processes_wait_for_the_lock_holder(waiters):
     key = usda_key("oats", 5)
-    upstream = Upstream()
+    upstream = Upstream(hold=(waiters, 11))
 
     results, errors = in_threads(12, lambda: cache.get_or_set(key, upstream, timeout=60), own_process=True)
 
@@ -82,9 +89,9 @@ def test_workers_in_other_processes_wait_for_the_lock_holder():
     assert errors == [None] * 12 and results == [FOODS] * 12
 
 
-def test_an_error_is_shared_by_its_flight_never_stored_and_the_next_call_computes_again():
+def test_an_error_is_shared_by_its_flight_never_stored_and_the_next_call_computes_again(waiters):
     key = usda_key("kale", 5)
-    failing = Upstream(fail=True)
+    failing = Upstream(hold=(waiters, 19), fail=True)
 
     results, errors = in_threads(20, lambda: cache.get_or_set(key, failing, timeout=60))
 
@@ -93,13 +100,13 @@ def test_an_error_is_shared_by_its_flight_never_stored_and_the_next_call_compute
     assert cache.get(key, "nothing") == "nothing"
     assert raw_redis().exists(lock_key(cache.make_key(key))) == 0  # released at once, not left to expire
 
-    working = Upstream(delay=0)
+    working = Upstream()
     assert cache.get_or_set(key, working, timeout=60) == FOODS
     assert cache.get_or_set(key, working, timeout=60) == FOODS
     assert working.calls == 1
 
 
-def test_an_error_in_another_process_lets_a_waiter_take_over():
+def test_an_error_in_another_process_lets_a_waiter_take_over(waiters):
     key = usda_key("leek", 5)
     calls = []
     lock = threading.Lock()
@@ -108,7 +115,7 @@ def test_an_error_in_another_process_lets_a_waiter_take_over():
         with lock:
             calls.append(1)
             first = len(calls) == 1
-        time.sleep(0.2)
+        waiters.wait_for(5)  # the other five poll the lock: one of them takes it over
         if first:
             raise ValueError("upstream failed")
         return FOODS
@@ -121,12 +128,12 @@ def test_an_error_in_another_process_lets_a_waiter_take_over():
     assert cache.get(key) == FOODS
 
 
-def test_a_crashed_holders_lock_expires_and_one_waiter_takes_over(lock_timeout):
+def test_a_crashed_holders_lock_expires_and_one_waiter_takes_over(lock_timeout, waiters):
     lock_timeout(0.5)
     key = usda_key("rye", 5)
     lock = lock_key(cache.make_key(key))
     raw_redis().set(lock, "crashed-holder", px=500)  # taken, never released
-    upstream = Upstream(delay=0.1)
+    upstream = Upstream(hold=(waiters, 10))  # all ten polled the crashed lock, the holder too
     upstream.lock_to_watch = lock
 
     results, errors = in_threads(10, lambda: cache.get_or_set(key, upstream, timeout=60), own_process=True)
@@ -142,7 +149,7 @@ def test_a_lock_that_never_expires_delays_but_never_hangs_a_caller(lock_timeout,
     lock_timeout(0.1)
     key = usda_key("spelt", 5)
     raw_redis().set(lock_key(cache.make_key(key)), "somebody")  # no TTL: a bug elsewhere
-    upstream = Upstream(delay=0)
+    upstream = Upstream()
 
     with caplog.at_level(logging.WARNING, logger="caching"):
         assert cache.get_or_set(key, upstream, timeout=60) == FOODS
@@ -210,12 +217,12 @@ def test_each_call_counts_one_hit_or_one_miss():
 @pytest.mark.redis_server
 @pytest.mark.django_db  # a breaker probe replays the invalidation outbox from the database
 def test_with_redis_down_threads_share_one_computation_and_the_local_copy_serves_repeats(
-    redis_server, use_redis
+    redis_server, use_redis, waiters
 ):
     use_redis(redis_server.url, BREAKER_FAILURES=1, BREAKER_COOLDOWN=30)
     redis_server.stop()
     key = usda_key("rice", 5)
-    upstream = Upstream()
+    upstream = Upstream(hold=(waiters, 19))
 
     results, errors = in_threads(20, lambda: cache.get_or_set(key, upstream, timeout=60))
     assert upstream.calls == 1
@@ -233,7 +240,7 @@ def test_with_redis_down_threads_share_one_computation_and_the_local_copy_serves
 def test_values_computed_before_an_outage_are_served_during_it(redis_server, use_redis):
     use_redis(redis_server.url, BREAKER_FAILURES=1, BREAKER_COOLDOWN=30)
     key = usda_key("beans", 5)
-    upstream = Upstream(delay=0)
+    upstream = Upstream()
     assert cache.get_or_set(key, upstream, timeout=60) == FOODS
 
     redis_server.stop()

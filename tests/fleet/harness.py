@@ -30,7 +30,7 @@ from tests.redis_server import RedisServer, free_port
 ROOT = Path(__file__).resolve().parents[2]
 GUNICORN = str(Path(sys.executable).with_name("gunicorn"))
 SECRET = "fleet-secret_1"
-SLOW_TURN = 1.0  # seconds: "no turn over 1 s during a fault"
+SLOW_TURN = 1.0  # seconds: a turn during a fault slower than this is counted (a figure, not asserted)
 
 
 def rounds(default: int = 30) -> int:
@@ -162,7 +162,8 @@ class Expected:
 class Tally:
     turns: int = 0
     failed: list = field(default_factory=list)  # (worker, text, status or error)
-    slow: list = field(default_factory=list)  # (worker, text, seconds) during a fault
+    slow: list = field(default_factory=list)  # (worker, text, seconds) during a fault, over SLOW_TURN
+    slowest_during_fault: float = 0.0  # seconds
     stale: list = field(default_factory=list)  # (kind, worker, round, expected, reply excerpt)
     reads: dict = field(default_factory=lambda: {"profile": 0, "prefs": 0, "history": 0})
 
@@ -187,8 +188,10 @@ class Driver:
             return None
         elapsed = time.monotonic() - started
         self.tally.turns += 1
-        if during_fault and elapsed > SLOW_TURN:
-            self.tally.slow.append((worker.name, text, round(elapsed, 3)))
+        if during_fault:
+            self.tally.slowest_during_fault = max(self.tally.slowest_during_fault, elapsed)
+            if elapsed > SLOW_TURN:
+                self.tally.slow.append((worker.name, text, round(elapsed, 3)))
         if response.status_code != 200:
             self.tally.failed.append((worker.name, text, response.status_code))
             return None

@@ -1,6 +1,6 @@
 """No stale read and no failed turn through a failover of the cache's primary, on Sentinel and Cluster.
 
-Each topology (tests/redis_topologies.py: 1 primary + 1 replica + 3 sentinels; 3 primaries with a
+Each topology (tools/redis_topologies.py: 1 primary + 1 replica + 3 sentinels; 3 primaries with a
 replica each) serves two gunicorn processes, while a load thread sends turns of other users to both.
 Each round: a fresh user writes and reads through both workers (warm cache); then
 
@@ -32,12 +32,12 @@ import requests
 from bench.percentile import percentile
 from caching.keys import SCHEMA_VERSION, user_memory_key
 from tests.fleet.harness import Driver, Expected, FleetDatabase, Tally, Worker, service_env
-from tests.redis_topologies import MASTER_NAME, Cluster, SentinelSet
+from tools.redis_topologies import MASTER_NAME, Cluster, SentinelSet
 
 pytestmark = [
     pytest.mark.fleet,
     # Minutes of failovers and two topologies of redis-server: CI's test_topologies step runs them.
-    pytest.mark.skipif(not os.environ.get("FAILOVER_ROUNDS"), reason="set FAILOVER_ROUNDS (CI: .ci/run's test_topologies, 20 rounds)"),
+    pytest.mark.skipif(not os.environ.get("FAILOVER_ROUNDS"), reason="set FAILOVER_ROUNDS (CI: .ci/run's topology lanes, 20 rounds)"),
 ]
 RESUME_TIMEOUT = 60.0
 SUMMARY = Path(__file__).resolve().parents[2] / "artifacts" / "failover"  # what each run counted
@@ -115,8 +115,7 @@ class TopologyFleet:
                 before_kill()
             started = time.monotonic()
             if self.kind == "sentinel":
-                self.redis.client(self.redis.sentinel_ports[0]).execute_command("SENTINEL", "FAILOVER", MASTER_NAME)
-                _until(lambda: self._promoted(primary, user_id), "a replica promoted")
+                self._sentinel_failover(primary, user_id)
             else:
                 self._cluster_failover(primary, user_id)
         return started
@@ -136,6 +135,28 @@ class TopologyFleet:
             except AssertionError:
                 if attempt == attempts - 1:
                     raise
+
+    def _sentinel_failover(self, primary: int, user_id: int, attempts: int = 3) -> None:
+        """SENTINEL FAILOVER, once the sentinel sees a replica it may promote. It refuses with
+        NOGOODSLAVE while its view of the replica is not good enough (down for it: no PING answer
+        within down-after-milliseconds, 1 s here, which a loaded machine can miss): wait for that
+        view, and ask again then, as for a Cluster's aborted manual failover."""
+        sentinel = self.redis.client(self.redis.sentinel_ports[0])
+
+        def promotable() -> bool:
+            return any(replica.get("flags") == "slave" and replica.get("master-link-status") == "ok"
+                       for replica in sentinel.sentinel_slaves(MASTER_NAME))
+
+        for attempt in range(attempts):
+            _until(promotable, "a replica the sentinel may promote", 30)
+            try:
+                sentinel.execute_command("SENTINEL", "FAILOVER", MASTER_NAME)
+            except redis.ResponseError as error:
+                if "NOGOODSLAVE" not in str(error) or attempt == attempts - 1:
+                    raise
+                continue
+            _until(lambda: self._promoted(primary, user_id), "a replica promoted")
+            return
 
     def _cut_replication(self, primary: int, replica: int) -> None:
         """Keep the replica from hearing anything the primary takes from now on: its link is cut and

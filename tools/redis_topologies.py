@@ -1,15 +1,16 @@
 """Throwaway Redis Cluster and Sentinel sets from the system's redis-server (Debian's package), on
 free loopback ports under a directory of their own — for CI (.ci/run) and for tests that fail over.
 
-    python -m tests.redis_topologies start cluster DIR    # 3 primaries + 1 replica each
-    python -m tests.redis_topologies start sentinel DIR   # 1 primary, 1 replica, 3 sentinels
-    python -m tests.redis_topologies stop DIR
+    python -m tools.redis_topologies start cluster DIR    # 3 primaries + 1 replica each
+    python -m tools.redis_topologies start sentinel DIR   # 1 primary, 1 replica, 3 sentinels
+    python -m tools.redis_topologies stop DIR
 
 `start` prints the environment that points the service at it (`REDIS_CLUSTER_NODES=...` or
 `REDIS_SENTINELS=... REDIS_SENTINEL_MASTER=...`), one `export NAME=value` a line, for `eval`.
 In Python: `Cluster.start(path)` / `SentinelSet.start(path)`, `.env`, `.stop()`.
 
-Failover is quick on purpose: cluster-node-timeout and down-after-milliseconds are 1 s, and a full
+Failover is quick on purpose: cluster-node-timeout and down-after-milliseconds are 1 s (5 s for a
+topology started from the command line, which no test fails over), and a full
 sync starts at once (repl-diskless-sync-delay 0).
 """
 
@@ -32,6 +33,10 @@ REDIS_CLI = shutil.which("redis-cli") or "redis-cli"
 HOST = "127.0.0.1"
 MASTER_NAME = "cachemaster"
 NODE_TIMEOUT_MS = 1000
+# `start` from the command line (.ci/run's cache tests on a topology): nothing there fails over on
+# purpose, and with 1 s a node merely slowed by a loaded machine (CI runs its lanes in parallel) can
+# be voted down and failed over under a test that moves a slot.
+STEADY_NODE_TIMEOUT_MS = 5000
 
 
 def _free_port(*, bus: bool = False) -> int:
@@ -130,13 +135,13 @@ class Cluster(_Fleet):
     kind = "cluster"
 
     @classmethod
-    def start(cls, path: Path, *, primaries: int = 3) -> Cluster:
+    def start(cls, path: Path, *, primaries: int = 3, node_timeout_ms: int = NODE_TIMEOUT_MS) -> Cluster:
         fleet = cls(path)
         fleet.ports = [_free_port(bus=True) for _ in range(primaries * 2)]
         fleet.env = {"REDIS_CLUSTER_NODES": ",".join(f"{HOST}:{port}" for port in fleet.ports[:primaries])}
         for port in fleet.ports:
             fleet._spawn(port, "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
-                         "--cluster-node-timeout", str(NODE_TIMEOUT_MS), "--appendfsync", "no")
+                         "--cluster-node-timeout", str(node_timeout_ms), "--appendfsync", "no")
         for port in fleet.ports:
             wait_for(f"cluster node {port}", lambda port=port: fleet.client(port).ping())
         subprocess.run([REDIS_CLI, "--cluster", "create", *[f"{HOST}:{port}" for port in fleet.ports],
@@ -175,7 +180,7 @@ class SentinelSet(_Fleet):
     kind = "sentinel"
 
     @classmethod
-    def start(cls, path: Path) -> SentinelSet:
+    def start(cls, path: Path, *, node_timeout_ms: int = NODE_TIMEOUT_MS) -> SentinelSet:
         fleet = cls(path)
         fleet.data_ports = [_free_port(), _free_port()]
         fleet.sentinel_ports = [_free_port() for _ in range(3)]
@@ -186,7 +191,7 @@ class SentinelSet(_Fleet):
         fleet._spawn(replica, "--replicaof", HOST, str(primary))
         for port in fleet.sentinel_ports:
             conf = (f"sentinel monitor {MASTER_NAME} {HOST} {primary} 2\n"
-                    f"sentinel down-after-milliseconds {MASTER_NAME} {NODE_TIMEOUT_MS}\n"
+                    f"sentinel down-after-milliseconds {MASTER_NAME} {node_timeout_ms}\n"
                     f"sentinel failover-timeout {MASTER_NAME} 5000\n"
                     f"sentinel parallel-syncs {MASTER_NAME} 1\n")
             # A sentinel rewrites its config file: it must be its own and writable.
@@ -240,7 +245,7 @@ def main(argv: list[str]) -> int:
     if len(argv) == 3 and argv[0] == "start" and argv[1] in {"cluster", "sentinel"}:
         path = Path(argv[2])
         path.mkdir(parents=True, exist_ok=True)
-        fleet = (Cluster if argv[1] == "cluster" else SentinelSet).start(path)
+        fleet = (Cluster if argv[1] == "cluster" else SentinelSet).start(path, node_timeout_ms=STEADY_NODE_TIMEOUT_MS)
         for name, value in fleet.env.items():
             print(f"export {name}={value}")
         return 0

@@ -1,8 +1,8 @@
-"""`python -m caching.compat` (`make compat`): django-redis's test suite against our backend.
+"""`python -m tools.conformance.compat` (`make compat`): django-redis's test suite against our backend.
 
 Downloads the sdist of the installed django-redis version once (pip, into a cache directory that
 is never committed), starts a redis-server of its own on a free loopback port, runs the suite's
-`tests/` with the project's CACHES (caching/compat/settings.py) as the one settings variant, and
+`tests/` with the project's CACHES (tools/conformance/compat/settings.py) as the one settings variant, and
 prints passed / failed with the intended deviations. Exit status 0 only if exactly the deviations
 below fail: another failure is a regression, a deviation that passes must leave the list.
 """
@@ -23,9 +23,9 @@ from pathlib import Path
 
 import django_redis
 
-from caching import sdist
+from tools.conformance import sdist
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 VARIANT = "healthagent"
 
 # test id (file::class::name, parameters dropped) -> why our backend answers differently on purpose.
@@ -50,7 +50,7 @@ _PIN_LIST = re.compile(r"settings = \[\n(?:\s+\"sqlite[a-z0-9_]*\",\n)+\s+\]")
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m caching.compat", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m tools.conformance.compat", description=__doc__.split("\n")[0])
     parser.add_argument("pytest_args", nargs="*", help="extra pytest arguments (e.g. -k ttl)")
     args = parser.parse_args(argv)
 
@@ -90,7 +90,7 @@ def fetch_suite(version: str) -> Path:
         if replaced != 1:
             raise SystemExit(f"compat: {conftest} no longer lists its settings variants as expected")
         conftest.write_text(text)
-    (root / "tests" / "settings" / f"{VARIANT}.py").write_text("from caching.compat.settings import *  # noqa\n")
+    (root / "tests" / "settings" / f"{VARIANT}.py").write_text("from tools.conformance.compat.settings import *  # noqa\n")
     (root / "pytest.ini").write_text("[pytest]\npythonpath = tests\ntestpaths = tests\nxfail_strict = true\n")
     return root
 
@@ -145,7 +145,7 @@ def report(results: dict, *, selected: bool) -> int:
     for name in unexpected:
         print(f"  UNEXPECTED FAILURE  {name}")
     for name in still_passing:
-        print(f"  NOW PASSES  {name} (remove it from DEVIATIONS in caching/compat/run.py and README)")
+        print(f"  NOW PASSES  {name} (remove it from DEVIATIONS in tools/conformance/compat/run.py and README)")
     ok = not unexpected and not still_passing and total > 0
     print("compat: %s" % ("PASSED" if ok else "FAILED"))
     return 0 if ok else 1

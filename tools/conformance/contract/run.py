@@ -1,4 +1,4 @@
-"""`python -m caching.contract` (`make contract`): fetch Django's cache tests, run them per Redis.
+"""`python -m tools.conformance.contract` (`make contract`): fetch Django's cache tests, run them per Redis.
 
 Targets: the embedded Redis always; the real one too when REDIS_URL is set (its database is
 flushed by the suite, as by `make test`: point it at a database of its own). Exit status 0 only if
@@ -17,12 +17,12 @@ from pathlib import Path
 
 import django
 
-from caching import sdist
+from tools.conformance import sdist
 from caching.servers.url import redact_url
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m caching.contract", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m tools.conformance.contract", description=__doc__.split("\n")[0])
     parser.add_argument("--target", choices=("all", "embedded", "real"), default="all")
     args = parser.parse_args(argv)
 
@@ -77,9 +77,9 @@ def run_target(label: str, redis_env: dict[str, str], tests_dir: Path) -> dict |
     print(f"\n=== contract on {label}: {where} ===", flush=True)
     with tempfile.NamedTemporaryFile(suffix=".json") as result_file:
         completed = subprocess.run(
-            [sys.executable, "-m", "caching.contract.suite", str(tests_dir), label, result_file.name],
+            [sys.executable, "-m", "tools.conformance.contract.suite", str(tests_dir), label, result_file.name],
             env=env,
-            cwd=Path(__file__).resolve().parents[2],
+            cwd=Path(__file__).resolve().parents[3],
         )
         try:
             return json.loads(Path(result_file.name).read_text())

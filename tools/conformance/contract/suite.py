@@ -1,4 +1,4 @@
-"""One contract run, in its own process: `python -m caching.contract.suite TESTS_DIR LABEL RESULT_FILE`.
+"""One contract run, in its own process: `python -m tools.conformance.contract.suite TESTS_DIR LABEL RESULT_FILE`.
 
 Runs Django's BaseCacheTests against CACHES["default"] exactly as Django runs them for its own
 RedisCache (the cull caches left out, which makes the three culling tests skip themselves), under
@@ -41,7 +41,7 @@ def apply_runtests_warning_filters(tests_dir: str) -> list[str]:
 
 
 def main(tests_dir: str, label: str, result_file: str) -> int:
-    os.environ["DJANGO_SETTINGS_MODULE"] = "caching.contract.settings"
+    os.environ["DJANGO_SETTINGS_MODULE"] = "tools.conformance.contract.settings"
     sys.path.insert(0, tests_dir)  # Django's test apps import as top-level packages: `cache`
     filters = apply_runtests_warning_filters(tests_dir)
     if not any("RuntimeWarning" in line for line in filters):
