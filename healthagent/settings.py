@@ -129,17 +129,19 @@ MIDDLEWARE = [
 # The proxy's address(es): gunicorn takes X-Forwarded-Proto only from them (forwarded_allow_ips),
 # and Django the client's address (X-Forwarded-For); from anyone else those headers are dropped.
 # Empty: no proxy is trusted (gunicorn faces its clients itself, e.g. `make serve` on loopback).
-FORWARDED_ALLOW_IPS = os.environ.get("FORWARDED_ALLOW_IPS", "").strip()
-try:
+def _networks(name: str, value: str, what: str) -> list:
+    """The addresses or networks in `value` (comma-separated), or ImproperlyConfigured naming `name`."""
     import ipaddress
 
-    TRUSTED_PROXY_NETWORKS = [
-        ipaddress.ip_network(item.strip(), strict=False) for item in FORWARDED_ALLOW_IPS.split(",") if item.strip()
-    ]
-except ValueError as exc:
-    raise ImproperlyConfigured(
-        f"FORWARDED_ALLOW_IPS must be the proxy's addresses or networks, comma-separated, not {FORWARDED_ALLOW_IPS!r}: {exc}"
-    ) from None
+    try:
+        return [ipaddress.ip_network(item.strip(), strict=False) for item in value.split(",") if item.strip()]
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"{name} must be {what}, not {value!r}: {exc}") from None
+
+
+FORWARDED_ALLOW_IPS = os.environ.get("FORWARDED_ALLOW_IPS", "").strip()
+TRUSTED_PROXY_NETWORKS = _networks("FORWARDED_ALLOW_IPS", FORWARDED_ALLOW_IPS,
+                                   "the proxy's addresses or networks, comma-separated")
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = not DEBUG
 # Sent on https answers only (SecurityMiddleware); the proxy serves nothing but https for BOT_DOMAIN.
@@ -406,16 +408,8 @@ elif not DEBUG:
 # A scraper is let in by a bearer token, or by its address (loopback unless configured).
 METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "").strip()
 METRICS_ALLOWED_IPS = os.environ.get("METRICS_ALLOWED_IPS", "").strip() or "127.0.0.1,::1"
-try:
-    import ipaddress
-
-    METRICS_ALLOWED_NETWORKS = [
-        ipaddress.ip_network(item.strip(), strict=False) for item in METRICS_ALLOWED_IPS.split(",") if item.strip()
-    ]
-except ValueError as exc:
-    raise ImproperlyConfigured(
-        f"METRICS_ALLOWED_IPS must be comma-separated addresses or networks (10.0.0.0/8), not {METRICS_ALLOWED_IPS!r}: {exc}"
-    ) from None
+METRICS_ALLOWED_NETWORKS = _networks("METRICS_ALLOWED_IPS", METRICS_ALLOWED_IPS,
+                                     "comma-separated addresses or networks (10.0.0.0/8)")
 
 # --- Logging -------------------------------------------------------------------------------------
 # One format for every line the service writes (Django's own loggers included), on stderr. Lines
