@@ -20,9 +20,6 @@ import itertools
 import json
 import os
 import random
-import shutil
-import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -70,26 +67,16 @@ def history_entry() -> bytes:
 
 @contextlib.contextmanager
 def redis_server() -> Iterator[int]:
-    with tempfile.TemporaryDirectory() as tmp, socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-        s.close()
-        process = subprocess.Popen([shutil.which("redis-server") or "redis-server", "--port", str(port),
-                                    "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", tmp],
-                                   stdout=subprocess.DEVNULL)
-        try:
-            import redis
+    """Debian's redis-server on a free port (tools/redis_server.py), stopped afterwards."""
+    from tools.redis_server import RedisServer, free_port, system_redis_server
 
-            client = redis.Redis(port=port)
-            for _ in range(100):
-                with contextlib.suppress(redis.ConnectionError):
-                    client.ping()
-                    break
-                time.sleep(0.05)
-            yield port
+    with tempfile.TemporaryDirectory() as tmp:
+        server = RedisServer(free_port(), Path(tmp), binary=system_redis_server() or "redis-server")
+        server.start()
+        try:
+            yield server.port
         finally:
-            process.terminate()
-            process.wait(timeout=10)
+            server.stop()
 
 
 def timed(call: Callable[[], object], calls: int) -> list[float]:

