@@ -53,13 +53,17 @@ def answers(address: Path | tuple[str, int], timeout: float = 0.5) -> bool:
 
 
 def alive(pid: int) -> bool:
+    """Is the process running? An exited one nobody has reaped yet (a zombie) is not."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:  # alive, someone else's
         return True
-    return True
+    try:  # Linux: state Z, after the parenthesised command name (which may hold spaces)
+        return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True
 
 
 def wait_until(condition: Callable[[], bool], seconds: float, interval: float = 0.02) -> bool:
