@@ -10,14 +10,17 @@ Redis, and checks every answer against what the last acknowledged write said.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import os
 import re
 import secrets
 import signal
+import socket
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -237,6 +240,61 @@ class Driver:
         for worker in workers:
             for kind in self.READS:
                 self.read(worker, user_id, expected, kind, round_no=round_no, during_fault=during_fault)
+
+
+class Gate:
+    """Holds a gated worker's next miss of user memory between its database read and its fill
+    (tests/fleet/wsgi.py: FLEET_GATE): while the test holds it, another process commits a write, so the
+    reader's fill comes after the invalidation with the old row — the stale-set race, in every round.
+
+        with gate.hold(lambda: worker_b.post(...)) as held:   # returns once B has loaded
+            ...write through A, acknowledged...
+        # leaving: B goes on, fills (or is refused), answers; held.result is its reply
+
+    Loads while nothing is held go straight on (nothing listens on the socket then)."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.path = workdir / "gate.sock"
+        self.env = {"FLEET_GATE": str(self.path)}
+
+    @contextlib.contextmanager
+    def hold(self, request, timeout: float = 60.0):
+        held = _Held()
+        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        listener.bind(str(self.path))
+        listener.listen(1)
+        listener.settimeout(timeout)
+        caller = threading.Thread(target=held.run, args=(request,))
+        caller.start()
+        try:
+            try:
+                connection, _ = listener.accept()
+            except TimeoutError:
+                raise AssertionError(f"the gated worker's request never loaded user memory within {timeout:g}s: "
+                                     "it did not miss, so no race was forced") from None
+            finally:
+                listener.close()
+                self.path.unlink()  # later loads go straight on
+            with connection:
+                assert connection.recv(16) == b"loaded\n"
+                yield held
+                connection.sendall(b"go\n")
+        finally:
+            caller.join(timeout=120)
+        assert not caller.is_alive(), "the gated request did not finish"
+        if held.error is not None:
+            raise held.error
+
+
+class _Held:
+    result = None
+    error: BaseException | None = None
+
+    def run(self, request) -> None:
+        try:
+            self.result = request()
+        except BaseException as error:  # raised in the test's thread, after the hold
+            self.error = error
 
 
 def wait_for_breakers(workers: list[Worker], timeout: float = 10.0) -> None:

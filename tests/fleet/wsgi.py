@@ -2,10 +2,11 @@
 
 - FLEET_CRASH_FILE: while this file exists, the next on-commit cache operation deletes it and kills
   the process (os._exit) — a worker dying between COMMIT and its Redis calls.
-- FLEET_SLOW_LOAD_MS (in the workers named in FLEET_SLOW_WORKERS): a miss of user memory waits this
-  long after loading from the database, before it fills — widening the stale-set race (a reader loads
-  the old row just before a commit and writes it back just after) from microseconds to something
-  every round can hit.
+- FLEET_GATE (in the workers named in FLEET_GATED_WORKERS): a unix socket path. A miss of user memory,
+  after loading from the database and before it fills, connects there if the test listens, and waits
+  for its answer: the test holds the reader exactly there while another process commits a write, so
+  every round is the stale-set race (a reader loads the old row just before a commit and writes it
+  back just after), whatever the machine's speed (tests/fleet/harness.py: Gate).
 - FLEET_MECHANISM_OFF: a comma-separated list of mechanisms to switch off, for the negative controls
   that show the harness sees stale reads when a mechanism is missing:
   `fence` (reads trust Redis without checking the outbox), `redelivery` (a redelivered update
@@ -15,7 +16,7 @@
 """
 
 import os
-import time
+import socket
 
 from healthagent.wsgi import application  # noqa: F401  (gunicorn's entry point)
 
@@ -52,13 +53,20 @@ if "token" in _off:  # fill without comparing the token: what the stale-set race
 if "keepwarm" in _off:
     commit_buffer.replace_on_commit = lambda key, change, *, timeout: False
 
-_slow_load = float(os.environ.get("FLEET_SLOW_LOAD_MS") or 0) / 1000
-if _slow_load and os.environ.get("FLEET_WORKER") in os.environ.get("FLEET_SLOW_WORKERS", "").split(","):
+_gate = os.environ.get("FLEET_GATE")
+if _gate and os.environ.get("FLEET_WORKER") in os.environ.get("FLEET_GATED_WORKERS", "").split(","):
     _load = memory_selectors._load
 
-    def _slow(user_id):
+    def _held(user_id):
         value = _load(user_id)
-        time.sleep(_slow_load)
+        try:
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as gate:
+                gate.settimeout(120)  # a test that died holding it: go on
+                gate.connect(_gate)
+                gate.sendall(b"loaded\n")
+                gate.recv(16)  # until the test lets this fill go on
+        except OSError:  # the test holds no load now: nothing listens
+            pass
         return value
 
-    memory_selectors._load = _slow
+    memory_selectors._load = _held
