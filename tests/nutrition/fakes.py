@@ -8,6 +8,7 @@ import os
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -23,7 +24,8 @@ class Scripted:
     status: int = 200
     body: bytes = b'{"foods": []}'
     headers: dict[str, str] = field(default_factory=dict)
-    delay: float = 0.0
+    delay: float = 0.0  # a slow FDC (timeouts, slow peers)
+    hold: Callable[[], None] | None = None  # called before answering: overlap concurrent callers by construction
 
 
 @dataclass
@@ -47,6 +49,8 @@ class FakeFDC:
                 split = urlsplit(self.path)
                 fake.requests.append(Seen(split.path, parse_qs(split.query), self.path, dict(self.headers)))
                 answer = fake.script.popleft() if len(fake.script) > 1 else (fake.script[0] if fake.script else Scripted())
+                if answer.hold is not None:
+                    answer.hold()
                 time.sleep(answer.delay)
                 self.send_response(answer.status)
                 for name, value in {"Content-Type": "application/json", **answer.headers}.items():
@@ -67,9 +71,10 @@ class FakeFDC:
         self._thread.start()
 
     def add(self, status: int = 200, body: object = None, *, headers: dict | None = None, delay: float = 0.0,
-            raw: bytes | None = None) -> None:
+            raw: bytes | None = None, hold: Callable[[], None] | None = None) -> None:
+        """`hold`: called before the answer, e.g. `lambda: waiters.wait_for(n)` (tests.concurrency)."""
         payload = raw if raw is not None else json.dumps({"foods": []} if body is None else body).encode()
-        self.script.append(Scripted(status, payload, headers or {}, delay))
+        self.script.append(Scripted(status, payload, headers or {}, delay, hold))
 
     def close(self) -> None:
         self.server.shutdown()

@@ -13,11 +13,16 @@ from caching.backend.singleflight import lock_key
 from healthagent.errors import ApplicationError
 from nutrition.fdc import UNAVAILABLE
 from nutrition.selectors import search_foods
-from tests.concurrency import in_threads
+from tests.concurrency import FlightWaiters, in_threads
 from tests.nutrition.fakes import BANANA_NUTRIENTS, fdc_food
 from tests.redis_server import redis_server, use_redis  # noqa: F401
 
 BANANA = {"foods": [fdc_food(173944, "Bananas, raw", BANANA_NUTRIENTS), fdc_food(2, "Banana chips")]}
+
+
+@pytest.fixture
+def waiters(monkeypatch):
+    return FlightWaiters(monkeypatch)
 
 
 @pytest.fixture
@@ -31,8 +36,8 @@ def expected(fake_fdc):
     return answer
 
 
-def test_fifty_threads_asking_for_one_new_food_make_one_fdc_request(fake_fdc, expected):
-    fake_fdc.add(body=BANANA, delay=0.3)
+def test_fifty_threads_asking_for_one_new_food_make_one_fdc_request(fake_fdc, expected, waiters):
+    fake_fdc.add(body=BANANA, hold=lambda: waiters.wait_for(49))  # FDC answers once the 49 others wait
 
     results, errors = in_threads(50, lambda: search_foods(query="banana"))
 
@@ -41,8 +46,8 @@ def test_fifty_threads_asking_for_one_new_food_make_one_fdc_request(fake_fdc, ex
     assert results == [expected] * 50
 
 
-def test_workers_in_other_processes_make_one_fdc_request_too(fake_fdc, expected):
-    fake_fdc.add(body=BANANA, delay=0.3)
+def test_workers_in_other_processes_make_one_fdc_request_too(fake_fdc, expected, waiters):
+    fake_fdc.add(body=BANANA, hold=lambda: waiters.wait_for(9))  # the 9 others poll the Redis lock
 
     results, errors = in_threads(10, lambda: search_foods(query="banana"), own_process=True)
 
@@ -77,9 +82,10 @@ def test_a_failing_fdc_is_not_cached_and_the_next_call_asks_again(fake_fdc, sett
     assert len(fake_fdc.requests) == 2
 
 
-def test_concurrent_callers_of_a_failing_fdc_share_one_request_and_nothing_is_cached(fake_fdc, settings, expected):
+def test_concurrent_callers_of_a_failing_fdc_share_one_request_and_nothing_is_cached(fake_fdc, settings, expected,
+                                                                                     waiters):
     settings.USDA_RETRIES = 0
-    fake_fdc.add(503, {"error": "down"}, delay=0.5)
+    fake_fdc.add(503, {"error": "down"}, hold=lambda: waiters.wait_for(19))
     fake_fdc.add(body=BANANA)
 
     results, errors = in_threads(20, lambda: search_foods(query="banana"))
@@ -103,13 +109,14 @@ def test_no_results_are_cached_for_an_hour_at_most_results_for_a_day(fake_fdc, s
     assert settings.CACHE_TTL_NUTRITION_EMPTY < cache.ttl(usda_key("banana", 5)) <= settings.CACHE_TTL_NUTRITION
 
 
-def test_a_crashed_holders_lock_delays_the_lookup_and_then_one_waiter_asks_fdc(fake_fdc, settings, expected):
+def test_a_crashed_holders_lock_delays_the_lookup_and_then_one_waiter_asks_fdc(fake_fdc, settings, expected,
+                                                                              waiters):
     configured = copy.deepcopy(settings.CACHES)
     configured["default"]["OPTIONS"]["LOCK_TIMEOUT"] = 0.5
     settings.CACHES = configured
     lock = lock_key(cache.make_key(usda_key("banana", 5)))
     get_redis_connection("default").set(lock, "crashed-worker", px=500)
-    fake_fdc.add(body=BANANA, delay=0.1)
+    fake_fdc.add(body=BANANA, hold=lambda: waiters.wait_for(10))  # all ten polled the crashed lock, the holder too
 
     results, errors = in_threads(10, lambda: search_foods(query="banana"), own_process=True)
 
@@ -141,10 +148,10 @@ def test_with_the_cache_disabled_every_lookup_asks_fdc(settings, fake_fdc, expec
 @pytest.mark.redis_server
 @pytest.mark.django_db  # a breaker probe replays the invalidation outbox from the database
 def test_with_redis_down_answers_stay_right_and_repeats_do_not_reach_fdc(redis_server, use_redis, fake_fdc,
-                                                                         expected):
+                                                                         expected, waiters):
     use_redis(redis_server.url, BREAKER_FAILURES=1, BREAKER_COOLDOWN=30)
     redis_server.stop()
-    fake_fdc.add(body=BANANA, delay=0.3)
+    fake_fdc.add(body=BANANA, hold=lambda: waiters.wait_for(19))  # the 19 others follow this process's flight
 
     results, errors = in_threads(20, lambda: search_foods(query="banana"))
     assert len(fake_fdc.requests) == 1
