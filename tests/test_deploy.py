@@ -156,7 +156,8 @@ def test_dockerfile_builds_a_slim_non_root_image(dockerfile):
 
 def test_dockerignore_keeps_local_state_out():
     ignored = set((ROOT / ".dockerignore").read_text().split())
-    assert {".venv", ".git", ".env", "db.sqlite3", "staticfiles", "bench/results"} <= ignored
+    # .run: the embedded server's socket, pid file and log, local state like db.sqlite3.
+    assert {".venv", ".git", ".env", "db.sqlite3", ".run", "staticfiles", "bench/results"} <= ignored
     # Development only: the image runs the service, never the tests, benchmarks or tools.
     assert {"tests", "bench", "tools"} <= ignored
 
