@@ -7,7 +7,10 @@ free loopback ports under a directory of their own — for CI (.ci/run) and for 
 
 `start` prints the environment that points the service at it (`REDIS_CLUSTER_NODES=...` or
 `REDIS_SENTINELS=... REDIS_SENTINEL_MASTER=...`), one `export NAME=value` a line, for `eval`.
-In Python: `Cluster.start(path)` / `SentinelSet.start(path)`, `.env`, `.stop()`.
+In Python: `Cluster.start(path)` / `SentinelSet.start(path)`, `.env`, `.stop()`. Each node is a
+tools/redis_server.py `RedisServer` (so caching/servers/process.py's process manager), in a folder
+named after its port with its pid file; nodes a Python process started are stopped when it exits,
+unless the command line's `start` leaves them to `stop`.
 
 Failover is quick on purpose: cluster-node-timeout and down-after-milliseconds are 1 s (5 s for a
 topology started from the command line, which no test fails over), and a full
