@@ -100,7 +100,7 @@ class ServerProcess:
     @classmethod
     def from_pidfile(cls, directory: Path) -> ServerProcess | None:
         """The server whose pid file is in `directory`, if that process is alive (a daemon, or a
-    server another process started and left running)."""
+        server another process started and left running)."""
         try:
             pid = int((Path(directory) / PIDFILE).read_text().strip())
         except (OSError, ValueError):
