@@ -18,6 +18,8 @@ from redis.connection import BlockingConnectionPool
 from redis.exceptions import ClusterDownError, ClusterError, SlotNotCoveredError
 from redis.sentinel import SentinelConnectionPool
 
+from caching.servers import connect_hooks
+
 # Raised by RedisCluster when a slot has no reachable primary (after its own retries and a refresh of
 # the slot map, e.g. mid-failover): Redis is away for this call, as a ConnectionError is for a single
 # Redis, so they feed the breaker (caching/backend/guard.py). A cross-slot script stays a bug and propagates.
@@ -63,6 +65,9 @@ class ClusterConnectionFactory(ConnectionFactory):
         # connection (`timeout`) instead of failing at once.
         params.update(self.pool_cls_kwargs)
         params.setdefault("max_connections", 10)
+        if params.get("redis_connect_func") is connect_hooks.connect:
+            # RedisCluster runs the connection's own on_connect itself, then this: the hooks only.
+            params["redis_connect_func"] = connect_hooks.run
         seeds = [ClusterNode(host, port) for host, port in self.options["CLUSTER_NODES"]]
         return CacheCluster(url=url, startup_nodes=seeds, connection_pool_class=BlockingConnectionPool, **params)
 
