@@ -37,6 +37,7 @@ from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.apps import apps
 from django.db import DatabaseError
 from django.utils import timezone
 from redis.crc import key_slot
@@ -76,6 +77,12 @@ def on_connect(connection: Any) -> None:
     window = outbox.replay_window()
     backend = current_backend()
     if window <= 0 or backend is None:
+        return
+    if not apps.ready:
+        # Start-up (caching's ready() pings Redis) comes before the other apps register their
+        # sources: a replay now would miss their keys. This connection is dropped when released; the
+        # next one is checked.
+        connection.mark_for_reconnect()
         return
     info = _info(connection)
     if info.get("role") not in ("master", "primary"):

@@ -12,8 +12,10 @@ Each round: a fresh user writes and reads through both workers (warm cache); the
 
 After the failover every read through both workers must show the last acknowledged write, no turn
 may fail, and the time until the user's entry is cached again is measured (printed per scenario).
-FAILOVER_ROUNDS sets the rounds (CI: 20). FAILOVER_WAIT_REPLICAS=0 switches the replica
-confirmation (caching/servers/replication.py) off: the negative control, which must see stale reads.
+What makes the promoted replica safe is the replay of recent invalidations into a dataset no process
+has seen (caching/consistency/replay.py); the replica confirmation (WAIT) is off, as by default.
+FAILOVER_ROUNDS sets the rounds (CI: 20). FAILOVER_REPLAY_WINDOW=0 switches the replay off: the
+negative control, which must see stale reads. FAILOVER_WAIT_REPLICAS=1 runs the rounds with WAIT on.
 """
 
 from __future__ import annotations
@@ -48,14 +50,15 @@ def rounds() -> int:
 
 
 class TopologyFleet:
-    def __init__(self, kind: str, workdir, *, wait_replicas: str = "1") -> None:
+    def __init__(self, kind: str, workdir, *, wait_replicas: str = "0", replay_window: str = "600") -> None:
         self.kind = kind
         self.redis = (Cluster if kind == "cluster" else SentinelSet).start(workdir / "redis")
         self.database, self.workers, self.loaded = None, [], None
         try:
             self.database = FleetDatabase(workdir)
             topology = {"REDIS_CLUSTER_NODES": "", "REDIS_SENTINELS": "", "REDIS_SENTINEL_MASTER": "",
-                        "REDIS_WAIT_REPLICAS": wait_replicas, **self.redis.env,
+                        "REDIS_WAIT_REPLICAS": wait_replicas, "REDIS_REPLAY_WINDOW": replay_window,
+                        **self.redis.env,
                         # FAILOVER_LOG_LEVEL=DEBUG: the workers' logs (in the test's tmp dir) show every probe.
                         "LOG_LEVEL": os.environ.get("FAILOVER_LOG_LEVEL", "WARNING")}
             env = service_env(database_url=self.database.url, redis_url="", **topology)
@@ -108,7 +111,7 @@ class TopologyFleet:
             self.redis.kill(primary)
             self._restore_replication(replica)
             _until(lambda: self._promoted(primary, user_id), "a replica promoted")
-            # Back at once, as the new primary's replica: caching resumes only once one is in sync.
+            # Back at once, as the new primary's replica.
             self.redis.restart(primary, replica_of=self.redis.primary() if self.kind == "sentinel" else None)
         else:
             if before_kill is not None:
@@ -264,9 +267,10 @@ def _report(kind: str, how: str, tally: Tally, resumed_after: list[float], load:
     summary = {"rounds": len(resumed_after), "checked_turns": tally.turns, "stale": len(tally.stale),
                "stale_rounds": len(stale_rounds(tally)), "failed": len(tally.failed), "load_turns": load.turns,
                "load_failed": len(load_failed), "resume_s": {k: round(v, 2) for k, v in resume.items()},
-               "wait_replicas": os.environ.get("FAILOVER_WAIT_REPLICAS", "1")}
+               "wait_replicas": os.environ.get("FAILOVER_WAIT_REPLICAS", "0"),
+               "replay_window": os.environ.get("FAILOVER_REPLAY_WINDOW", "600")}
     SUMMARY.mkdir(parents=True, exist_ok=True)
-    control = "-no-wait" if summary["wait_replicas"] == "0" else ""
+    control = ("-no-replay" if summary["replay_window"] == "0" else "") + ("-wait" if summary["wait_replicas"] != "0" else "")
     (SUMMARY / f"{kind}-{how}{control}.json").write_text(json.dumps(summary, indent=2))
     print(f"\nfailover {kind}/{how}: {len(resumed_after)} rounds, {tally.turns} checked turns, "
           f"{len(tally.stale)} stale (in {len(stale_rounds(tally))} rounds), {len(tally.failed)} failed; "
@@ -282,7 +286,8 @@ def stale_rounds(tally: Tally) -> set[int]:
 @pytest.fixture(scope="module", params=["sentinel", "cluster"])
 def topology_fleet(request, tmp_path_factory):
     fleet = TopologyFleet(request.param, tmp_path_factory.mktemp(f"failover-{request.param}"),
-                          wait_replicas=os.environ.get("FAILOVER_WAIT_REPLICAS", "1"))
+                          wait_replicas=os.environ.get("FAILOVER_WAIT_REPLICAS", "0"),
+                          replay_window=os.environ.get("FAILOVER_REPLAY_WINDOW", "600"))
     yield fleet
     fleet.stop()
 
@@ -294,12 +299,13 @@ def test_no_stale_read_and_no_failed_turn_through_a_failover(topology_fleet, how
     tally, resumed_after = run_rounds(topology_fleet, how, rounds(), base_user=base)
     _report(topology_fleet.kind, how, tally, resumed_after, topology_fleet.loaded,
             topology_fleet.loaded.failed[load_failed_before:])
-    if os.environ.get("FAILOVER_WAIT_REPLICAS") == "0":  # the negative control: the lost window shows
+    control = os.environ.get("FAILOVER_REPLAY_WINDOW") == "0" and os.environ.get("FAILOVER_WAIT_REPLICAS", "0") == "0"
+    if control:  # the negative control: neither the replay nor WAIT, the lost window shows
         # kill9 loses the write in every round (the replica is cut off); a round may still be spared when
         # the invalidation itself failed (a connection reset) and went to the outbox instead.
         if how == "kill9":
             assert len(stale_rounds(tally)) * 2 >= rounds(), (
-                "without the replica confirmation most rounds served no stale read: the test cannot see the "
+                "without the replay most rounds served no stale read: the test cannot see the "
                 f"loss (stale in rounds {sorted(stale_rounds(tally))} of {rounds()})")
         return
     assert tally.failed == [], tally.failed[:10]
