@@ -35,6 +35,26 @@ class CacheCluster(RedisCluster):
     """RedisCluster for a cache. `mget` may span slots here: it is split per slot (one MGET per
     slot, in parallel pipelines), which a cache's get_many allows — Django promises no atomicity."""
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        manager = self.nodes_manager
+        read_slot_map = manager.initialize
+
+        def initialize(*a: Any, **kw: Any) -> Any:
+            # A node that changed role (a replica promoted, a primary demoted) may hold another dataset
+            # next time it is a primary: its connections are closed, so that the next ones pass the
+            # connect hooks (caching/servers/connect_hooks.py) — Redis keeps a client's connection open
+            # through a role change. RedisCluster reads the slot map again after every MOVED or
+            # connection error, which is how it learns of a failover.
+            before = {name: node.server_type for name, node in manager.nodes_cache.items()}
+            result = read_slot_map(*a, **kw)
+            for name, node in manager.nodes_cache.items():
+                if before.get(name, node.server_type) != node.server_type and node.redis_connection is not None:
+                    node.redis_connection.connection_pool.disconnect()
+            return result
+
+        manager.initialize = initialize  # type: ignore[method-assign]
+
     def mget(self, keys: Any, *args: Any) -> list[Any]:
         return self.mget_nonatomic(keys, *args)
 

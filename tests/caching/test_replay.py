@@ -14,6 +14,7 @@ import logging
 from datetime import timedelta
 
 import pytest
+from django.conf import settings as django_settings
 from django.core.cache import cache, caches
 from django.db import DatabaseError
 from django.utils import timezone
@@ -239,3 +240,21 @@ def test_the_configured_cache_runs_the_connect_hook(settings):
         pytest.skip("the in-process fakeredis fallback: one process, its data dies with it")
     assert options["CONNECTION_POOL_KWARGS"]["redis_connect_func"] is connect_hooks.connect
     assert replay.on_connect in connect_hooks.CONNECT_HOOKS
+
+
+@pytest.mark.skipif(getattr(django_settings, "REDIS_TOPOLOGY", None) is None or django_settings.REDIS_TOPOLOGY.kind != "cluster",
+                    reason="a Cluster's nodes change roles; elsewhere a failover changes the address")
+def test_a_cluster_node_that_changes_role_is_reached_through_new_connections():
+    # Redis keeps a client's connection through a role change, and RedisCluster reuses a node's pool
+    # when it reads the slot map again: a node demoted and promoted again would be reached through a
+    # connection checked while it held another dataset (caching/servers/cluster.py closes them).
+    client = cache.client.get_client()
+    cache.ping()
+    node = client.get_primaries()[0]
+    pool = node.redis_connection.connection_pool
+    connection = pool.get_connection()
+    pool.release(connection)
+    assert connection._sock is not None
+    node.server_type = "replica"  # as the client saw it before the node was promoted
+    client.nodes_manager.initialize()
+    assert connection._sock is None
