@@ -258,3 +258,21 @@ def test_a_cluster_node_that_changes_role_is_reached_through_new_connections():
     node.server_type = "replica"  # as the client saw it before the node was promoted
     client.nodes_manager.initialize()
     assert connection._sock is None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_wait_stays_an_option_an_invalidation_no_replica_confirms_stays_pending(own_redis, settings, monkeypatch):
+    # REDIS_WAIT_REPLICAS=1 (default 0 since the replay): a Redis with no replica never confirms.
+    from django.db import transaction
+
+    from caching.api import invalidate_on_commit
+
+    monkeypatch.setitem(settings.CACHES["default"]["OPTIONS"], "WAIT_REPLICAS", 1)
+    monkeypatch.setitem(settings.CACHES["default"]["OPTIONS"], "WAIT_TIMEOUT_MS", 10)
+    with transaction.atomic():
+        invalidate_on_commit(user_memory_key(5))
+    assert PendingInvalidation.objects.pending().filter(key=user_memory_key(5)).exists()
+    monkeypatch.setitem(settings.CACHES["default"]["OPTIONS"], "WAIT_REPLICAS", 0)
+    with transaction.atomic():
+        invalidate_on_commit(user_memory_key(6))
+    assert not PendingInvalidation.objects.pending().filter(key=user_memory_key(6)).exists()
