@@ -39,6 +39,7 @@ from typing import Any
 
 from django.apps import apps
 from django.db import DatabaseError
+from django.db import connection as db
 from django.utils import timezone
 from redis.crc import key_slot
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -115,11 +116,17 @@ def _replay(connection: Any, backend: ConsistencyBackend, lock: str, slots: set[
     if not _command(connection, "SET", lock, owner, "NX", "PX", LOCK_TTL_MS):
         raise ReplayPending("another process is replaying recent invalidations into this Redis")
     try:
+        # The hook may run in a thread that had no database connection (the stats flusher's): it
+        # leaves the thread as it found it, so no connection stays checked out of the pool.
+        opened_here = db.connection is None
         try:
             keys = sorted(recent_keys(timezone.now() - timedelta(seconds=window)))
         except DatabaseError as error:
             # Without them we cannot know what this dataset has lost: it stays unused until they can be read.
             raise ReplayPending(f"the recent invalidations cannot be read ({error})") from None
+        finally:
+            if opened_here and not db.in_atomic_block:
+                db.close()
         make_key = backend.make_and_validate_key
         calls = [(make_key(key), make_key(token_key(key))) for key in keys]
         if slots is not None:
