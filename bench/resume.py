@@ -49,7 +49,8 @@ def section(artifacts: Path = ARTIFACTS) -> str:
         "cool-down 1 s) under webhook load, 1 primary + 1 replica + 3 sentinels / 3 primaries with a replica "
         "each (failure detection after 1 s), the replica cut off before the fault so the acknowledged write "
         "is certainly lost, replica confirmation off (`REDIS_WAIT_REPLICAS=0`, the default) and the replay "
-        "on (`REDIS_REPLAY_WINDOW=600`). Times from the fault, as seen from outside.",
+        "on (`REDIS_REPLAY_WINDOW=600`). Times from the fault, as seen from outside, on a 2-core machine "
+        "shared with other work (the other suites ran beside these rounds).",
         "",
         "| topology | fault | rounds | promoted after (median / p95) | caching resumed after (median / p95 / max) "
         "| stale reads | failed turns |",
