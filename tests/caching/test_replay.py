@@ -29,6 +29,16 @@ from conversations.models import ProcessedUpdate
 WINDOW = 600
 
 
+@pytest.fixture(autouse=True)
+def _this_process_remembers_what_it_checked():
+    """The tests here make the process forget which datasets it checked; the rest of the suite must not
+    meet its own Redis as a dataset to check again (tests/conftest.py checks it once, with the database)."""
+    seen = set(replay._seen)
+    yield
+    replay.forget_seen()
+    replay._seen.update(seen)
+
+
 def _as_a_process_that_never_saw_it(backend) -> None:
     client = backend.client.get_client()
     for _, _, node in node_clients(client, primaries_only=True):
