@@ -160,7 +160,9 @@ def run_topology(kind: str, database: BenchDatabase, workdir: Path, failovers: i
                     "TELEGRAM_WEBHOOK_SECRET": SECRET, "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
                     # A load generator is one client sending many turns per user a minute: no turn rate.
                     "BOT_TURNS_PER_MINUTE": "1000000",
-                    "NUTRITION_PROVIDER": "sample", "LOG_LEVEL": "WARNING", **topology.env})
+                    "NUTRITION_PROVIDER": "sample", "LOG_LEVEL": "WARNING", **topology.env,
+                    # The replica confirmation as asked for (the report says which).
+                    **{k: os.environ[k] for k in ("REDIS_WAIT_REPLICAS", "REDIS_WAIT_TIMEOUT_MS") if os.environ.get(k)}})
         manage(env, "migrate", "--no-input", "-v", "0")
         urls = []
         for name in "AB":
@@ -228,7 +230,10 @@ def main() -> None:
         for kind in ("sentinel", "cluster"):
             bench, samples = run_topology(kind, database, Path(tmp), args.failovers)
             table += rows(bench, samples)
-    wait = "1 replica, 100 ms (REDIS_WAIT_REPLICAS / REDIS_WAIT_TIMEOUT_MS defaults)"
+    replicas = os.environ.get("REDIS_WAIT_REPLICAS", "").strip() or "0"
+    wait = ("off (REDIS_WAIT_REPLICAS=0, the default: the replay of recent invalidations keeps a promoted replica "
+            "safe)" if replicas == "0" else f"{replicas} replica(s), REDIS_WAIT_TIMEOUT_MS "
+            f"{os.environ.get('REDIS_WAIT_TIMEOUT_MS') or '100'} ms")
     lines = [
         BEGIN,
         "## A failover under webhook load (`bench/failover.py`)",

@@ -12,6 +12,7 @@ from caching.consistency.commit_buffer import (append_on_commit, enabled, invali
                                                scheduled_keys)
 from caching.consistency.outbox import pending_sql as outbox_pending_sql
 from caching.consistency.reads import read_through, read_through_list
+from caching.consistency.replay import replay_source
 from caching.keys import NAMESPACES, conversation_history_key, usda_key, user_memory_key
 from caching.ops.actions import invalidate_namespace, invalidate_user, refuse_value
 from caching.ops.dashboard import urls as dashboard_urls
@@ -26,6 +27,8 @@ __all__ = [
     "append_on_commit", "enabled", "invalidate_on_commit", "kept_warm", "scheduled_keys",
     # a bot turn: the protocol around its transaction, and the outbox check its claim carries
     "BotTurn", "bot_turn", "outbox_pending_sql",
+    # what a Redis that lost acknowledged writes gets replayed: a source of recent invalidations
+    "replay_source",
     # operators and refusals
     "invalidate_namespace", "invalidate_user", "refuse_value",
     # observing it

@@ -55,7 +55,12 @@ class ProcessedUpdate(models.Model):
     processed_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
-        indexes = [models.Index(fields=["user_id", "processed_at"], name="processedupdate_user_recent")]
+        indexes = [
+            models.Index(fields=["user_id", "processed_at"], name="processedupdate_user_recent"),
+            # The turns of the last REDIS_REPLAY_WINDOW seconds, whose cache keys a Redis that lost
+            # acknowledged writes gets replayed (caching.api.replay_source).
+            models.Index(fields=["processed_at"], name="processedupdate_processed_at"),
+        ]
 
     def __str__(self) -> str:
         return str(self.update_id)

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from datetime import datetime
+
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS
 from django.db.models.signals import post_delete, post_save
 
 from caching.api import append_on_commit, conversation_history_key, invalidate_on_commit
 from caching.api import enabled as cache_enabled
+from caching.api import replay_source
 
-from .models import Message
+from .models import Message, ProcessedUpdate
 from .selectors import HISTORY_MAX, message_row
 
 _CACHED_FIELDS = frozenset({"role", "content", "helpful", "created_at", "user", "user_id"})
@@ -39,6 +43,15 @@ def message_deleted(sender, instance: Message, using=None, **kwargs) -> None:
     invalidate_on_commit(conversation_history_key(instance.user_id), using=using)
 
 
+def turns_keys_since(since: datetime) -> Iterator[str]:
+    """The cache keys of the turns processed since `since` (over the processed_at index): a Redis that
+    lost acknowledged writes gets them replayed before it is read (caching.api.replay_source)."""
+    rows = ProcessedUpdate.objects.filter(processed_at__gte=since).values_list("cache_keys", flat=True)
+    for keys in rows.iterator(chunk_size=2000):
+        yield from keys or ()
+
+
 def connect() -> None:
     post_save.connect(message_saved, sender=Message, dispatch_uid="conversations.message_saved")
     post_delete.connect(message_deleted, sender=Message, dispatch_uid="conversations.message_deleted")
+    replay_source(turns_keys_since)

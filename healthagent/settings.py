@@ -319,6 +319,9 @@ _redis_options: dict = {
     "BREAKER_FAILURES": env_int("REDIS_BREAKER_FAILURES", 3, minimum=1),
     "BREAKER_COOLDOWN": env_float("REDIS_BREAKER_COOLDOWN", 5.0),
     "STATS_FLUSH_INTERVAL": env_float("REDIS_STATS_FLUSH_INTERVAL", 1.0),
+    # Seconds of acknowledged invalidations a Redis that lost writes (a machine crash, a promoted
+    # replica) gets replayed before it is read (caching/consistency/replay.py); 0 switches it off.
+    "REPLAY_WINDOW": env_int("REDIS_REPLAY_WINDOW", 600, minimum=0),
     # Values of 1 KB and more (a full history: 7 KB of JSON) are stored lz4-compressed when that is
     # smaller: a third of the memory for +4% on a hit (BENCHMARKS.md, "Compression").
     "COMPRESSOR": "django_redis.compressors.lz4.Lz4Compressor",

@@ -33,6 +33,16 @@ def pytest_sessionstart(session):
         redis_guard.claim(url)
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _replay_checked_once(django_db_setup, django_db_blocker):
+    """A process's first connection to a Redis dataset checks whether recent invalidations must be
+    replayed into it, which may read the database (caching/consistency/replay.py): done once here,
+    where the database may be read, not inside whichever test happens to connect first. (Emptying
+    the database between tests does not change the dataset: the check is not repeated.)"""
+    with django_db_blocker.unblock():
+        cache.ping()  # every primary: a Cluster's too
+
+
 @pytest.fixture(autouse=True)
 def _clear_cache():
     """Every test starts and ends with an empty cache, real Redis or embedded."""

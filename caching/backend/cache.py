@@ -36,6 +36,7 @@ from caching.backend import read_ahead, serializer
 from caching.backend import singleflight
 from caching.backend import stats
 from caching.backend.breaker import breaker_for
+from caching.servers import connect_hooks
 from caching.servers.embedded import EmbeddedConnection
 from caching.backend.extras import DjangoRedisExtras
 from caching.backend.local_copy import DEFAULT_MAX_ENTRIES, local_copy_for
@@ -112,6 +113,10 @@ class RedisCache(DjangoRedisExtras, GuardedRedis, DjangoRedisCache):
         # fakeredis lives inside this process: nothing it holds is shared with any other process.
         self.process_local = getattr(connection_class, "__module__", "").startswith("fakeredis")
         self.embedded = self.process_local or connection_class is EmbeddedConnection
+        if not self.process_local:
+            # Every new connection passes the connect hooks first (the replay of lost invalidations:
+            # caching/servers/connect_hooks.py). django-redis builds its pools from these options.
+            options.setdefault("CONNECTION_POOL_KWARGS", {}).setdefault("redis_connect_func", connect_hooks.connect)
         if self.process_local:
             self.display_url = "embedded in-process Redis (fakeredis; this process only)"
         elif self.embedded:

@@ -21,7 +21,7 @@ from typing import Any, TypeVar, overload
 
 from django_redis.exceptions import ConnectionInterrupted
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import ResponseError
+from redis.exceptions import RedisError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from caching.backend import stats
@@ -34,9 +34,19 @@ logger = logging.getLogger("caching.backend.cache")
 T = TypeVar("T")
 D = TypeVar("D")
 
+
+
+class ReplayPending(RedisError):
+    """A connection refused by a connect hook until its Redis may be trusted: another process is
+    replaying lost invalidations into it (caching/consistency/replay.py), or they cannot be read.
+    Answered like a Redis that is away — reads miss, nothing is filled — but counted as a bypass and
+    not fed to the breaker: the server is fine, and the replay takes moments. Not a ConnectionError,
+    so redis-py does not retry the connect with its back-off either."""
+
+
 # The server is away: these feed the breaker. ResponseError means it answered: counted, not tripped.
 CONNECTION_ERRORS: tuple[type[Exception], ...] = (RedisConnectionError, RedisTimeoutError, *CLUSTER_UNAVAILABLE)
-REDIS_ERRORS: tuple[type[Exception], ...] = (*CONNECTION_ERRORS, ResponseError)
+REDIS_ERRORS: tuple[type[Exception], ...] = (*CONNECTION_ERRORS, ResponseError, ReplayPending)
 _WARNING_EVERY = 60.0  # seconds between WARNINGs for the same kind of Redis error reply
 _last_warned: dict[str, float] = {}
 
@@ -129,6 +139,11 @@ class GuardedRedis:
     def record_failure(self, error: Exception, namespaces: Iterable[str], op: str) -> None:
         """Count a Redis failure for `namespaces` and let the breaker judge it (an error reply found
         in a pipeline's results comes here as its exception)."""
+        if isinstance(error, ReplayPending):
+            for namespace in namespaces:
+                stats.record(namespace, stats.BYPASS)
+            logger.debug("cache %s bypassed: %s", op, error)
+            return
         for namespace in namespaces:
             stats.record(namespace, stats.ERROR)
         if isinstance(error, CONNECTION_ERRORS):

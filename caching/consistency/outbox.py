@@ -9,6 +9,10 @@ A row names a key whose cached value may be stale in Redis. Rows come from two p
   the invalidation. (A bot turn records its keys on its ProcessedUpdate row instead: Telegram
   redelivers an update it got no answer for, and the redelivery applies them again.)
 
+A row Redis took is not deleted: it is marked applied and kept for the replay window
+(`replay_window()`, REDIS_REPLAY_WINDOW), so a Redis that later loses what it took gets it again
+(caching/consistency/replay.py); rows applied longer ago are pruned by whoever marks rows applied.
+
 Every process learns that rows exist through the database before it reads from Redis
 (caching/consistency/fence.py: the check is folded into the statement that claims a turn's update), and applies
 them itself — so no process serves an entry that another process's acknowledged write made stale,
@@ -19,9 +23,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import DatabaseError, connection
+from django.utils import timezone
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from caching.backend.scripts import INVALIDATE
@@ -41,21 +47,34 @@ def _model() -> Any:
     return PendingInvalidation
 
 
+def replay_window() -> int:
+    """Seconds applied rows (and turns' keys) are kept for a replay: CACHES OPTIONS REPLAY_WINDOW
+    (settings: REDIS_REPLAY_WINDOW); 0 when the replay is off."""
+    from django.conf import settings
+
+    options: Any = settings.CACHES.get("default", {}).get("OPTIONS", {})
+    return int(options.get("REPLAY_WINDOW", 600))
+
+
 def pending_sql() -> str:
     """An SQL expression, true while any invalidation is pending: folded into a statement a turn
-    sends anyway, so learning that Redis cannot be trusted costs no round trip."""
-    return f"EXISTS (SELECT 1 FROM {connection.ops.quote_name(_model()._meta.db_table)})"
+    sends anyway, so learning that Redis cannot be trusted costs no round trip. (A partial index
+    holds the pending rows only: the applied ones kept for the replay do not slow it.)"""
+    quote = connection.ops.quote_name
+    return f"EXISTS (SELECT 1 FROM {quote(_model()._meta.db_table)} WHERE {quote('applied_at')} IS NULL)"
 
 
 def pending_exists() -> bool:
-    return _model().objects.exists()
+    return _model().objects.filter(applied_at__isnull=True).exists()
 
 
 def add(keys: Iterable[str]) -> None:
-    """Add rows for `keys` (one INSERT; keys already pending stay as they are). Raises DatabaseError:
-    a write whose invalidation can be recorded nowhere must not be acknowledged."""
+    """Add rows for `keys` (one INSERT; a key kept applied is pending again, one already pending stays
+    as it is). Raises DatabaseError: a write whose invalidation can be recorded nowhere must not be
+    acknowledged."""
     model = _model()
-    model.objects.bulk_create([model(key=key) for key in keys], ignore_conflicts=True)
+    model.objects.bulk_create([model(key=key) for key in keys], update_conflicts=True, unique_fields=["key"],
+                              update_fields=["applied_at", "created_at"])
 
 
 def add_untaken(key: str) -> None:
@@ -71,13 +90,31 @@ def add_untaken(key: str) -> None:
 
 
 def clear_applied(keys: Iterable[str]) -> None:
-    """Drop the intents of keys Redis has now taken. Best effort: a row left behind costs one more
-    invalidation later, never a stale read."""
+    """Mark the intents of keys Redis has now taken as applied (kept for the replay window), and prune
+    rows applied before it. Best effort: a row left pending costs one more invalidation later, never a
+    stale read."""
     keys = list(keys)
     try:
-        _model().objects.filter(key__in=keys).delete()
+        now = timezone.now()
+        _model().objects.filter(key__in=keys, applied_at__isnull=True).update(applied_at=now)
+        prune(now=now)
     except DatabaseError:
         logger.warning("could not clear %d applied cache intent(s); they will be applied again", len(keys))
+
+
+def prune(*, now: datetime | None = None) -> int:
+    """Delete rows applied longer ago than the replay window; how many went."""
+    before = (now or timezone.now()) - timedelta(seconds=replay_window())
+    deleted, _ = _model().objects.filter(applied_at__lt=before).delete()
+    return deleted
+
+
+def recent_keys(since: datetime) -> set[str]:
+    """Keys of rows pending, or applied since `since`: what the replay sends (caching/consistency/replay.py)."""
+    from django.db.models import Q
+
+    return set(_model().objects.filter(Q(applied_at__isnull=True) | Q(applied_at__gte=since))
+               .values_list("key", flat=True))
 
 
 def apply_pending(cache: ConsistencyBackend, *, limit: int = BATCH) -> set[str] | None:
@@ -86,7 +123,8 @@ def apply_pending(cache: ConsistencyBackend, *, limit: int = BATCH) -> set[str] 
     Returns the keys Redis still cannot be trusted with: empty when all were applied, None when it
     is all of them (Redis unavailable, or more rows pending than one call applies).
     """
-    rows = list(_model().objects.order_by("id").values_list("id", "key")[: limit + 1])
+    read_at = timezone.now()
+    rows = list(_model().objects.filter(applied_at__isnull=True).order_by("id").values_list("id", "key")[: limit + 1])
     if not rows:
         return set()
     more = len(rows) > limit
@@ -97,19 +135,21 @@ def apply_pending(cache: ConsistencyBackend, *, limit: int = BATCH) -> set[str] 
         return None
     applied = [row_id for (row_id, _), ok in zip(rows, results) if ok]
     if applied:
-        _delete(applied)
+        _mark_applied(applied, read_at)
         logger.warning("applied %d cache invalidation(s) that Redis had not taken", len(applied))
     untrusted = {key for (_, key), ok in zip(rows, results) if not ok}
     return None if more else untrusted
 
 
-def _delete(ids: list[int]) -> None:
+def _mark_applied(ids: list[int], read_at: datetime) -> None:
+    """Mark rows applied (kept for the replay window). A row added again since it was read (its
+    created_at is later: `add`) stays pending: that invalidation is not the one just sent."""
     model = _model()
     # SKIP LOCKED: another process draining the same rows must not make this turn wait for its commit.
-    locked = model.objects.filter(id__in=ids)
+    locked = model.objects.filter(id__in=ids, applied_at__isnull=True, created_at__lte=read_at)
     if connection.features.has_select_for_update_skip_locked and connection.in_atomic_block:
         locked = locked.select_for_update(skip_locked=True)
-    model.objects.filter(id__in=locked.values("id")).delete()
+    model.objects.filter(id__in=locked.values("id")).update(applied_at=timezone.now())
 
 
 def send_invalidations(client: Any, make_key: Callable[[str], str], keys: list[str]) -> list[bool]:
@@ -134,13 +174,15 @@ def replay_before_probe(client: Any, cache: ConsistencyBackend) -> None:
     last = 0
     try:
         # Onward by id, each row once: a row another transaction is deleting (it applied it too) is
-        # skipped by _delete's SKIP LOCKED and still listed until that one commits — which may be
+        # skipped by _mark_applied's SKIP LOCKED and still listed until that one commits — which may be
         # waiting for a lock this thread's transaction holds. Reading from the start again would spin.
-        while rows := list(model.objects.filter(id__gt=last).order_by("id").values_list("id", "key")[:BATCH]):
+        read_at = timezone.now()
+        while rows := list(model.objects.filter(id__gt=last, applied_at__isnull=True).order_by("id")
+                           .values_list("id", "key")[:BATCH]):
             results = send_invalidations(client, cache.make_and_validate_key, [key for _, key in rows])
             if not all(results):
                 raise RedisConnectionError("Redis refused pending invalidations")
-            _delete([row_id for row_id, _ in rows])
+            _mark_applied([row_id for row_id, _ in rows], read_at)
             last = rows[-1][0]
             logger.warning("replayed %d cache invalidation(s) recorded while Redis was unavailable", len(rows))
     except DatabaseError:

@@ -214,13 +214,13 @@ def _sample_node(client: Any, size: int) -> tuple[int, list[bytes], list[Any]]:
 
 
 def outbox_size() -> int | None:
-    """Invalidations recorded while Redis was unreachable, not yet replayed (caching/consistency/outbox.py);
+    """Invalidations Redis has not taken yet (caching/consistency/outbox.py);
     None when the database cannot say."""
     from django.db import DatabaseError
 
     from caching.models import PendingInvalidation
 
     try:
-        return PendingInvalidation.objects.count()
+        return PendingInvalidation.objects.pending().count()
     except DatabaseError:
         return None

@@ -18,6 +18,8 @@ from redis.connection import BlockingConnectionPool
 from redis.exceptions import ClusterDownError, ClusterError, SlotNotCoveredError
 from redis.sentinel import SentinelConnectionPool
 
+from caching.servers import connect_hooks
+
 # Raised by RedisCluster when a slot has no reachable primary (after its own retries and a refresh of
 # the slot map, e.g. mid-failover): Redis is away for this call, as a ConnectionError is for a single
 # Redis, so they feed the breaker (caching/backend/guard.py). A cross-slot script stays a bug and propagates.
@@ -32,6 +34,26 @@ class SentinelBlockingConnectionPool(SentinelConnectionPool, BlockingConnectionP
 class CacheCluster(RedisCluster):
     """RedisCluster for a cache. `mget` may span slots here: it is split per slot (one MGET per
     slot, in parallel pipelines), which a cache's get_many allows — Django promises no atomicity."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        manager = self.nodes_manager
+        read_slot_map = manager.initialize
+
+        def initialize(*a: Any, **kw: Any) -> Any:
+            # A node that changed role (a replica promoted, a primary demoted) may hold another dataset
+            # next time it is a primary: its connections are closed, so that the next ones pass the
+            # connect hooks (caching/servers/connect_hooks.py) — Redis keeps a client's connection open
+            # through a role change. RedisCluster reads the slot map again after every MOVED or
+            # connection error, which is how it learns of a failover.
+            before = {name: node.server_type for name, node in manager.nodes_cache.items()}
+            result = read_slot_map(*a, **kw)
+            for name, node in manager.nodes_cache.items():
+                if before.get(name, node.server_type) != node.server_type and node.redis_connection is not None:
+                    node.redis_connection.connection_pool.disconnect()
+            return result
+
+        manager.initialize = initialize  # type: ignore[method-assign]
 
     def mget(self, keys: Any, *args: Any) -> list[Any]:
         return self.mget_nonatomic(keys, *args)
@@ -63,6 +85,9 @@ class ClusterConnectionFactory(ConnectionFactory):
         # connection (`timeout`) instead of failing at once.
         params.update(self.pool_cls_kwargs)
         params.setdefault("max_connections", 10)
+        if params.get("redis_connect_func") is connect_hooks.connect:
+            # RedisCluster runs the connection's own on_connect itself, then this: the hooks only.
+            params["redis_connect_func"] = connect_hooks.run
         seeds = [ClusterNode(host, port) for host, port in self.options["CLUSTER_NODES"]]
         return CacheCluster(url=url, startup_nodes=seeds, connection_pool_class=BlockingConnectionPool, **params)
 

@@ -55,7 +55,7 @@ def from_environment(environ: Mapping[str, str]) -> Topology | None:
         topology = _sentinel(sentinels, environ)
     else:
         return None
-    topology.options["WAIT_REPLICAS"] = _count(environ, "REDIS_WAIT_REPLICAS", 1, minimum=0)
+    topology.options["WAIT_REPLICAS"] = _count(environ, "REDIS_WAIT_REPLICAS", 0, minimum=0)
     topology.options["WAIT_TIMEOUT_MS"] = _count(environ, "REDIS_WAIT_TIMEOUT_MS", 100, minimum=1)
     return topology
 

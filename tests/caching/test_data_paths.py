@@ -151,4 +151,4 @@ def test_disabled_cache_keeps_no_outbox(settings):
     profile_update(user_id=11, field="age", raw_value="30")
     message_save(user_id=11, role="user", content="hi")
     assert get_conversation_history(user_id=11, limit=5)[0]["content"] == "hi"
-    assert PendingInvalidation.objects.count() == 0
+    assert PendingInvalidation.objects.pending().count() == 0

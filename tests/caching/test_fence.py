@@ -38,7 +38,7 @@ def test_a_turn_applies_pending_invalidations_before_it_reads(bot, live_redis):
     PendingInvalidation.objects.create(key=user_memory_key(42))  # ... until the outbox does
 
     assert "70 kg" in bot.say("/profile")
-    assert PendingInvalidation.objects.count() == 0  # applied, and cleared
+    assert PendingInvalidation.objects.pending().count() == 0  # applied, and cleared
 
 
 def test_keys_redis_refuses_are_read_from_the_database(bot, live_redis, monkeypatch):
@@ -51,7 +51,7 @@ def test_keys_redis_refuses_are_read_from_the_database(bot, live_redis, monkeypa
     monkeypatch.setattr(outbox, "send_invalidations", lambda client, make_key, keys: [False] * len(keys))  # e.g. OOM
 
     assert "70 kg" in bot.say("/profile")
-    assert PendingInvalidation.objects.filter(key=user_memory_key(42)).exists()  # still pending
+    assert PendingInvalidation.objects.pending().filter(key=user_memory_key(42)).exists()  # still pending
 
 
 def test_the_check_rides_on_the_claim_no_statement_of_its_own(bot):
@@ -72,14 +72,14 @@ def test_an_error_reply_to_an_invalidation_is_recorded(bot, live_redis):
         assert "Saved" in bot.say("/set weight_kg 71")
         # The history append needs memory: refused with OOM, recorded. (The memory invalidation
         # deletes first, which Redis allows; whether its token SET passes depends on the server.)
-        assert conversation_history_key(42) in set(PendingInvalidation.objects.values_list("key", flat=True))
+        assert conversation_history_key(42) in set(PendingInvalidation.objects.pending().values_list("key", flat=True))
         assert "71 kg" in bot.say("/profile")
         assert "/set weight_kg 71" in bot.say("/history 4")  # Redis still refuses: from the database
     finally:
         live_redis.cli("CONFIG", "SET", "maxmemory", "0")
     assert "71 kg" in bot.say("/profile")
     assert "/profile" in bot.say("/history 2")
-    assert PendingInvalidation.objects.count() == 0
+    assert PendingInvalidation.objects.pending().count() == 0
 
 
 def test_a_redelivery_invalidates_the_turns_keys_again(bot, live_redis):
@@ -139,7 +139,7 @@ def test_writes_outside_a_turn_record_an_intent_cleared_once_redis_took_it():
     finally:
         caching.consistency.outbox.add = original
     assert seen == [[user_memory_key(5)]]  # written inside the transaction
-    assert PendingInvalidation.objects.count() == 0  # and cleared after Redis took it
+    assert PendingInvalidation.objects.pending().count() == 0  # and cleared after Redis took it
 
 
 def test_a_probe_replays_each_row_once_even_while_another_transaction_deletes_it(live_redis):
@@ -180,4 +180,4 @@ def test_a_probe_replays_each_row_once_even_while_another_transaction_deletes_it
     release.set()
     other.join(10)
     assert finished, "the probe kept replaying a row another transaction was deleting"
-    assert PendingInvalidation.objects.count() == 0
+    assert PendingInvalidation.objects.pending().count() == 0
