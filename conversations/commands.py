@@ -17,8 +17,10 @@ from memory.energy import DISCLAIMER, bmi_line, daily_target, implausible_bmi_no
 from memory.fields import FIELDS, LABELS, canonical_field, shown
 from nutrition.selectors import user_zone
 
+from .export import cmd_export
 from .food_commands import CACHE_KEYS, cmd_delete, cmd_food, cmd_today, cmd_undo
 from .meals import cmd_log
+from .progress import cmd_month, cmd_week
 from .replies import Reply, esc, reply, to_plain
 from .selectors import HISTORY_MAX, get_conversation_history
 from .turn import Turn
@@ -211,4 +213,5 @@ COMMANDS: dict[str, Callable[[Turn, str], Reply]] = {
     "start": cmd_start, "help": cmd_help, "profile": cmd_profile, "set": cmd_set, "pref": cmd_pref,
     "prefs": cmd_prefs, "food": cmd_food, "log": cmd_log, "today": cmd_today, "diary": cmd_today,
     "undo": cmd_undo, "delete": cmd_delete, "history": cmd_history, "forget": cmd_forget, "weight": cmd_weight,
+    "week": cmd_week, "month": cmd_month, "export": cmd_export,
 }

@@ -62,12 +62,32 @@ def _zone(raw: str) -> str:
     return name
 
 
+# What /set language takes for each language the bot speaks (settings.LANGUAGES), in those languages.
+LANGUAGE_NAMES = {
+    "en": "en", "english": "en", "englisch": "en", "inglés": "en", "ingles": "en",
+    "de": "de", "german": "de", "deutsch": "de", "alemán": "de", "aleman": "de",
+    "es": "es", "spanish": "es", "spanisch": "es", "español": "es", "espanol": "es", "castellano": "es",
+}
+
+
+def _language(raw: str) -> str:
+    value = unicodedata.normalize("NFKC", raw).strip().casefold()
+    if value in AUTO_WORDS or value == "telegram":
+        return ""  # back to the language Telegram says the user's app is set to
+    code = LANGUAGE_NAMES.get(value) or LANGUAGE_NAMES.get(value.split("-")[0].split("_")[0])
+    if code is None:
+        raise ApplicationError("language must be one of: en (English), de (Deutsch), es (Español), or auto "
+                               "for your Telegram app's language, e.g. /set language de")
+    return code
+
+
 # `/set kcal_target auto` (or any of these): no own target, back to the estimate from the profile.
 AUTO_WORDS = frozenset({"auto", "-", "none", "0", "off", "reset", "estimate", "default", "clear", "unset"})
 
 _EXAMPLES = {
     "name": "Alex", "age": "34", "sex": "female", "height_cm": "172", "weight_kg": "70.5",
     "activity": "moderate", "goal": "maintain", "kcal_target": "2000", "tz": "Europe/Berlin",
+    "language": "de",
 }
 
 PARSERS: dict[str, Callable[[str], object]] = {
@@ -81,11 +101,13 @@ PARSERS: dict[str, Callable[[str], object]] = {
     "kcal_target": lambda raw: None if raw.strip().casefold() in AUTO_WORDS else _number(
         raw, "kcal_target", 800, 10000, " kcal", whole=True),
     "tz": _zone,
+    "language": _language,
 }
 # What people call each field (/profile, confirmations), and how a value is shown.
 LABELS = {
     "name": "Name", "age": "Age", "sex": "Sex", "height_cm": "Height", "weight_kg": "Weight",
     "activity": "Activity", "goal": "Goal", "kcal_target": "Daily target", "tz": "Time zone",
+    "language": "Language",
 }
 UNITS = {"height_cm": " cm", "weight_kg": " kg", "kcal_target": " kcal", "age": " years"}
 
@@ -104,6 +126,7 @@ ALIASES = {
     "weight": "weight_kg", "height": "height_cm", "years": "age", "gender": "sex",
     "target": "kcal_target", "kcal": "kcal_target", "calories": "kcal_target",
     "timezone": "tz", "time_zone": "tz", "zone": "tz",
+    "lang": "language", "sprache": "language", "idioma": "language",
 }
 
 

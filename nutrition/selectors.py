@@ -165,3 +165,24 @@ def diary_day(*, user_id: int, day: datetime.date | None = None, tz: str | None 
         for name in ("kcal", "protein", "fat", "carbs")
     }
     return {"day": day, "entries": entries, **totals}
+
+
+def kcal_by_day(*, user_id: int, first: datetime.date, last: datetime.date, tz: str | None = None) -> dict[datetime.date, Decimal]:
+    """The kcal logged on each day from `first` to `last` (inclusive) as the user's days run in
+    `tz`; days with nothing logged are absent. One query on the (user, eaten_at) index: a month is a
+    few hundred rows at most, summed here so that SQLite and PostgreSQL agree on where a day ends."""
+    zone = user_zone(tz)
+    start = datetime.datetime.combine(first, datetime.time.min, tzinfo=zone)
+    end = datetime.datetime.combine(last + datetime.timedelta(days=1), datetime.time.min, tzinfo=zone)
+    totals: dict[datetime.date, Decimal] = {}
+    rows = FoodEntry.objects.filter(user_id=user_id, eaten_at__gte=start, eaten_at__lt=end).values_list("eaten_at", "kcal")
+    for eaten_at, kcal in rows:
+        day = timezone.localtime(eaten_at, zone).date()
+        totals[day] = totals.get(day, Decimal("0.0")) + kcal
+    return totals
+
+
+def diary_all(*, user_id: int) -> list[dict]:
+    """Every diary entry of the user, oldest first (dicts as diary_day's): what /export writes."""
+    return list(FoodEntry.objects.filter(user_id=user_id).order_by("eaten_at", "id").values(
+        "eaten_at", "description", "said", "grams", "kcal", "protein", "fat", "carbs"))
