@@ -114,7 +114,7 @@ def summary(inputs: Inputs) -> str:
     totals, logged, target, weighed = inputs.totals, inputs.logged, inputs.target, inputs.weighed
     n = len(inputs.days)
     if not logged:
-        parts = [_("Nothing logged in the last {n} days.").format(n=n)]
+        parts = [_("Nothing logged in the last {n} days").format(n=n)]
     else:
         average = sum(totals) / logged
         parts = [ngettext("Last {n} days: {kcal} kcal a day on average over {logged} day logged",
@@ -132,7 +132,7 @@ def summary(inputs: Inputs) -> str:
                                                                         change=delta))
     elif weighed:
         parts.append(_("weight {kg} kg").format(kg=fmt_g(weighed[0][1])))
-    return "; ".join(parts) + ("" if parts[-1].endswith(".") else ".")
+    return "; ".join(parts) + "."
 
 
 def chart(turn: Turn, inputs: Inputs) -> bytes:
