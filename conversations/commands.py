@@ -17,7 +17,7 @@ from healthagent.errors import ApplicationError
 from memory import services as memory_services
 from memory import weights
 from memory.energy import DISCLAIMER, bmi, bmi_line, bmi_plausible, daily_target, implausible_bmi_note
-from memory.fields import FIELDS, LABELS, canonical_field, shown
+from memory.fields import FIELDS, LABELS, canonical_field, label_in_text, shown
 from nutrition.selectors import user_zone
 
 from .export import cmd_export
@@ -108,7 +108,7 @@ _TARGET_FIELDS = ("kcal_target", "age", "goal", "sex", "weight_kg", "height_cm",
 def saved_many(turn: Turn, fields: list[str], profile) -> list[str]:
     """"Saved: name Maria, age 34 years, … ." and what the change means: cautions, the new target."""
     values = {field: getattr(profile, field) for field in fields}
-    said = [f"{LABELS[field].lower()} {esc(shown(field, value), 100)}" for field, value in values.items()
+    said = [f"{label_in_text(field)} {esc(shown(field, value), 100)}" for field, value in values.items()
             if not (field == "kcal_target" and value is None)]
     lines = [_("Saved: {values}.").format(values=", ".join(said))] if said else []
     updated = {**turn.profile, **{field: float(value) if field in ("height_cm", "weight_kg") and value is not None

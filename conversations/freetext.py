@@ -13,7 +13,7 @@ from django.utils.translation import gettext as _, gettext_lazy
 
 from memory import services as memory_services
 from memory.energy import bmi, bmi_line, bmi_plausible, daily_target
-from memory.fields import LABELS
+from memory.fields import label_in_text
 from nutrition.amounts import split_amount_anywhere
 from nutrition.matching import best_match
 from nutrition.portions import grams_of
@@ -63,7 +63,7 @@ def _profile(turn: Turn, facts: tuple[tuple[str, str], ...], unread: tuple[str, 
     if values:
         profile = memory_services.profile_update_many(user_id=turn.user_id, values=values)
         lines += commands.saved_many(turn, list(values), profile)
-    lines += [_("Not saved: {field} — {why}").format(field=esc(str(LABELS.get(field, field)).lower(), 30),
+    lines += [_("Not saved: {field} — {why}").format(field=esc(label_in_text(field), 30),
                                                      why=esc(message, 300))
               for field, message in errors.items()]
     if unread:

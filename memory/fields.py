@@ -9,7 +9,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Callable
 
 from django.utils import formats
-from django.utils.translation import gettext as _, gettext_lazy
+from django.utils.translation import get_language, gettext as _, gettext_lazy
 
 from healthagent.errors import ApplicationError
 
@@ -126,6 +126,13 @@ CHOICE_NAMES = {
     "maintain": gettext_lazy("maintain"), "gain": gettext_lazy("gain"),
     "en": "English", "de": "Deutsch", "es": "Español",
 }
+
+
+def label_in_text(field: str) -> str:
+    """A field's label inside a sentence ("Saved: weight 70 kg"): lower case, but German keeps its nouns'
+    capitals ("Gespeichert: Gewicht 70 kg")."""
+    label = str(LABELS.get(field, field))
+    return label if get_language() == "de" else label.lower()
 
 
 def shown(field: str, value: object) -> str:
