@@ -169,7 +169,7 @@ def cmd_set(turn: Turn, args: str) -> Reply:
             fields=", ".join(FIELDS)))
     profile = memory_services.profile_update(user_id=turn.user_id, field=field, raw_value=value)
     if canonical_field(field) == "language":  # said in the language just chosen
-        with translation.override(supported(profile.language) or translation.get_language()):
+        with translation.override(supported(profile.language) or turn.telegram_language):
             return saved_reply(turn, "language", profile)
     return saved_reply(turn, canonical_field(field), profile)
 

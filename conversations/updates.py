@@ -154,7 +154,8 @@ def _turn(update: dict, message: dict) -> dict:
         # turns of one user then rarely commit out of the order their rows sort in, which would
         # make the append on commit drop the cached entry.
         history = get_conversation_history(user_id=user_id, limit=CONTEXT_MESSAGES)
-        turn = Turn(user_id=user_id, first_name=first_name, memory=memory, history=tuple(history))
+        turn = Turn(user_id=user_id, first_name=first_name, memory=memory, history=tuple(history),
+                    telegram_language=language.of_message(message))
         with translation.override(language.of_turn(turn.profile, message)):
             answer = bot.respond(turn=turn, text=text)
             body = {"method": "sendMessage", "chat_id": chat_id, "text": answer.text, "parse_mode": "HTML"}
