@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 WIDTH_PX, HEIGHT_PX, DPI = 800, 450, 100
 UNDER, OVER, TARGET, WEIGHT = "#3d9970", "#e07a5f", "#555555", "#1f4e79"
@@ -35,7 +36,7 @@ def render(*, day_labels: Sequence[str], kcal: Sequence[float], target: int | No
     axes = figure.add_subplot()
     x = list(range(len(kcal)))
     colours = [OVER if target and value > target else UNDER for value in kcal]
-    handles = [axes.bar(x, kcal, width=0.7, color=colours, label=text.kcal)]
+    handles: list[Any] = [axes.bar(x, kcal, width=0.7, color=colours, label=text.kcal)]
     if target:
         handles.append(axes.axhline(target, color=TARGET, linestyle="--", linewidth=1.2, label=text.target))
     axes.set_xticks(x, list(day_labels), fontsize=8)

@@ -153,8 +153,8 @@ def cmd_weight(turn: Turn, args: str) -> Reply:
         delta, then = change
         span = (_("over {days} days").format(days=days) if now - then.at >= datetime.timedelta(days=days) else
                 _("since earlier today") if day(then.at) == day(now) else _("since {day}").format(day=day(then.at)))
-        change = _("no change") if delta == 0 else f"{'+' if delta > 0 else '−'}{fmt_g(abs(delta))} kg"
-        text = f"{change} {span}"
+        moved = _("no change") if delta == 0 else f"{'+' if delta > 0 else '−'}{fmt_g(abs(delta))} kg"
+        text = f"{moved} {span}"
         if text not in spans:
             spans.append(text)
     lines.append(_("Change: {changes}").format(changes=" · ".join(spans)) if spans else

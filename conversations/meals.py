@@ -180,9 +180,9 @@ def correct(turn: Turn, food: str, amount: str, said: str) -> Reply:
     """"the butter was only 10 g": the named entry of today (or the last one) gets the new amount."""
     entry = _entry_for(turn, food)
     if entry is None:
-        return reply((_("I found no entry for {food} today to change, so nothing changed. /today lists the day's "
+        return reply(_("I found no entry for {food} today to change, so nothing changed. /today lists the day's "
                         "entries.").format(food=esc(food, 40)) if food else
-                      _("I found no entry today to change, so nothing changed. /today lists the day's entries.")))
+                      _("I found no entry today to change, so nothing changed. /today lists the day's entries."))
     new, words = split_amount_anywhere(said)
     assert new is not None, "intents.correction checked the amount"
     name = words.strip() or (split_amount(entry["said"])[1] if entry["said"] else "") or entry["description"]

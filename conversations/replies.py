@@ -7,6 +7,7 @@ import re
 from dataclasses import dataclass
 
 from django.utils import formats
+from django.utils.functional import Promise
 
 from .cleaning import clean_text
 from .outgoing import OutgoingFile
@@ -38,7 +39,7 @@ class Reply:
         return clean_text(fit("\n".join(self.lines)))
 
 
-def reply(*lines: str, helpful: bool = True, store: bool = True, files: tuple[OutgoingFile, ...] = ()) -> Reply:
+def reply(*lines: str | Promise, helpful: bool = True, store: bool = True, files: tuple[OutgoingFile, ...] = ()) -> Reply:
     return Reply(lines=tuple(str(line) for line in lines), helpful=helpful, store=store, files=files)
 
 

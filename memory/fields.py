@@ -87,6 +87,8 @@ def _language(raw: str) -> str:
     return code
 
 
+_YEARS = gettext_lazy(" years")
+
 # `/set kcal_target auto` (or any of these): no own target, back to the estimate from the profile.
 AUTO_WORDS = frozenset({"auto", "-", "none", "0", "off", "reset", "estimate", "default", "clear", "unset"})
 
@@ -116,7 +118,6 @@ LABELS = {
     "goal": gettext_lazy("Goal"), "kcal_target": gettext_lazy("Daily target"), "tz": gettext_lazy("Time zone"),
     "language": gettext_lazy("Language"),
 }
-_YEARS = gettext_lazy(" years")
 UNITS = {"height_cm": " cm", "weight_kg": " kg", "kcal_target": " kcal", "age": _YEARS}
 # How a choice is shown (the value stays the English word /set takes).
 CHOICE_NAMES = {
