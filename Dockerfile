@@ -2,9 +2,12 @@
 # time (see .env.example and docker-compose.yml); nothing secret is baked into the image.
 FROM python:3.11-slim
 
+# MPLCONFIGDIR: matplotlib (the /week and /month charts) keeps its font cache there; the app user has
+# no home directory to keep it in.
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
-    PIP_DISABLE_PIP_VERSION_CHECK=1
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    MPLCONFIGDIR=/tmp/matplotlib
 
 WORKDIR /app
 

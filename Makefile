@@ -13,7 +13,7 @@ PIP := $(BIN)/pip install --quiet --disable-pip-version-check
 # make run: options for `manage.py chat`, e.g. make run ARGS="--trace --user 2".
 ARGS ?=
 
-.PHONY: help install install-dev run serve stop test chaos fuzz lint migrate contract compat bench bench-quick bench-cluster clean
+.PHONY: help install install-dev run serve stop test chaos fuzz lint messages migrate contract compat bench bench-quick bench-cluster clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z-]+):.*## (.*)/  make \1\t\2/' | expand -t 22
@@ -83,6 +83,16 @@ lint: install-dev ## ruff check, the import contracts and mypy
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports --no-cache
 	HEALTHAGENT_ENV_FILE= DJANGO_SECRET_KEY=lint-only-secret-key-not-for-production-0123456789abcdef TELEGRAM_WEBHOOK_SECRET=lint-only $(BIN)/mypy
+
+# The bot's replies in German and Spanish (locale/): the .po files are the sources, the compiled .mo
+# files are committed beside them, so `make run` and the image need no gettext tools. After changing a
+# reply string: `make messages`, translate what it marks new in locale/*/LC_MESSAGES/django.po, run it
+# again to compile (needs xgettext/msgfmt: Debian's gettext). tests/conversations/test_languages.py
+# fails when a string is missing from the catalogs or a .mo is older than its .po.
+MESSAGES_IGNORE := --ignore='.venv/*' --ignore='tests/*' --ignore='bench/*' --ignore='tools/*' --ignore='templates/*' --ignore='staticfiles/*'
+messages: install ## update locale/*.po from the code's reply strings and compile them (.mo)
+	HEALTHAGENT_ENV_FILE= $(BIN)/python manage.py makemessages -l de -l es $(MESSAGES_IGNORE) --no-obsolete --add-location=file
+	HEALTHAGENT_ENV_FILE= $(BIN)/python manage.py compilemessages $(MESSAGES_IGNORE)
 
 # The webhook fuzz test (tests/conversations/test_fuzz_webhook.py) with fresh random examples: 5000 by
 # default (`make test` runs a fixed, smaller set); the statistics say how many ran and what they hit.

@@ -13,14 +13,15 @@ from caching.consistency.commit_buffer import (append_on_commit, enabled, invali
 from caching.consistency.outbox import pending_sql as outbox_pending_sql
 from caching.consistency.reads import read_through, read_through_list
 from caching.consistency.replay import replay_source
-from caching.keys import NAMESPACES, conversation_history_key, usda_key, user_memory_key
+from caching.keys import (NAMESPACES, PROGRESS_PERIODS, conversation_history_key, progress_key, usda_key,
+                          user_memory_key)
 from caching.ops.actions import invalidate_namespace, invalidate_user, refuse_value
 from caching.ops.dashboard import urls as dashboard_urls
 from caching.ops.metrics import FleetCacheCollector, sync_process_counters
 
 __all__ = [
     # keys: one function per data set (the namespaces stats are counted by)
-    "NAMESPACES", "conversation_history_key", "usda_key", "user_memory_key",
+    "NAMESPACES", "PROGRESS_PERIODS", "conversation_history_key", "progress_key", "usda_key", "user_memory_key",
     # cached reads that never serve stale data
     "read_through", "read_through_list",
     # cache changes that wait for the commit

@@ -14,12 +14,13 @@ from collections.abc import Callable
 
 # Bump when the shape of any cached value changes: every key changes with it, so a deploy never
 # reads a value written by the previous code (old entries simply expire).
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 USER_MEMORY = "user_memory"
 USDA = "usda"
 CONVERSATION_HISTORY = "conversation_history"
-NAMESPACES = (USER_MEMORY, USDA, CONVERSATION_HISTORY)
+PROGRESS = "progress"
+NAMESPACES = (USER_MEMORY, USDA, CONVERSATION_HISTORY, PROGRESS)
 
 # Keys outside our namespaces (Django's own cache users, tooling, the contract suite) are counted
 # together, so the stats hash stays bounded whatever callers invent.
@@ -35,6 +36,24 @@ def conversation_history_key(user_id: int) -> str:
     return f"{CONVERSATION_HISTORY}:{{{_user_id(user_id)}}}"
 
 
+# The periods /week and /month chart: one entry each per user (the chart of the latest inputs).
+PROGRESS_PERIODS = ("week", "month")
+
+
+def progress_key(user_id: int, period: str) -> str:
+    if period not in PROGRESS_PERIODS:
+        raise ValueError(f"period must be one of {PROGRESS_PERIODS}, not {period!r}")
+    return f"{PROGRESS}:{{{_user_id(user_id)}}}:{period}"
+
+
+def _progress_week_key(user_id: int) -> str:
+    return progress_key(user_id, "week")
+
+
+def _progress_month_key(user_id: int) -> str:
+    return progress_key(user_id, "month")
+
+
 def usda_key(normalised_query: str, limit: int) -> str:
     # User text never enters a key as is: hashing keeps keys printable ASCII and short whatever
     # the user typed (spaces, emoji, 4000 characters).
@@ -43,7 +62,8 @@ def usda_key(normalised_query: str, limit: int) -> str:
 
 
 # Every per-user key, so invalidating a user needs no SCAN (and may run inside a request).
-USER_KEY_FUNCTIONS: tuple[Callable[[int], str], ...] = (user_memory_key, conversation_history_key)
+USER_KEY_FUNCTIONS: tuple[Callable[[int], str], ...] = (user_memory_key, conversation_history_key,
+                                                        _progress_week_key, _progress_month_key)
 
 
 def user_keys(user_id: int) -> list[str]:

@@ -11,6 +11,8 @@ from __future__ import annotations
 import difflib
 import logging
 
+from django.utils.translation import gettext as _, gettext_lazy
+
 from healthagent.errors import ApplicationError
 from memory.services import profile_ensure, text_only_notice_due
 
@@ -21,16 +23,16 @@ from .cleaning import clean_name, storable_id
 
 logger = logging.getLogger(__name__)
 
-TEXT_ONLY = "I read text only: tell me in words, like “I had 2 eggs” or /help."
-EDITED = ("I saw you edited a message. I act on new messages only, so nothing changed: send it again "
-          "if you want me to act on the new text (/undo removes a food entry).")
+TEXT_ONLY = gettext_lazy("I read text only: tell me in words, like “I had 2 eggs” or /help.")
+EDITED = gettext_lazy("I saw you edited a message. I act on new messages only, so nothing changed: send it again "
+                      "if you want me to act on the new text (/undo removes a food entry).")
 EDIT_KINDS = ("edited_message",)
 
 
 def _command(text: str) -> tuple[str, str] | None:
     if not text.startswith("/"):
         return None
-    head, _, args = text[1:].partition(" ")
+    head, _sep, args = text[1:].partition(" ")
     return head.split("@", 1)[0].lower(), args.strip()  # "/start@SomeBot" in group chats
 
 
@@ -66,8 +68,9 @@ def _unknown_command(name: str, args: str) -> Reply:
     close = difflib.get_close_matches(name, COMMANDS, n=1, cutoff=0.6)
     if close:
         example = f"/{close[0]}" + (f" {esc(args, 60)}" if args else "")
-        return reply(f"I don't know /{esc(name, 40)}. Did you mean {example}? (/help lists them all.)", helpful=False)
-    return reply(f"I don't know /{esc(name, 40)}. Send /help for the list.", helpful=False)
+        return reply(_("I don't know /{name}. Did you mean {example}? (/help lists them all.)").format(
+            name=esc(name, 40), example=example), helpful=False)
+    return reply(_("I don't know /{name}. Send /help for the list.").format(name=esc(name, 40)), helpful=False)
 
 
 def _sender(message: object) -> tuple[int, int, dict] | None:
@@ -105,4 +108,4 @@ def respond_other(update: dict) -> dict:
 
 
 def _send(chat_id: int, text: str) -> dict:
-    return {"method": "sendMessage", "chat_id": chat_id, "text": text, "parse_mode": "HTML"}
+    return {"method": "sendMessage", "chat_id": chat_id, "text": str(text), "parse_mode": "HTML"}

@@ -34,8 +34,18 @@ class BotAPI:
 
     def call(self, method: str, *, http_timeout: float = 10.0, **params: Any) -> Any:
         """The `result` of one Bot API method, parameters sent as JSON (`timeout` is getUpdates' own)."""
+        return self._post(method, http_timeout, json=params)
+
+    def upload(self, method: str, *, field: str, filename: str, content: bytes, mime_type: str,
+               http_timeout: float = 30.0, **params: Any) -> Any:
+        """The `result` of a method that takes a file (sendPhoto, sendDocument): a multipart upload,
+        the file in `field`, the other parameters as form fields."""
+        data = {name: str(value) for name, value in params.items() if value not in (None, "")}
+        return self._post(method, http_timeout, data=data, files={field: (filename, content, mime_type)})
+
+    def _post(self, method: str, http_timeout: float, **body: Any) -> Any:
         try:
-            response = self._session.post(f"{self._base}/bot{self._token}/{method}", json=params, timeout=http_timeout)
+            response = self._session.post(f"{self._base}/bot{self._token}/{method}", timeout=http_timeout, **body)
         except requests.RequestException as exc:
             raise BotAPIError(method, f"no answer from the Bot API ({type(exc).__name__})") from None
         try:

@@ -14,11 +14,13 @@ from __future__ import annotations
 import logging
 from enum import Enum
 
+from django.utils.translation import gettext_lazy
+
 logger = logging.getLogger(__name__)
 
 # Telegram's own account: the sender of channel posts auto-forwarded into a linked discussion group.
 TELEGRAM_SERVICE_ID = 777000
-POINTER = "I only talk in private chats, to keep your data out of groups: open a chat with me and send /start."
+POINTER = gettext_lazy("I only talk in private chats, to keep your data out of groups: open a chat with me and send /start.")
 
 
 class Chat(Enum):
@@ -55,4 +57,4 @@ def addressed(text: object) -> bool:
 
 
 def pointer(chat_id: int) -> dict:
-    return {"method": "sendMessage", "chat_id": chat_id, "text": POINTER, "parse_mode": "HTML"}
+    return {"method": "sendMessage", "chat_id": chat_id, "text": str(POINTER), "parse_mode": "HTML"}

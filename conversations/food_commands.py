@@ -6,6 +6,8 @@ import datetime
 from collections.abc import Callable
 
 from django.conf import settings
+from django.utils.formats import date_format
+from django.utils.translation import get_language, gettext as _, gettext_lazy
 
 from healthagent.errors import ApplicationError
 from memory.energy import daily_target
@@ -20,11 +22,11 @@ from .replies import Reply, esc, fmt_grams, fmt_number, reply
 from .turn import Turn
 
 
-SAMPLE_NOTE = "<i>Sample data (offline data set), not a live USDA lookup.</i>"
+SAMPLE_NOTE = gettext_lazy("<i>Sample data (offline data set), not a live USDA lookup.</i>")
 
 
 def _sample_note(foods: list[dict]) -> tuple[str, ...]:
-    return (SAMPLE_NOTE,) if any(food.get("source") == "sample" for food in foods) else ()
+    return (str(SAMPLE_NOTE),) if any(food.get("source") == "sample" for food in foods) else ()
 
 
 def _food_line(food: dict) -> str:
@@ -37,7 +39,7 @@ def _food_line(food: dict) -> str:
 
 
 def not_found(query: str) -> Reply:
-    lines = [f"No foods found for “{esc(query.strip(), 100)}”. Try a simpler name, e.g. /food apple"]
+    lines = [_("No foods found for “{query}”. Try a simpler name, e.g. /food apple").format(query=esc(query.strip(), 100))]
     if settings.NUTRITION_PROVIDER == "sample":
         lines.append(f"<i>{esc(OFFLINE_NOTE, 400)}</i>")
     return reply(*lines)
@@ -48,9 +50,9 @@ def cmd_food(turn: Turn, args: str) -> Reply:
     foods = [food for food in search_foods(query=args) if is_same_food(args, food)]
     if not foods:
         return not_found(args)
-    lines = [f"<b>Per 100 g</b>, top matches for “{esc(args.strip(), 100)}”:"]
+    lines = [_("<b>Per 100 g</b>, top matches for “{query}”:").format(query=esc(args.strip(), 100))]
     lines += [f"{i}. {_food_line(food)}" for i, food in enumerate(foods, 1)]
-    return reply(*lines, *_sample_note(foods), f"Log one with /log 100 g {esc(args.strip(), 100)}")
+    return reply(*lines, *_sample_note(foods), _("Log one with /log 100 g {query}").format(query=esc(args.strip(), 100)))
 
 
 def logged_line(logged: Logged) -> str:
@@ -61,11 +63,13 @@ def logged_line(logged: Logged) -> str:
     food = esc(logged.query, 100)
     why = f", {esc(logged.assumed, 100)}" if logged.assumed else ""
     said = (f"{grams} {food}" if weighed(amount) and not why else f"{esc(amount.text, 40)} {food} ({grams}{why})"
-            if amount.unit == "item" else f"{esc(amount.text, 40)} of {food} ({grams}{why})")
+            if amount.unit == "item" else _("{amount} of {food} ({grams}{why})").format(
+                amount=esc(amount.text, 40), food=food, grams=grams, why=why))
     if logged.corrected:
-        said += f" [read {esc(logged.corrected, 80)}]"
-    return (f"Logged {said}: <b>{esc(entry.description, 120)}</b> — {fmt_number(entry.kcal)} kcal · "
-            f"P {fmt_number(entry.protein, 1)} g · F {fmt_number(entry.fat, 1)} g · C {fmt_number(entry.carbs, 1)} g")
+        said += _(" [read {corrected}]").format(corrected=esc(logged.corrected, 80))
+    return _("Logged {said}: <b>{description}</b> — {kcal} kcal · P {protein} g · F {fat} g · C {carbs} g").format(
+        said=said, description=esc(entry.description, 120), kcal=fmt_number(entry.kcal),
+        protein=fmt_number(entry.protein, 1), fat=fmt_number(entry.fat, 1), carbs=fmt_number(entry.carbs, 1))
 
 
 def entry_text(entry) -> str:
@@ -78,24 +82,30 @@ def entry_text(entry) -> str:
 def diary_lines(turn: Turn, day: datetime.date | None = None) -> list[str]:
     diary = diary_day(user_id=turn.user_id, day=day, tz=turn.tz)
     today = local_today(turn.tz)
-    name = ("Today" if diary["day"] == today else "Yesterday" if diary["day"] == today - datetime.timedelta(days=1)
-            else diary["day"].isoformat())
+    is_today, is_yesterday = diary["day"] == today, diary["day"] == today - datetime.timedelta(days=1)
+    # Another day: its ISO date in English, the language's own date format in the others.
+    name = (_("Today") if is_today else _("Yesterday") if is_yesterday else
+            diary["day"].isoformat() if get_language() == "en" else date_format(diary["day"], "DATE_FORMAT"))
     if not diary["entries"]:
-        when = {"Today": "today yet", "Yesterday": "yesterday"}.get(name, f"on {name}")
-        lines = [f"Nothing logged {when}. Add food with /log 150 g banana"]
+        lines = [(_("Nothing logged today yet. Add food with /log 150 g banana") if is_today else
+                  _("Nothing logged yesterday. Add food with /log 150 g banana") if is_yesterday else
+                  _("Nothing logged on {day}. Add food with /log 150 g banana").format(day=name))]
     else:
         lines = [f"<b>{name}</b>"]
         lines += [f"{i}. {entry_text(e)} — {fmt_number(e['kcal'])} kcal" for i, e in enumerate(diary["entries"], 1)]
-        lines.append(f"Total: {fmt_number(diary['kcal'])} kcal · P {fmt_number(diary['protein'], 1)} g · "
-                     f"F {fmt_number(diary['fat'], 1)} g · C {fmt_number(diary['carbs'], 1)} g")
+        lines.append(_("Total: {kcal} kcal · P {protein} g · F {fat} g · C {carbs} g").format(
+            kcal=fmt_number(diary["kcal"]), protein=fmt_number(diary["protein"], 1), fat=fmt_number(diary["fat"], 1),
+            carbs=fmt_number(diary["carbs"], 1)))
     target = daily_target(turn.profile)
     if target.kcal:
         left = target.kcal - float(diary["kcal"] or 0)
-        lines.append(f"Target: {target.kcal} kcal ({target.source}) — {abs(left):.0f} kcal {'left' if left >= 0 else 'over'}")
+        lines.append((_("Target: {kcal} kcal ({source}) — {left} kcal left") if left >= 0 else
+                      _("Target: {kcal} kcal ({source}) — {left} kcal over")).format(
+            kcal=target.kcal, source=target.source, left=f"{abs(left):.0f}"))
     else:
-        lines.append(f"No daily target yet: {target.source}.")
-    if diary["entries"] and name == "Today":
-        lines.append("/delete N removes entry N · /undo the last one")
+        lines.append(_("No daily target yet: {source}.").format(source=target.source))
+    if diary["entries"] and is_today:
+        lines.append(_("/delete N removes entry N · /undo the last one"))
     return lines
 
 
@@ -108,23 +118,24 @@ def cmd_today(turn: Turn, args: str) -> Reply:
     try:
         return reply(*diary_lines(turn, datetime.date.fromisoformat(word)))
     except ValueError:
-        raise ApplicationError("Usage: /diary [today|yesterday|YYYY-MM-DD], e.g. /diary yesterday") from None
+        raise ApplicationError(_("Usage: /diary [today|yesterday|YYYY-MM-DD], e.g. /diary yesterday")) from None
 
 
 def cmd_undo(turn: Turn, args: str) -> Reply:
     entry = food_undo(user_id=turn.user_id)
     if entry is None:
-        return reply("Your diary is empty: nothing to undo.")
-    return reply(f"Removed {entry_text(entry)}, {fmt_number(entry.kcal)} kcal. See the day with /today")
+        return reply(_("Your diary is empty: nothing to undo."))
+    return reply(_("Removed {entry}, {kcal} kcal. See the day with /today").format(
+        entry=entry_text(entry), kcal=fmt_number(entry.kcal)))
 
 
 def cmd_delete(turn: Turn, args: str) -> Reply:
     raw = args.strip()
     if not (raw.isascii() and raw.isdigit()):
-        raise ApplicationError("Usage: /delete N, with N an entry number from /today, e.g. /delete 2")
+        raise ApplicationError(_("Usage: /delete N, with N an entry number from /today, e.g. /delete 2"))
     entry = food_delete(user_id=turn.user_id, number=int(raw), tz=turn.tz)
-    return reply(f"Removed entry {int(raw)}: {entry_text(entry)}, {fmt_number(entry['kcal'])} kcal. "
-                 "The others are renumbered: see /today")
+    return reply(_("Removed entry {n}: {entry}, {kcal} kcal. The others are renumbered: see /today").format(
+        n=int(raw), entry=entry_text(entry), kcal=fmt_number(entry["kcal"])))
 
 
 def _food_keys(args: str) -> list[str]:
@@ -136,7 +147,7 @@ def _log_keys(args: str) -> list[str]:
     keys = []
     for item in meal_items(args):
         try:
-            _, query = split_amount_anywhere(item.text)
+            _amount, query = split_amount_anywhere(item.text)
         except ApplicationError:
             continue
         if key := search_cache_key(query=query):

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import datetime
 
+from django.utils.translation import gettext as _, gettext_lazy
+
 from memory import services as memory_services
-from memory.energy import bmi_line, daily_target
-from memory.fields import LABELS
+from memory.energy import bmi, bmi_line, bmi_plausible, daily_target
+from memory.fields import label_in_text
 from nutrition.amounts import split_amount_anywhere
 from nutrition.matching import best_match
 from nutrition.portions import grams_of
@@ -20,12 +22,13 @@ from nutrition.selectors import diary_day, local_today, search_foods
 from . import commands, food_commands, meals
 from .turn import Turn
 from .intents import classify
-from .replies import Reply, esc, fmt_grams, fmt_number, reply
+from .replies import Reply, esc, fmt_g, fmt_grams, fmt_number, reply
 
 MAX_ITEMS = meals.MAX_ITEMS
-CAN_DO = ("I can log food (“I had 2 eggs and a coffee”, /log 150 g banana), tell you what you ate "
-          "(“what did I eat today?”) and what is left of your target, and remember your profile "
-          "(“my weight is 82 kg”). Send /help for everything.")
+CAN_DO = gettext_lazy("I can log food (“I had 2 eggs and a coffee”, /log 150 g banana), tell you what you ate "
+                      "(“what did I eat today?”) and what is left of your target, and remember your profile "
+                      "(“my weight is 82 kg”). Send /help for everything.")
+_NUTRIENTS = {"protein": gettext_lazy("protein"), "fat": gettext_lazy("fat"), "carbs": gettext_lazy("carbs")}
 
 
 def answer(*, turn: Turn, text: str) -> Reply:
@@ -46,7 +49,7 @@ def cache_keys(text: str) -> list[str]:
 
 
 def _name(turn: Turn) -> str:
-    return esc(turn.profile.get("name") or turn.first_name or "there", 60)
+    return esc(turn.profile.get("name") or turn.first_name or _("there"), 60)
 
 
 def _log_food(turn: Turn, items: list[str], meal: str) -> Reply:
@@ -60,11 +63,12 @@ def _profile(turn: Turn, facts: tuple[tuple[str, str], ...], unread: tuple[str, 
     if values:
         profile = memory_services.profile_update_many(user_id=turn.user_id, values=values)
         lines += commands.saved_many(turn, list(values), profile)
-    lines += [f"Not saved: {esc(LABELS.get(field, field).lower(), 30)} — {esc(message, 300)}"
+    lines += [_("Not saved: {field} — {why}").format(field=esc(label_in_text(field), 30),
+                                                     why=esc(message, 300))
               for field, message in errors.items()]
     if unread:
-        lines.append(f"I couldn't read: {', '.join(f'“{esc(part, 60)}”' for part in unread[:5])}.")
-    return reply(*lines, "(/profile shows it all.)")
+        lines.append(_("I couldn't read: {parts}.").format(parts=", ".join(f"“{esc(part, 60)}”" for part in unread[:5])))
+    return reply(*lines, _("(/profile shows it all.)"))
 
 
 def _correct(turn: Turn, food: str, amount: str, said: str) -> Reply:
@@ -75,13 +79,19 @@ def _nutrient_total(turn: Turn, what: str, day: int) -> Reply:
     name = {"fats": "fat", "carb": "carbs", "carbohydrate": "carbs", "carbohydrates": "carbs"}.get(what, what)
     date = local_today(turn.tz) + datetime.timedelta(days=day)
     diary = diary_day(user_id=turn.user_id, day=date, tz=turn.tz)
-    when = "today" if day == 0 else "yesterday"
+    shown = _NUTRIENTS[name]
     if not diary["entries"]:
-        return reply(f"Nothing logged {when}, so no {name} to count. Add food with “I had 2 eggs” or /log.")
-    return reply(f"{when.capitalize()} you've had {fmt_number(diary[name], 1)} g of {name} "
-                 f"(from {len(diary['entries'])} entries; {fmt_number(diary['kcal'])} kcal in all).",
-                 f"Protein {fmt_number(diary['protein'], 1)} g · fat {fmt_number(diary['fat'], 1)} g · "
-                 f"carbs {fmt_number(diary['carbs'], 1)} g — /today lists the entries")
+        return reply((_("Nothing logged today, so no {nutrient} to count. Add food with “I had 2 eggs” or /log.")
+                      if day == 0 else
+                      _("Nothing logged yesterday, so no {nutrient} to count. Add food with “I had 2 eggs” or /log."))
+                     .format(nutrient=shown))
+    return reply((_("Today you've had {grams} g of {nutrient} (from {n} entries; {kcal} kcal in all).") if day == 0 else
+                  _("Yesterday you've had {grams} g of {nutrient} (from {n} entries; {kcal} kcal in all)."))
+                 .format(grams=fmt_number(diary[name], 1), nutrient=shown, n=len(diary["entries"]),
+                         kcal=fmt_number(diary["kcal"])),
+                 _("Protein {protein} g · fat {fat} g · carbs {carbs} g — /today lists the entries").format(
+                     protein=fmt_number(diary["protein"], 1), fat=fmt_number(diary["fat"], 1),
+                     carbs=fmt_number(diary["carbs"], 1)))
 
 
 def _weight_trend(turn: Turn) -> Reply:
@@ -89,14 +99,15 @@ def _weight_trend(turn: Turn) -> Reply:
 
 
 def _foreign(turn: Turn) -> Reply:
-    return reply("I read English only: please write in English, like “I had an apple” (/help lists what I can do).",
+    return reply(_("I read English only: please write in English, like “I had an apple” (/help lists what I can do)."),
                  helpful=False)
 
 
 def _set(turn: Turn, field: str, value: str) -> Reply:
     profile = memory_services.profile_update(user_id=turn.user_id, field=field, raw_value=value)
     saved = commands.saved_reply(turn, field, profile)
-    return reply(*saved.lines, f"(Next time you can also send /set {field} {esc(value, 40)}; /profile shows it all.)")
+    return reply(*saved.lines, _("(Next time you can also send /set {field} {value}; /profile shows it all.)").format(
+        field=field, value=esc(value, 40)))
 
 
 def _diary(turn: Turn, day: int) -> Reply:
@@ -108,40 +119,45 @@ def _calories_left(turn: Turn) -> Reply:
     target = daily_target(turn.profile)
     eaten = float(diary_day(user_id=turn.user_id, tz=turn.tz)["kcal"])
     if not target.kcal:
-        return reply(f"You've had {eaten:.0f} kcal today. For what is left I need a daily target: {target.source}.")
+        return reply(_("You've had {eaten} kcal today. For what is left I need a daily target: {source}.").format(
+            eaten=f"{eaten:.0f}", source=target.source))
     left = target.kcal - eaten
-    lines = [f"You've had {eaten:.0f} of {target.kcal} kcal today: {abs(left):.0f} kcal "
-             f"{'left' if left >= 0 else 'over your target'}."]
-    return reply(*lines, *(f"⚠️ {note}" for note in target.notes), "See the entries with /today")
+    lines = [(_("You've had {eaten} of {target} kcal today: {left} kcal left.") if left >= 0 else
+              _("You've had {eaten} of {target} kcal today: {left} kcal over your target.")).format(
+        eaten=f"{eaten:.0f}", target=target.kcal, left=f"{abs(left):.0f}")]
+    return reply(*lines, *(f"⚠️ {note}" for note in target.notes), _("See the entries with /today"))
 
 
 def _target(turn: Turn) -> Reply:
     target = daily_target(turn.profile)
     if target.kcal is None:
-        return reply(f"To work out a daily target I need more: {target.source}.", *(f"⚠️ {n}" for n in target.notes))
-    return reply(f"Your daily target is {target.kcal} kcal ({target.source}).",
-                 *(f"⚠️ {note}" for note in target.notes), "See today's total with /today")
+        return reply(_("To work out a daily target I need more: {source}.").format(source=target.source),
+                     *(f"⚠️ {n}" for n in target.notes))
+    return reply(_("Your daily target is {kcal} kcal ({source}).").format(kcal=target.kcal, source=target.source),
+                 *(f"⚠️ {note}" for note in target.notes), _("See today's total with /today"))
 
 
 def _bmi(turn: Turn) -> Reply:
     line = bmi_line(turn.profile)
     if line is None:
-        return reply("I need your height and weight for that: tell me “my weight is 70 kg” and “I'm 172 cm”, "
-                     "or /set height_cm 172 and /set weight_kg 70")
-    if not line.startswith("BMI"):
+        return reply(_("I need your height and weight for that: tell me “my weight is 70 kg” and “I'm 172 cm”, "
+                       "or /set height_cm 172 and /set weight_kg 70"))
+    index = bmi(turn.profile)
+    if index is None or not bmi_plausible(index):
         return reply(f"⚠️ {line}")
     profile = turn.profile
-    return reply(f"With {profile['weight_kg']:g} kg at {profile['height_cm']:g} cm: {line}.")
+    return reply(_("With {kg} kg at {cm} cm: {bmi}.").format(kg=fmt_g(profile["weight_kg"]),
+                                                             cm=fmt_g(profile["height_cm"]), bmi=line))
 
 
 def _said_before(turn: Turn) -> Reply:
     said = [m for m in turn.history if m["role"] == "user" and not m["content"].lstrip().startswith("/")]
     if said:
         # The user's own text, not HTML: escaped once, never parsed ("2>1" stays "2>1").
-        return reply(f"Earlier you said: “{esc(said[-1]['content'], 200)}”")
+        return reply(_("Earlier you said: “{said}”").format(said=esc(said[-1]["content"], 200)))
     commands_only = any(m["role"] == "user" for m in turn.history)
-    return reply("You've only sent commands so far (/history shows them)." if commands_only
-                 else "This is the start of our conversation.")
+    return reply(_("You've only sent commands so far (/history shows them).") if commands_only
+                 else _("This is the start of our conversation."))
 
 
 def _food_info(turn: Turn, query: str) -> Reply:
@@ -153,9 +169,10 @@ def _food_info(turn: Turn, query: str) -> Reply:
         return food_commands.cmd_food(turn, food_words)
     grams = grams_of(amount, food=food, query=food_words)
     kcal = float(food["kcal"]) * float(grams) / 100
-    return reply(f"{esc(amount.text, 40)} {esc(food_words, 80)} ({fmt_grams(grams)}) of "
-                 f"<b>{esc(food['description'], 120)}</b>: about {kcal:.0f} kcal.",
-                 f"To log it: /log {esc(amount.text, 40)} {esc(food_words, 80)}")
+    return reply(_("{amount} {food} ({grams}) of <b>{description}</b>: about {kcal} kcal.").format(
+        amount=esc(amount.text, 40), food=esc(food_words, 80), grams=fmt_grams(grams),
+        description=esc(food["description"], 120), kcal=f"{kcal:.0f}"),
+        _("To log it: /log {amount} {food}").format(amount=esc(amount.text, 40), food=esc(food_words, 80)))
 
 
 def _undo(turn: Turn) -> Reply:
@@ -164,15 +181,15 @@ def _undo(turn: Turn) -> Reply:
 
 def _food_mention(turn: Turn, food: str) -> Reply:
     single = food.rstrip("s") if food not in {"oats", "chips", "fries", "cheerios", "hummus"} else food
-    lines = [f"Sounds like {esc(food)}. For its nutrition per 100 g: /food {esc(single)}",
-             f"Had some? Tell me “I had 1 {esc(single)}”, or /log 100 g {esc(single)}"]
+    lines = [_("Sounds like {food}. For its nutrition per 100 g: /food {single}").format(food=esc(food), single=esc(single)),
+             _("Had some? Tell me “I had 1 {single}”, or /log 100 g {single}").format(single=esc(single))]
     if diet := (turn.memory.get("preferences") or {}).get("diet"):
-        lines.append(f"(I remember your diet preference: {esc(diet)}.)")
+        lines.append(_("(I remember your diet preference: {diet}.)").format(diet=esc(diet)))
     return reply(*lines)
 
 
 def _unknown(turn: Turn) -> Reply:
-    return reply(f"Sorry, I didn't understand that. {CAN_DO}", helpful=False)
+    return reply(_("Sorry, I didn't understand that. {can_do}").format(can_do=CAN_DO), helpful=False)
 
 
 _HANDLERS = {
@@ -191,8 +208,9 @@ _HANDLERS = {
     "food_info": _food_info,
     "undo": _undo,
     "help": lambda turn: commands.cmd_help(turn, ""),
-    "greeting": lambda turn: reply(f"Hi {_name(turn)}! Tell me what you ate, ask about a food, or send /help."),
-    "thanks": lambda turn: reply(f"You're welcome, {_name(turn)}!"),
+    "greeting": lambda turn: reply(_("Hi {name}! Tell me what you ate, ask about a food, or send /help.").format(
+        name=_name(turn))),
+    "thanks": lambda turn: reply(_("You're welcome, {name}!").format(name=_name(turn))),
     "food_mention": _food_mention,
     "unknown": _unknown,
 }

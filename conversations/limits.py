@@ -10,14 +10,16 @@ stays up until they pause for a minute).
 from __future__ import annotations
 
 from django.conf import settings
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy
 
 # Telegram's own limit for a message's text: anything longer did not come from a Telegram client.
 MAX_TEXT_CHARS = 4096
 RATE_WINDOW_SECONDS = 60.0
-SLOW_DOWN = ("Slow down, please: that is more than {limit} messages in a minute. I'll read your messages "
-             "again after a short pause; the ones sent until then are not read.")
-TOO_LONG = (f"That message is too long for me: {MAX_TEXT_CHARS} characters at most. Please send it in "
-            "shorter parts.")
+SLOW_DOWN = gettext_lazy("Slow down, please: that is more than {limit} messages in a minute. I'll read your messages "
+                         "again after a short pause; the ones sent until then are not read.")
+TOO_LONG = format_lazy(gettext_lazy("That message is too long for me: {limit} characters at most. Please send it "
+                                    "in shorter parts."), limit=MAX_TEXT_CHARS)
 
 
 def turn_limit() -> int:
@@ -33,5 +35,5 @@ def refusal(*, recent_turns: int, text: str) -> str | None:
     if recent_turns == limit:
         return SLOW_DOWN.format(limit=limit)
     if len(text) > MAX_TEXT_CHARS:
-        return TOO_LONG
+        return str(TOO_LONG)
     return None

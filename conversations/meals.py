@@ -10,6 +10,7 @@ import re
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.conf import settings
+from django.utils.translation import gettext as _, gettext_lazy, ngettext
 
 from healthagent.errors import ApplicationError
 from memory.services import pending_set
@@ -42,24 +43,25 @@ def _pending_item(reading: Reading) -> dict:
 def _not_found_line(reading: Reading) -> str:
     query = reading.query or reading.item.text
     why = f" ({esc(reading.problem, 200)})" if reading.problem and reading.problem != NO_FOOD_NAMED else ""
-    return (f"Not logged: {esc(reading.item.text, 60)} — not in the food data{why}. "
-            f"Look it up with /food {esc(query, 60)}")
+    return _("Not logged: {item} — not in the food data{why}. Look it up with /food {query}").format(
+        item=esc(reading.item.text, 60), why=why, query=esc(query, 60))
 
 
-LOGGED_FOOTER = "/undo removes the last entry · /today shows the day · “the butter was 10 g” corrects one"
+LOGGED_FOOTER = gettext_lazy("/undo removes the last entry · /today shows the day · “the butter was 10 g” corrects one")
 
 
 def _reply(turn: Turn, readings: list[Reading], *, extra: list[str] | None = None,
-           footer: str = LOGGED_FOOTER) -> Reply:
+           footer: object = LOGGED_FOOTER) -> Reply:
     """Log what was understood, ask about the first thing that was not (keeping the rest asked
     about next), and say what could not be logged."""
-    lines, asked, sample, not_found = [], [], False, False
+    lines, asked, sample, not_found, logged_any = [], [], False, False, False
     for reading in readings:
         if reading.negligible:
-            lines.append(f"({esc(reading.item.text, 40)}: nothing to count, not logged)")
+            lines.append(_("({item}: nothing to count, not logged)").format(item=esc(reading.item.text, 40)))
         elif reading.loggable:
             logged = food_log_reading(user_id=turn.user_id, reading=reading)
             lines.append(logged_line(logged))
+            logged_any = True
             sample = sample or (reading.food or {}).get("source") == "sample"
         elif reading.question:
             asked.append(reading)
@@ -67,23 +69,23 @@ def _reply(turn: Turn, readings: list[Reading], *, extra: list[str] | None = Non
             lines.append(_not_found_line(reading))
             not_found = True
         else:
-            lines.append(f"Not logged: {esc(reading.item.text, 60)} — {esc(reading.problem, 300)}")
+            lines.append(_("Not logged: {item} — {problem}").format(item=esc(reading.item.text, 60),
+                                                                       problem=esc(reading.problem, 300)))
     lines += extra or []
-    logged_any = any(line.startswith("Logged") for line in lines)
     if not logged_any and not asked and not_found and all(r.not_found or r.negligible for r in readings):
         said = ", ".join(r.item.text for r in readings if r.not_found)
-        head = [f"I couldn't find “{esc(said, 100)}” in the food data, so I logged nothing. To log food, name it "
-                "with an amount, like “I had 2 eggs” or /log 150 g banana."]
+        head = [_("I couldn't find “{said}” in the food data, so I logged nothing. To log food, name it "
+                  "with an amount, like “I had 2 eggs” or /log 150 g banana.").format(said=esc(said, 100))]
         if settings.NUTRITION_PROVIDER == "sample":
             head.append(f"<i>{esc(OFFLINE_NOTE, 400)}</i>")
-        return reply(*head, *(f"Look it up with /food {esc(r.query or r.item.text, 60)}" for r in readings if r.not_found),
-                     helpful=False)
+        return reply(*head, *(_("Look it up with /food {query}").format(query=esc(r.query or r.item.text, 60))
+                              for r in readings if r.not_found), helpful=False)
     if not_found and settings.NUTRITION_PROVIDER == "sample":
         lines.append(f"<i>{esc(OFFLINE_NOTE, 400)}</i>")
     if sample:
-        lines.append(SAMPLE_NOTE)
+        lines.append(str(SAMPLE_NOTE))
     if logged_any:
-        lines.append(footer)
+        lines.append(str(footer))
     if asked:
         pending_set(user_id=turn.user_id, pending={"items": [_pending_item(r) for r in asked]})
         lines.append(_question(asked[0], len(asked) - 1))
@@ -93,15 +95,15 @@ def _reply(turn: Turn, readings: list[Reading], *, extra: list[str] | None = Non
 
 
 def _question(reading: Reading, more: int) -> str:
-    tail = f" (then {more} more to ask)" if more else ""
-    return f"❓ {esc(reading.question, 300)} — or “skip”.{tail}"
+    tail = ngettext(" (then {more} more to ask)", " (then {more} more to ask)", more).format(more=more) if more else ""
+    return _("❓ {question} — or “skip”.{tail}").format(question=esc(reading.question, 300), tail=tail)
 
 
 def log_meal(turn: Turn, meal: str) -> Reply:
     items = meal_items(meal)
     readings = [read_item(item) for item in items[:MAX_ITEMS]]
-    extra = ([f"That was {len(items)} things: I took only the first {MAX_ITEMS}. Send the rest again."]
-             if len(items) > MAX_ITEMS else [])
+    extra = ([_("That was {n} things: I took only the first {max}. Send the rest again.").format(
+        n=len(items), max=MAX_ITEMS)] if len(items) > MAX_ITEMS else [])
     return _reply(turn, readings, extra=extra)
 
 
@@ -116,14 +118,15 @@ def cmd_log(turn: Turn, args: str) -> Reply:
     if len(readings) == 1 and (only := readings[0]).problem and not only.not_found:
         raise ApplicationError(only.problem)
     if len(readings) == 1 and only.not_found:
-        lines = [f"No food matched “{esc(only.query or args.strip(), 100)}”, so nothing logged. Try a simpler name, "
-                 f"like /log 150 g banana, or look it up with /food {esc(only.query or args.strip(), 60)}"]
+        lines = [_("No food matched “{query}”, so nothing logged. Try a simpler name, like /log 150 g banana, or "
+                   "look it up with /food {short}").format(query=esc(only.query or args.strip(), 100),
+                                                            short=esc(only.query or args.strip(), 60))]
         if only.problem and only.problem != NO_FOOD_NAMED:
             lines.append(f"({esc(only.problem, 200)})")
         if settings.NUTRITION_PROVIDER == "sample":
             lines.append(f"<i>{esc(OFFLINE_NOTE, 400)}</i>")
         return reply(*lines)
-    return _reply(turn, readings, footer="/undo to remove it · /today for the day")
+    return _reply(turn, readings, footer=_("/undo to remove it · /today for the day"))
 
 
 def answer_pending(turn: Turn, text: str) -> Reply | None:
@@ -137,11 +140,13 @@ def answer_pending(turn: Turn, text: str) -> Reply | None:
     said = _HEDGES.sub("", text.strip().rstrip(".!"))
     if SKIP.match(said):
         rest = [read_item(item) for item in items[1:]]
-        return _reply(turn, rest, extra=[f"OK, {esc(query, 60)} not logged."]) if rest else _skip(turn, query)
+        return (_reply(turn, rest, extra=[_("OK, {food} not logged.").format(food=esc(query, 60))]) if rest
+                else _skip(turn, query))
     try:
         amount, words = split_amount_anywhere(said)
     except ApplicationError as error:
-        return reply(f"{esc(error.message, 300)} — how much {esc(query, 60)} was it? (or “skip”)")
+        return reply(_("{error} — how much {food} was it? (or “skip”)").format(error=esc(error.message, 300),
+                                                                             food=esc(query, 60)))
     if amount is None or (words.strip() and not set(content_words(words)) <= set(tokens(query)) | {"it", "them"}):
         return None
     reading = read_answer(first, query, said if words.strip() else f"{amount.text}")
@@ -150,7 +155,7 @@ def answer_pending(turn: Turn, text: str) -> Reply | None:
 
 def _skip(turn: Turn, query: str) -> Reply:
     pending_set(user_id=turn.user_id, pending=None)
-    return reply(f"OK, {esc(query, 60)} not logged.")
+    return reply(_("OK, {food} not logged.").format(food=esc(query, 60)))
 
 
 def drop_pending(turn: Turn) -> None:
@@ -175,8 +180,9 @@ def correct(turn: Turn, food: str, amount: str, said: str) -> Reply:
     """"the butter was only 10 g": the named entry of today (or the last one) gets the new amount."""
     entry = _entry_for(turn, food)
     if entry is None:
-        what = f"no entry for {esc(food, 40)}" if food else "no entry"
-        return reply(f"I found {what} today to change, so nothing changed. /today lists the day's entries.")
+        return reply(_("I found no entry for {food} today to change, so nothing changed. /today lists the day's "
+                        "entries.").format(food=esc(food, 40)) if food else
+                      _("I found no entry today to change, so nothing changed. /today lists the day's entries."))
     new, words = split_amount_anywhere(said)
     assert new is not None, "intents.correction checked the amount"
     name = words.strip() or (split_amount(entry["said"])[1] if entry["said"] else "") or entry["description"]
@@ -191,9 +197,10 @@ def correct(turn: Turn, food: str, amount: str, said: str) -> Reply:
                 None)
     old, changed = food_correct(user_id=turn.user_id, entry_id=entry["id"], grams=grams, food=same,
                                 said="" if weighed(new) else f"{new.text}{' ' if new.unit == 'item' else ' of '}{name}")
-    return reply(f"Changed {esc(name, 60)}: {fmt_grams(old['grams'])} → {fmt_grams(changed.grams)}, "
-                 f"{fmt_number(old['kcal'])} → {fmt_number(changed.kcal)} kcal "
-                 f"(<b>{esc(changed.description, 120)}</b>).", "See the day with /today")
+    return reply(_("Changed {food}: {old_grams} → {new_grams}, {old_kcal} → {new_kcal} kcal (<b>{description}</b>).").format(
+        food=esc(name, 60), old_grams=fmt_grams(old["grams"]), new_grams=fmt_grams(changed.grams),
+        old_kcal=fmt_number(old["kcal"]), new_kcal=fmt_number(changed.kcal), description=esc(changed.description, 120)),
+        _("See the day with /today"))
 
 
 def _grams(entry: dict, new, name: str) -> Decimal:
@@ -211,8 +218,8 @@ def _grams(entry: dict, new, name: str) -> Decimal:
         try:
             grams = grams_of(new, food={"description": entry["description"], "portions": {}}, query=name)
         except Unweighable:
-            raise ApplicationError(f"I can't weigh {new.text} of {name}: tell me in grams, like “the {name} was "
-                                   "150 g”.") from None
+            raise ApplicationError(_("I can't weigh {amount} of {food}: tell me in grams, like “the {food} was "
+                                     "150 g”.").format(amount=new.text, food=name)) from None
     if not 0 < grams <= MAX_GRAMS:
-        raise ApplicationError("That is not an amount one entry can have (more than 0, at most 5 kg).")
+        raise ApplicationError(_("That is not an amount one entry can have (more than 0, at most 5 kg)."))
     return grams

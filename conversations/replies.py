@@ -6,7 +6,11 @@ import html
 import re
 from dataclasses import dataclass
 
+from django.utils import formats
+from django.utils.functional import Promise
+
 from .cleaning import clean_text
+from .outgoing import OutgoingFile
 
 # Telegram's limit for one message's text.
 MAX_REPLY_CHARS = 4096
@@ -20,11 +24,13 @@ _TAG = re.compile(r"</?(?:b|strong|i|em|u|ins|s|strike|del|code|pre|a|tg-spoiler
 class Reply:
     """A reply in Telegram HTML. `helpful=False` marks "did not understand" replies, which the
     history the bot reads back leaves out. `store=False` keeps the turn out of the database
-    (after /forget there is nothing left to attach it to)."""
+    (after /forget there is nothing left to attach it to). `files` are sent with it
+    (conversations/outgoing.py): /week's chart, /export's CSV."""
 
     lines: tuple[str, ...]
     helpful: bool = True
     store: bool = True
+    files: tuple[OutgoingFile, ...] = ()
 
     @property
     def text(self) -> str:
@@ -33,8 +39,8 @@ class Reply:
         return clean_text(fit("\n".join(self.lines)))
 
 
-def reply(*lines: str, helpful: bool = True, store: bool = True) -> Reply:
-    return Reply(lines=tuple(lines), helpful=helpful, store=store)
+def reply(*lines: str | Promise, helpful: bool = True, store: bool = True, files: tuple[OutgoingFile, ...] = ()) -> Reply:
+    return Reply(lines=tuple(str(line) for line in lines), helpful=helpful, store=store, files=files)
 
 
 def esc(text: object, limit: int = ECHO_CHARS) -> str:
@@ -67,13 +73,24 @@ def to_plain(text: str) -> str:
     return html.unescape(_TAG.sub("", text))
 
 
+def localized(number: str) -> str:
+    """A number formatted with a point, with the active language's decimal separator ("1,5" in German)."""
+    separator = formats.get_format("DECIMAL_SEPARATOR")
+    return number if separator == "." else number.replace(".", separator)
+
+
 def fmt_number(value: object, digits: int = 0) -> str:
     if value is None:
         return "?"
-    return f"{float(value):.{digits}f}"
+    return localized(f"{float(value):.{digits}f}")
+
+
+def fmt_g(value: object) -> str:
+    """A number as `:g` shows it ("72.5", "70"), with the language's decimal separator."""
+    return localized(f"{float(value):g}")
 
 
 def fmt_grams(value: object) -> str:
     """"100 g", "13.5 g": whole grams without a decimal, a tenth where it matters."""
     number = float(value)
-    return f"{number:.0f} g" if number == round(number) or number >= 100 else f"{number:.1f} g"
+    return localized(f"{number:.0f} g" if number == round(number) or number >= 100 else f"{number:.1f} g")

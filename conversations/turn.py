@@ -12,6 +12,7 @@ class Turn:
     memory: dict
     message_id: int | None = None  # the stored user message of this turn, left out of /history
     history: tuple[dict, ...] = ()  # recent messages before this one, oldest first
+    telegram_language: str = "en"  # what Telegram says the user's app speaks (conversations/language.py)
 
     @property
     def profile(self) -> dict:

@@ -12,13 +12,14 @@ from __future__ import annotations
 import logging
 
 from django.db import IntegrityError, transaction
+from django.utils import translation
 
 from caching.api import bot_turn, invalidate_on_commit, invalidate_user
 from healthagent.errors import ApplicationError
 from memory.selectors import load_user_memory
 from memory.services import profile_ensure
 
-from . import bot, chats, limits
+from . import bot, chats, language, limits, outgoing
 from .commands import Turn
 from .models import Message, ProcessedUpdate
 from .selectors import get_conversation_history
@@ -104,9 +105,11 @@ def handle_update(update: object) -> dict:
     message = text_message(update)
     assert isinstance(update, dict)  # text_message raised BadUpdate for anything else
     if message is None:
-        return bot.respond_other(update)  # photos, stickers, edits, groups: bot.py decides whether to answer
+        with translation.override(language.of_message(update.get("message") or update.get("edited_message"))):
+            return bot.respond_other(update)  # photos, stickers, edits, groups: bot.py decides whether to answer
     try:
-        return _turn(update, message)
+        with translation.override(language.of_message(message)):
+            return _turn(update, message)
     except IntegrityError:
         # The cache knew a profile the database no longer has (restored or reset behind the cache's
         # back: a cached profile spares the turn its query), so storing the messages broke a foreign
@@ -118,7 +121,8 @@ def handle_update(update: object) -> dict:
             invalidate_user(user_id=user_id)
         except ApplicationError:
             pass  # Redis unreachable: the keys went to the outbox, which every reader applies first
-        return _turn(update, message)
+        with translation.override(language.of_message(message)):
+            return _turn(update, message)
 
 
 def _turn(update: dict, message: dict) -> dict:
@@ -150,9 +154,13 @@ def _turn(update: dict, message: dict) -> dict:
         # turns of one user then rarely commit out of the order their rows sort in, which would
         # make the append on commit drop the cached entry.
         history = get_conversation_history(user_id=user_id, limit=CONTEXT_MESSAGES)
-        turn = Turn(user_id=user_id, first_name=first_name, memory=memory, history=tuple(history))
-        answer = bot.respond(turn=turn, text=text)
-        body = {"method": "sendMessage", "chat_id": chat_id, "text": answer.text, "parse_mode": "HTML"}
+        turn = Turn(user_id=user_id, first_name=first_name, memory=memory, history=tuple(history),
+                    telegram_language=language.of_message(message))
+        with translation.override(language.of_turn(turn.profile, message)):
+            answer = bot.respond(turn=turn, text=text)
+            body = {"method": "sendMessage", "chat_id": chat_id, "text": answer.text, "parse_mode": "HTML"}
+        for file in answer.files:  # uploaded once this transaction has committed
+            outgoing.send(chat_id=chat_id, file=file)
         # Not after /forget: it deleted the conversation this message belongs to. Every answer is
         # kept, /forget's too: a redelivery must say "Done" if the first answer was lost.
         messages = [

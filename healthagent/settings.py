@@ -188,6 +188,10 @@ except (ValueError, zoneinfo.ZoneInfoNotFoundError):
         f"TIME_ZONE must be an IANA time zone name such as UTC or Europe/Berlin, not {TIME_ZONE!r}"
     ) from None
 USE_I18N = True
+# The languages the bot replies in (conversations/language.py picks one per turn); locale/ holds
+# their catalogs, compiled .mo files committed beside the .po sources (`make messages` rebuilds both).
+LANGUAGES = [("en", "English"), ("de", "Deutsch"), ("es", "Español")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
 USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"

@@ -11,6 +11,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from django.utils import formats
+from django.utils.translation import gettext as _, gettext_lazy
+
 ACTIVITY_FACTORS = {"sedentary": 1.2, "light": 1.375, "moderate": 1.55, "active": 1.725, "very_active": 1.9}
 GOAL_ADJUSTMENT = {"lose": -500, "maintain": 0, "gain": 300}
 # Mifflin-St Jeor's sex constant; "other" takes the midpoint rather than guessing.
@@ -19,8 +22,18 @@ KCAL_FLOOR = {"male": 1500, "female": 1200, "other": 1200}
 # Adult BMIs outside this range do not occur in practice: such a pair of height and weight is a typo.
 PLAUSIBLE_BMI = (12.0, 70.0)
 HEALTHY_BMI = (18.5, 25.0)
-DISCLAIMER = ("<i>I'm not a doctor: figures here are estimates for healthy adults, not medical advice. "
-              "For a medical condition, pregnancy or an eating disorder, ask a professional.</i>")
+DISCLAIMER = gettext_lazy("<i>I'm not a doctor: figures here are estimates for healthy adults, not medical advice. "
+                          "For a medical condition, pregnancy or an eating disorder, ask a professional.</i>")
+
+
+def _n(value: object) -> str:
+    """A number as `:g` shows it, with the active language's decimal separator."""
+    return f"{float(value):g}".replace(".", formats.get_format("DECIMAL_SEPARATOR"))  # type: ignore[arg-type]
+
+
+def _index(value: float) -> str:
+    """A BMI as it is shown: one decimal ("22.9", "5.0"), with the active language's separator."""
+    return str(value).replace(".", formats.get_format("DECIMAL_SEPARATOR"))
 
 
 @dataclass(frozen=True)
@@ -46,25 +59,29 @@ def implausible_bmi_note(profile: dict) -> str | None:
     index = bmi(profile)
     if index is None or bmi_plausible(index):
         return None
-    return (f"{profile['weight_kg']:g} kg at {profile['height_cm']:g} cm would be a BMI of {index}, which isn't "
-            "possible for an adult — please check your height (/set height_cm) and weight (/set weight_kg).")
+    return _("{kg} kg at {cm} cm would be a BMI of {bmi}, which isn't possible for an adult — please check your "
+             "height (/set height_cm) and weight (/set weight_kg).").format(
+        kg=_n(profile["weight_kg"]), cm=_n(profile["height_cm"]), bmi=_index(index))
 
 
-_MISSING_NAMES = {"weight_kg": "weight", "height_cm": "height", "age": "age", "sex": "sex"}
+_MISSING_NAMES = {"weight_kg": gettext_lazy("weight"), "height_cm": gettext_lazy("height"), "age": gettext_lazy("age"),
+                  "sex": gettext_lazy("sex")}
 _MISSING_EXAMPLES = {"weight_kg": "/set weight_kg 70", "height_cm": "/set height_cm 172", "age": "/set age 34",
                      "sex": "/set sex female"}
 
 
 def _missing(fields: list[str]) -> str:
-    names = [_MISSING_NAMES[f] for f in fields]
-    listed = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
-    return (f"tell me your {listed} ({', '.join(_MISSING_EXAMPLES[f] for f in fields)}), "
-            "or set your own with /set kcal_target 2000")
+    names = [str(_MISSING_NAMES[f]) for f in fields]
+    listed = names[0] if len(names) == 1 else _("{first} and {last}").format(first=", ".join(names[:-1]), last=names[-1])
+    return _("tell me your {listed} ({examples}), or set your own with /set kcal_target 2000").format(
+        listed=listed, examples=", ".join(_MISSING_EXAMPLES[f] for f in fields))
 
 
-UNDER_18 = "The formula is made for adults: under 18, ask a doctor or dietitian about energy needs."
-UNDER_18_OWN = "Under 18, energy needs change as you grow: ask a doctor or dietitian before aiming for a target."
-OVER_65_LOSE = "Over 65, losing weight can cost muscle and bone: talk to your doctor before cutting calories."
+UNDER_18 = gettext_lazy("The formula is made for adults: under 18, ask a doctor or dietitian about energy needs.")
+UNDER_18_OWN = gettext_lazy("Under 18, energy needs change as you grow: ask a doctor or dietitian before aiming for "
+                            "a target.")
+OVER_65_LOSE = gettext_lazy("Over 65, losing weight can cost muscle and bone: talk to your doctor before cutting "
+                            "calories.")
 
 
 def _age_notes(profile: dict, *, own: bool) -> list[str]:
@@ -74,9 +91,9 @@ def _age_notes(profile: dict, *, own: bool) -> list[str]:
         return []
     notes = []
     if (profile.get("goal") == "lose") and int(age) >= 65:
-        notes.append(OVER_65_LOSE)
+        notes.append(str(OVER_65_LOSE))
     if int(age) < 18:
-        notes.append(UNDER_18_OWN if own else UNDER_18)
+        notes.append(str(UNDER_18_OWN if own else UNDER_18))
     return notes
 
 
@@ -87,23 +104,23 @@ def daily_target(profile: dict) -> Target:
         kcal = int(profile["kcal_target"])
         notes = _age_notes(profile, own=True)
         if kcal < floor:
-            notes.append(f"That is below {floor} kcal, the usual floor without medical supervision.")
+            notes.append(_("That is below {floor} kcal, the usual floor without medical supervision.").format(floor=floor))
         index = bmi(profile)
         if profile.get("goal") == "lose" and index is not None and bmi_plausible(index) and index < HEALTHY_BMI[0]:
-            notes.append(f"At a BMI of {index} losing weight isn't advised: please talk to a doctor.")
-        return Target(kcal, "your target", tuple(notes))
+            notes.append(_("At a BMI of {bmi} losing weight isn't advised: please talk to a doctor.").format(bmi=_index(index)))
+        return Target(kcal, _("your target"), tuple(notes))
     missing = [f for f in ("weight_kg", "height_cm", "age", "sex") if not profile.get(f)]
     if missing:
         return Target(None, _missing(missing))
     if note := implausible_bmi_note(profile):
-        return Target(None, "I can't estimate it yet", (note,))
+        return Target(None, _("I can't estimate it yet"), (note,))
     age, index, goal = int(profile["age"]), bmi(profile), profile.get("goal") or "maintain"
     notes: list[str] = []
     if goal == "lose" and index < HEALTHY_BMI[0]:
-        notes.append(f"At a BMI of {index} losing weight isn't advised, so I took nothing off for “lose”: "
-                     "please talk to a doctor.")
+        notes.append(_("At a BMI of {bmi} losing weight isn't advised, so I took nothing off for “lose”: "
+                       "please talk to a doctor.").format(bmi=_index(index)))
         goal = "maintain"
-        notes += [note for note in _age_notes(profile, own=False) if note != OVER_65_LOSE]
+        notes += [note for note in _age_notes(profile, own=False) if note != str(OVER_65_LOSE)]
     else:
         notes += _age_notes(profile, own=False)
     bmr = 10 * float(profile["weight_kg"]) + 6.25 * float(profile["height_cm"]) - 5 * age
@@ -111,10 +128,10 @@ def daily_target(profile: dict) -> Target:
     tdee = bmr * ACTIVITY_FACTORS.get(profile.get("activity") or "sedentary", 1.2)
     estimate = int(round(tdee + GOAL_ADJUSTMENT.get(goal, 0), -1))
     if estimate < floor:
-        notes.append(f"The formula gives {estimate} kcal; I use {floor} kcal instead, the usual floor "
-                     "without medical supervision.")
+        notes.append(_("The formula gives {estimate} kcal; I use {floor} kcal instead, the usual floor "
+                       "without medical supervision.").format(estimate=estimate, floor=floor))
         estimate = floor
-    return Target(estimate, "estimated from your profile", tuple(notes))
+    return Target(estimate, _("estimated from your profile"), tuple(notes))
 
 
 def bmi_line(profile: dict) -> str | None:
@@ -124,5 +141,10 @@ def bmi_line(profile: dict) -> str | None:
         return None
     if not bmi_plausible(index):
         return implausible_bmi_note(profile)
-    where = ("below" if index < HEALTHY_BMI[0] else "above" if index >= HEALTHY_BMI[1] else "within")
-    return f"BMI {index} ({where} the usual healthy range of 18.5–25; it says nothing of muscle or build)"
+    if index < HEALTHY_BMI[0]:
+        line = _("BMI {bmi} (below the usual healthy range of {low}–{high}; it says nothing of muscle or build)")
+    elif index >= HEALTHY_BMI[1]:
+        line = _("BMI {bmi} (above the usual healthy range of {low}–{high}; it says nothing of muscle or build)")
+    else:
+        line = _("BMI {bmi} (within the usual healthy range of {low}–{high}; it says nothing of muscle or build)")
+    return line.format(bmi=_index(index), low=_n(HEALTHY_BMI[0]), high=_n(HEALTHY_BMI[1]))

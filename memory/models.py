@@ -45,6 +45,9 @@ class Profile(models.Model):
     )
     # An IANA time zone name ("Europe/Berlin"); blank: settings.TIME_ZONE. Where /today's day starts.
     tz = models.CharField(max_length=64, blank=True, verbose_name="time zone")
+    # The language the user chose with /set language (en, de, es); blank: Telegram's language_code.
+    language = models.CharField(max_length=8, blank=True, choices=[("en", "English"), ("de", "Deutsch"),
+                                                                   ("es", "Español")])
     # When the bot last said it reads text only (a photo or sticker came): said once per conversation.
     text_only_notice_at = models.DateTimeField(null=True, blank=True)
     # The question the bot asked and waits for an answer to ("How much butter?"), with what it

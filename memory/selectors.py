@@ -11,7 +11,7 @@ from caching.api import read_through, user_memory_key
 from .models import Preference, Profile, WeightEntry
 
 PROFILE_FIELDS = (
-    "name", "username", "age", "sex", "height_cm", "weight_kg", "activity", "goal", "kcal_target", "tz",
+    "name", "username", "age", "sex", "height_cm", "weight_kg", "activity", "goal", "kcal_target", "tz", "language",
 )
 
 
@@ -66,6 +66,7 @@ _PROFILE_CHECKS: dict[str, Callable[[object], bool]] = {
     "goal": _text(10, tuple(Profile.Goal.values)),
     "kcal_target": _number(800, 10000, whole=True),
     "tz": _text(64),  # an unknown zone name is fine: the diary falls back to the default zone
+    "language": _text(8, ("en", "de", "es")),
 }
 _PREFERENCE_KEY, _PREFERENCE_VALUE = _text(32), _text(200)
 
@@ -114,3 +115,9 @@ def load_user_memory(*, user_id: int) -> dict | None:
     """
     return read_through(user_memory_key(user_id), lambda: _load(user_id), timeout=settings.CACHE_TTL_USER_MEMORY,
                         valid=is_user_memory)
+
+
+def weights_all(*, user_id: int) -> list[tuple]:
+    """Every weight entry of the user as (measured_at, kg), oldest first: what /export writes (user
+    memory holds only the latest WEIGHTS_KEPT)."""
+    return list(WeightEntry.objects.filter(user_id=user_id).order_by("measured_at", "id").values_list("measured_at", "kg"))

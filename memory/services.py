@@ -11,6 +11,7 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from caching.api import invalidate_on_commit, kept_warm, user_memory_key
 from healthagent.errors import ApplicationError
@@ -106,12 +107,13 @@ def preference_set(*, user_id: int, key: str, value: str) -> Preference:
     value = " ".join(value.split())
     if not PREFERENCE_KEY.fullmatch(key):
         raise ApplicationError(
-            "A preference key is 1-32 lowercase letters, digits or _, starting with a letter, e.g. /pref diet vegetarian"
+            _("A preference key is 1-32 lowercase letters, digits or _, starting with a letter, e.g. /pref diet "
+              "vegetarian")
         )
     if not value:
-        raise ApplicationError(f"Give a value, e.g. /pref {key} vegetarian (or /pref {key} - to remove it)")
+        raise ApplicationError(_("Give a value, e.g. /pref {key} vegetarian (or /pref {key} - to remove it)").format(key=key))
     if len(value) > PREFERENCE_VALUE_MAX:
-        raise ApplicationError(f"A preference value can be at most {PREFERENCE_VALUE_MAX} characters.")
+        raise ApplicationError(_("A preference value can be at most {max} characters.").format(max=PREFERENCE_VALUE_MAX))
     with _kept_warm(user_id) as changes:
         preference, created = Preference.objects.get_or_create(user_id=user_id, key=key, defaults={"value": value})
         if not created and preference.value != value:

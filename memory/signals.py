@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.db.models.signals import post_delete, post_save
 
-from caching.api import conversation_history_key, invalidate_on_commit, user_memory_key
+from caching.api import PROGRESS_PERIODS, conversation_history_key, invalidate_on_commit, progress_key, user_memory_key
 
 from .models import Preference, Profile, WeightEntry
 from .selectors import PROFILE_FIELDS
@@ -25,6 +25,8 @@ def profile_saved(sender, instance: Profile, update_fields=None, using=None, **k
 def profile_deleted(sender, instance: Profile, using=None, **kwargs) -> None:
     invalidate_on_commit(user_memory_key(instance.pk), using=using)
     invalidate_on_commit(conversation_history_key(instance.pk), using=using)
+    for period in PROGRESS_PERIODS:  # the charts of /week and /month draw the diary and weights
+        invalidate_on_commit(progress_key(instance.pk, period), using=using)
 
 
 def preference_changed(sender, instance: Preference, update_fields=None, using=None, **kwargs) -> None:

@@ -13,13 +13,15 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from fractions import Fraction
 
+from django.utils.translation import gettext as _, gettext_lazy, gettext_noop
+
 from healthagent.errors import ApplicationError
 from nutrition.units import HOUSEHOLD_MASS, canonical_unit
 
-BAD_AMOUNT = ("Amount must be a plain number more than 0 (150, 1.5, 1/2 or a word like “a” or “half”), "
-              "like /log 150 g banana or /log 2 eggs")
-TOO_BIG = "That amount is far more than one entry can be: check the number, like /log 150 g banana."
-VAGUE = "How much is “{word}”? Give a number, like /log 150 g {food} or /log 1 {food}"
+BAD_AMOUNT = gettext_noop("Amount must be a plain number more than 0 (150, 1.5, 1/2 or a word like “a” or “half”), "
+                          "like /log 150 g banana or /log 2 eggs")  # a str: translated where raised
+TOO_BIG = gettext_lazy("That amount is far more than one entry can be: check the number, like /log 150 g banana.")
+VAGUE = gettext_lazy("How much is “{word}”? Give a number, like /log 150 g {food} or /log 1 {food}")
 
 _VULGAR = {"½": "1/2", "⅓": "1/3", "⅔": "2/3", "¼": "1/4", "¾": "3/4", "⅕": "1/5", "⅛": "1/8", "⅜": "3/8",
            "⅝": "5/8", "⅞": "7/8", "⅙": "1/6"}
@@ -63,18 +65,18 @@ def _to_decimal(raw: str) -> Decimal:
     raw = raw.replace(",", ".").rstrip(".")
     try:
         if "/" in raw:
-            whole, _, fraction = raw.rpartition(" ")
+            whole, _sep, fraction = raw.rpartition(" ")
             top, bottom = fraction.split("/")
             if int(bottom) == 0:
-                raise ApplicationError(BAD_AMOUNT)
+                raise ApplicationError(_(BAD_AMOUNT))
             value = Fraction(int(top), int(bottom)) + (int(whole) if whole else 0)
             return Decimal(value.numerator) / Decimal(value.denominator)
         value = Decimal(raw)
         if not value.is_finite():
-            raise ApplicationError(BAD_AMOUNT)
+            raise ApplicationError(_(BAD_AMOUNT))
         return value
     except (InvalidOperation, ValueError):
-        raise ApplicationError(BAD_AMOUNT) from None
+        raise ApplicationError(_(BAD_AMOUNT)) from None
 
 
 def _leading_quantity(words: list[str]) -> tuple[Decimal | None, int]:
@@ -108,14 +110,14 @@ def split_amount(text: str) -> tuple[Amount | None, str]:
         if rest[:1] not in ("", " "):  # something glued to the number: a unit or garbage ("1e2")
             glued = _GLUED.match(rest)
             if glued is None or (canonical_unit(glued.group(1)) is None and glued.group(1) != "x"):
-                raise ApplicationError(BAD_AMOUNT)
+                raise ApplicationError(_(BAD_AMOUNT))
         words = rest.split()
         if words[:1] in (["x"], ["×"]):  # "2x eggs", "2 x eggs"
             words = words[1:]
         if words[:3] in (["and", "a", "half"], ["and", "an", "half"]):  # "2 and a half cups"
             quantity, words = quantity + Decimal("0.5"), words[3:]
     elif clean[:1].isdigit() or (clean[:1] in ("+", "-", ".", ",") and clean[1:2].isdigit()):
-        raise ApplicationError(BAD_AMOUNT)
+        raise ApplicationError(_(BAD_AMOUNT))
     else:
         words = clean.split()
         if words[:1] in (["a"], ["an"]) and words[1:2] and words[1] in _VAGUE:  # "a lot of rice"
@@ -137,7 +139,7 @@ def split_amount(text: str) -> tuple[Amount | None, str]:
                 words = words[1:]
             break
     if quantity <= 0:
-        raise ApplicationError(BAD_AMOUNT)
+        raise ApplicationError(_(BAD_AMOUNT))
     if quantity > MAX_QUANTITY:
         raise ApplicationError(TOO_BIG)
     food = " ".join(words)

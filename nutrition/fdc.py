@@ -17,6 +17,7 @@ from http.cookiejar import DefaultCookiePolicy
 
 import requests
 from django.conf import settings
+from django.utils.translation import gettext_lazy
 from requests.adapters import HTTPAdapter
 from urllib3.exceptions import InvalidHeader, MaxRetryError, ReadTimeoutError, ResponseError
 from urllib3.util.retry import Retry
@@ -28,12 +29,12 @@ from nutrition.units import convert_nutrient
 
 logger = logging.getLogger(__name__)
 
-UNAVAILABLE = "Sorry, nutrition lookups are unavailable right now. Please try again in a few minutes."
-RATE_LIMITED = (
+UNAVAILABLE = gettext_lazy("Sorry, nutrition lookups are unavailable right now. Please try again in a few minutes.")
+RATE_LIMITED = gettext_lazy(
     "Sorry, nutrition lookups are unavailable right now: the USDA FoodData Central rate limit was "
     "reached. Please try again later."
 )
-KEY_REFUSED = (
+KEY_REFUSED = gettext_lazy(
     "Sorry, nutrition lookups are unavailable right now: the API key was refused by USDA FoodData "
     "Central (the operator should check USDA_API_KEY)."
 )

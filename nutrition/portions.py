@@ -17,6 +17,8 @@ from __future__ import annotations
 
 from decimal import ROUND_HALF_UP, Decimal
 
+from django.utils.translation import gettext as _, gettext_lazy
+
 from healthagent.errors import ApplicationError
 from nutrition.amounts import Amount, split_amount
 from nutrition.sample import tokens
@@ -25,7 +27,8 @@ from nutrition.units import ML_PER_UNIT
 CUP_ML = ML_PER_UNIT["cup"]
 MAX_GRAMS = Decimal(5000)
 TENTH = Decimal("0.1")
-TOO_MUCH = "That is more than 5 kg in one entry: log it in parts, or check the amount (like /log 150 g banana)."
+TOO_MUCH = gettext_lazy("That is more than 5 kg in one entry: log it in parts, or check the amount (like /log 150 g "
+                        "banana).")
 
 # food word → {"cup": grams per US cup, "item": grams per piece, "slice": …, "handful": …}
 TABLE: dict[str, dict[str, float]] = {
@@ -127,8 +130,9 @@ NOTHING_TO_COUNT = frozenset({"water", "sparkling", "tap", "mineral", "still", "
 NEGLIGIBLE = frozenset({"salt", "pepper", "salt and pepper", "spice", "herb", "ice", "water", "sweetener",
                         "stevia", "cinnamon", "vinegar", "lemon", "lime", "mustard", "garlic", "chili"})
 
-PIECE_NAMES = {"item": "one", "slice": "a slice of", "serving": "a serving of", "bowl": "a bowl of",
-               "handful": "a handful of"}
+PIECE_NAMES = {"item": gettext_lazy("one"), "slice": gettext_lazy("a slice of"),
+               "serving": gettext_lazy("a serving of"), "bowl": gettext_lazy("a bowl of"),
+               "handful": gettext_lazy("a handful of")}
 
 
 def _table_measures(*texts: str) -> dict[str, Decimal]:
@@ -197,16 +201,17 @@ def ask_examples(food: dict, query: str) -> str:
     """"10 g, 1 tsp or a pat": amounts the user could answer with, for this food."""
     word = table_word(query, food.get("description", "").split(",")[0])
     if word in ("butter", "margarine"):
-        return "10 g, 1 tsp or a pat"
+        return _("10 g, 1 tsp or a pat")
     measures = measures_of(food, query)
     examples = ["150 g"]
     if "item" in measures:
         examples.insert(0, "2")
     if "slice" in measures:
-        examples.append("2 slices")
+        examples.append(_("2 slices"))
     if "ml" in measures:
-        examples.append("1 cup" if word not in ADDITIONS else "1 tbsp")
-    return ", ".join(examples[:-1]) + " or " + examples[-1] if len(examples) > 1 else examples[0]
+        examples.append(_("1 cup") if word not in ADDITIONS else _("1 tbsp"))
+    return (_("{first} or {last}").format(first=", ".join(examples[:-1]), last=examples[-1]) if len(examples) > 1
+            else examples[0])
 
 
 class Unweighable(ApplicationError):
@@ -226,15 +231,16 @@ def grams_of(amount: Amount, *, food: dict, query: str) -> Decimal:
         if amount.unit == "ml":
             if "ml" not in measures:
                 raise Unweighable(
-                    f"I can't turn {amount.text} of {name} into grams: I don't know how dense it is, and "
-                    f"the food data is per 100 g. Log it by weight, like /log 250 g {name}")
+                    _("I can't turn {amount} of {food} into grams: I don't know how dense it is, and the food data "
+                      "is per 100 g. Log it by weight, like /log 250 g {food}").format(amount=amount.text, food=name))
             grams = amount.quantity * amount.factor * measures["ml"]
         elif amount.unit in measures:
             grams = amount.quantity * measures[amount.unit]
         else:
             raise Unweighable(
-                f"I don't know what {PIECE_NAMES.get(amount.unit, 'one')} {name} weighs. Log it by weight, "
-                f"like /log 150 g {name}" + (" or /log 1 cup " + name if "ml" in measures else ""))
+                _("I don't know what {piece} {food} weighs. Log it by weight, like /log 150 g {food}").format(
+                    piece=PIECE_NAMES.get(amount.unit, PIECE_NAMES["item"]), food=name)
+                + (_(" or /log 1 cup {food}").format(food=name) if "ml" in measures else ""))
     if grams > MAX_GRAMS * 1000:
         raise ApplicationError(TOO_MUCH)
     grams = grams.quantize(TENTH, rounding=ROUND_HALF_UP)

@@ -13,6 +13,8 @@ import difflib
 from dataclasses import dataclass
 from decimal import Decimal
 
+from django.utils.translation import gettext as _
+
 from healthagent.errors import ApplicationError
 from nutrition import selectors
 from nutrition.amounts import Amount, split_amount_anywhere
@@ -95,22 +97,25 @@ def read_item(item: Item) -> Reading:
     if food is None and (spelt := _spelt(query)) != query:
         food = best_match(spelt, selectors.search_foods(query=spelt))
         if food is not None:
-            corrected, query = f"“{query}” as {spelt}", spelt
+            corrected, query = _("“{typed}” as {spelt}").format(typed=query, spelt=spelt), spelt
     if food is None:
         near = foods[0]["description"] if foods else ""
         return Reading(item=item, query=query, not_found=True,
-                       problem=f"the closest food I have, {near}, is something else" if near else "")
+                       problem=_("the closest food I have, {near}, is something else").format(near=near) if near else "")
     if food.get("kcal") is None:
         return Reading(item=item, query=query, food=food,
-                       problem=f"“{food['description']}” has no energy value in the food data, so nothing logged. Try a more specific name.")
+                       problem=_("“{food}” has no energy value in the food data, so nothing logged. Try a more specific "
+                                 "name.").format(food=food["description"]))
     assumed = ""
     if amount is None:
         amount = typical_amount(food, query, addition=item.addition)
         if amount is None:
-            many = "many" if query.split() and tokens(query.split()[-1]) != [query.split()[-1].casefold()] else "much"
+            many = query.split() and tokens(query.split()[-1]) != [query.split()[-1].casefold()]
             return Reading(item=item, query=query, food=food, corrected=corrected,
-                           question=f"How {many} {query}? e.g. {ask_examples(food, query)}")
-        assumed = f"usual with {item.to}" if item.addition else "a usual portion"
+                           question=(_("How many {food}? e.g. {examples}") if many else
+                                     _("How much {food}? e.g. {examples}")).format(food=query,
+                                                                                   examples=ask_examples(food, query)))
+        assumed = _("usual with {food}").format(food=item.to) if item.addition else _("a usual portion")
     try:
         try:
             grams = grams_of(amount, food=food, query=query)
@@ -119,11 +124,12 @@ def read_item(item: Item) -> Reading:
             usual = typical_amount(food, query, addition=item.addition)
             if amount.text.casefold() not in ("a", "an", "one", "1") or usual is None or usual.unit == "item":
                 raise
-            amount, assumed = usual, "a usual portion"
+            amount, assumed = usual, _("a usual portion")
             grams = grams_of(amount, food=food, query=query)
     except Unweighable as error:
         return Reading(item=item, query=query, food=food, amount=amount, corrected=corrected,
-                       question=f"How many grams of {query} was that? ({error.message.split('. ')[0]}.)")
+                       question=_("How many grams of {food} was that? ({why}.)").format(
+                           food=query, why=str(error.message).split(". ")[0]))
     except ApplicationError as error:
         return Reading(item=item, query=query, food=food, amount=amount, problem=error.message)
     return Reading(item=item, query=query, food=food, amount=amount, grams=grams, assumed=assumed,
@@ -134,6 +140,6 @@ def read_answer(item: Item, query: str, answer: str) -> Reading:
     """The reading of `item` (asked about) with the amount the user answered: "10 g", "a pat", "2"."""
     amount, words, problem = _amount(answer)
     if problem or amount is None:
-        return Reading(item=item, query=query, problem=problem or "no amount")
+        return Reading(item=item, query=query, problem=problem or _("no amount"))
     return read_item(Item(f"{answer.strip()} {query}" if not words.strip() else answer.strip(),
                           addition=item.addition, to=item.to))

@@ -14,8 +14,10 @@ import re
 import unicodedata
 from pathlib import Path
 
+from django.utils.translation import gettext_lazy
+
 # Said with every "not found" from this data set: the user should know it is small, and how to get more.
-OFFLINE_NOTE = (
+OFFLINE_NOTE = gettext_lazy(
     "I only searched the offline sample data set (about 70 everyday foods, English names). Live "
     "USDA FoodData Central lookups cover far more: the operator enables them with USDA_API_KEY "
     "(free at fdc.nal.usda.gov/api-key-signup) and NUTRITION_PROVIDER=usda."

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from django.conf import settings
 from django.core.cache import cache
 from django.utils import timezone
+from django.utils.translation import gettext as _, gettext_lazy
 
 from caching.api import refuse_value, usda_key
 from healthagent.errors import ApplicationError
@@ -18,7 +19,7 @@ from nutrition.providers import get_provider
 
 MAX_QUERY_CHARS = 100
 MAX_LIMIT = 50
-EMPTY_QUERY = "Tell me what to look up, e.g. /food banana"
+EMPTY_QUERY = gettext_lazy("Tell me what to look up, e.g. /food banana")
 
 
 def normalise_query(query: str) -> str:
@@ -49,10 +50,10 @@ def search_foods(*, query: str, limit: int = LOOKUP_LIMIT) -> list[dict]:
         raise ApplicationError(EMPTY_QUERY)
     if len(normalised) > MAX_QUERY_CHARS:
         raise ApplicationError(
-            f"That is too long to look up: keep it to {MAX_QUERY_CHARS} characters, e.g. /food banana"
+            _("That is too long to look up: keep it to {max} characters, e.g. /food banana").format(max=MAX_QUERY_CHARS)
         )
     if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_LIMIT:
-        raise ApplicationError(f"The number of results must be between 1 and {MAX_LIMIT}.")
+        raise ApplicationError(_("The number of results must be between 1 and {max}.").format(max=MAX_LIMIT))
     if settings.NUTRITION_PROVIDER != "usda":
         # The offline sample set answers in-process, so there is nothing to save; and its foods must
         # never sit under usda keys, where a switch to USDA would serve them as USDA data.
@@ -165,3 +166,24 @@ def diary_day(*, user_id: int, day: datetime.date | None = None, tz: str | None 
         for name in ("kcal", "protein", "fat", "carbs")
     }
     return {"day": day, "entries": entries, **totals}
+
+
+def kcal_by_day(*, user_id: int, first: datetime.date, last: datetime.date, tz: str | None = None) -> dict[datetime.date, Decimal]:
+    """The kcal logged on each day from `first` to `last` (inclusive) as the user's days run in
+    `tz`; days with nothing logged are absent. One query on the (user, eaten_at) index: a month is a
+    few hundred rows at most, summed here so that SQLite and PostgreSQL agree on where a day ends."""
+    zone = user_zone(tz)
+    start = datetime.datetime.combine(first, datetime.time.min, tzinfo=zone)
+    end = datetime.datetime.combine(last + datetime.timedelta(days=1), datetime.time.min, tzinfo=zone)
+    totals: dict[datetime.date, Decimal] = {}
+    rows = FoodEntry.objects.filter(user_id=user_id, eaten_at__gte=start, eaten_at__lt=end).values_list("eaten_at", "kcal")
+    for eaten_at, kcal in rows:
+        day = timezone.localtime(eaten_at, zone).date()
+        totals[day] = totals.get(day, Decimal("0.0")) + kcal
+    return totals
+
+
+def diary_all(*, user_id: int) -> list[dict]:
+    """Every diary entry of the user, oldest first (dicts as diary_day's): what /export writes."""
+    return list(FoodEntry.objects.filter(user_id=user_id).order_by("eaten_at", "id").values(
+        "eaten_at", "description", "said", "grams", "kcal", "protein", "fat", "carbs"))

@@ -8,6 +8,7 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.utils.translation import gettext as _, gettext_lazy
 
 from healthagent.errors import ApplicationError
 from memory.models import Profile
@@ -19,8 +20,8 @@ from nutrition.reading import NO_FOOD_NAMED, Reading, read_item
 from nutrition.sample import OFFLINE_NOTE
 
 TENTH = Decimal("0.1")
-UNKNOWN_USER = "I don't know you yet: send /start first, then log food."
-LOG_USAGE = ("Tell me what and how much, like /log 150 g banana, /log 2 eggs, /log 1 tbsp olive oil or "
+UNKNOWN_USER = gettext_lazy("I don't know you yet: send /start first, then log food.")
+LOG_USAGE = gettext_lazy("Tell me what and how much, like /log 150 g banana, /log 2 eggs, /log 1 tbsp olive oil or "
              "/log a slice of bread")
 
 
@@ -58,8 +59,8 @@ def food_log(*, user_id: int, text: str) -> Logged:
     if not reading.query.strip() and not reading.not_found:
         raise ApplicationError(LOG_USAGE)
     if reading.not_found:
-        raise NoFoodMatch(f"No food matched “{(reading.query or text).strip()}”, so nothing logged. "
-                          f"Try a simpler name, like /log 150 g banana{_offline_hint()}")
+        raise NoFoodMatch(_("No food matched “{query}”, so nothing logged. Try a simpler name, like /log 150 g "
+                            "banana").format(query=(reading.query or text).strip()) + _offline_hint())
     if reading.question:
         raise ApplicationError(reading.question)
     return _write(user_id, reading)
@@ -130,13 +131,14 @@ def food_delete(*, user_id: int, number: int, day: datetime.date | None = None, 
     """Delete entry `number` (1-based) of the day as /today lists it; the deleted entry's dict."""
     entries = selectors.diary_day(user_id=user_id, day=day, tz=tz)["entries"]
     if not entries:
-        raise ApplicationError("Nothing logged today, so nothing to delete.")
+        raise ApplicationError(_("Nothing logged today, so nothing to delete."))
     if not 1 <= number <= len(entries):
-        raise ApplicationError(f"Choose an entry from 1 to {len(entries)}, as /today numbers them, e.g. /delete 1")
+        raise ApplicationError(_("Choose an entry from 1 to {n}, as /today numbers them, e.g. /delete 1").format(
+            n=len(entries)))
     entry = entries[number - 1]
-    deleted, _ = FoodEntry.objects.filter(pk=entry["id"], user_id=user_id).delete()
+    deleted, _by_model = FoodEntry.objects.filter(pk=entry["id"], user_id=user_id).delete()
     if not deleted:  # removed meanwhile (another /undo): say so rather than pretend
-        raise ApplicationError("That entry was already removed. See the day with /today")
+        raise ApplicationError(_("That entry was already removed. See the day with /today"))
     return entry
 
 
@@ -149,7 +151,7 @@ def food_correct(*, user_id: int, entry_id: int, grams: Decimal, said: str,
     with transaction.atomic():
         entry = FoodEntry.objects.select_for_update().filter(pk=entry_id, user_id=user_id).first()
         if entry is None:
-            raise ApplicationError("That entry was removed meanwhile. See the day with /today")
+            raise ApplicationError(_("That entry was removed meanwhile. See the day with /today"))
         old = {"grams": entry.grams, "kcal": entry.kcal, "said": entry.said, "description": entry.description}
         ratio = grams / entry.grams
         for name in ("kcal", "protein", "fat", "carbs"):

@@ -7,14 +7,17 @@ import json
 _update_ids = itertools.count(1000)
 
 
-def make_update(text, *, user_id=42, update_id=None, first_name="Ada", username="ada"):
+def make_update(text, *, user_id=42, update_id=None, first_name="Ada", username="ada", language_code=None):
+    sender = {"id": user_id, "is_bot": False, "first_name": first_name, "username": username}
+    if language_code is not None:
+        sender["language_code"] = language_code
     return {
         "update_id": next(_update_ids) if update_id is None else update_id,
         "message": {
             "message_id": 7,
             "date": 1_700_000_000,
             "chat": {"id": user_id, "type": "private"},
-            "from": {"id": user_id, "is_bot": False, "first_name": first_name, "username": username},
+            "from": sender,
             "text": text,
         },
     }

@@ -11,6 +11,8 @@ import itertools
 import json
 import threading
 from collections import defaultdict, deque
+from email.parser import BytesParser
+from email.policy import default
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -33,7 +35,9 @@ class FakeBotAPI:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
                 length = int(self.headers.get("Content-Length") or 0)
-                params = json.loads(self.rfile.read(length) or b"{}")
+                raw = self.rfile.read(length)
+                kind = self.headers.get("Content-Type") or ""
+                params = _multipart(kind, raw) if kind.startswith("multipart/") else json.loads(raw or b"{}")
                 prefix, _, method = self.path.lstrip("/").partition("/")
                 status, body = fake._answer(prefix, method, params)
                 payload = json.dumps(body).encode()
@@ -103,6 +107,14 @@ class FakeBotAPI:
         self.sent.append(params)
         return {"message_id": len(self.sent), "chat": {"id": params["chat_id"]}, "text": params["text"]}
 
+    def _sendPhoto(self, params: dict) -> dict:  # noqa: N802
+        self.sent.append(params)
+        return {"message_id": len(self.sent), "chat": {"id": int(params["chat_id"])}, "photo": [{"file_id": "p"}]}
+
+    def _sendDocument(self, params: dict) -> dict:  # noqa: N802
+        self.sent.append(params)
+        return {"message_id": len(self.sent), "chat": {"id": int(params["chat_id"])}, "document": {"file_id": "d"}}
+
     def _setWebhook(self, params: dict) -> bool:  # noqa: N802
         self.webhook = {"url": params["url"], "pending_update_count": 0, "max_connections": 40,
                         "allowed_updates": params.get("allowed_updates", []), "ip_address": "192.0.2.10",
@@ -115,3 +127,14 @@ class FakeBotAPI:
     def _deleteWebhook(self, params: dict) -> bool:  # noqa: N802
         self.webhook = {"url": "", "pending_update_count": len(self.updates)}
         return True
+
+
+def _multipart(content_type: str, body: bytes) -> dict:
+    """A multipart/form-data body as {field: text} for form fields and {field: (filename, bytes)} for files."""
+    message = BytesParser(policy=default).parsebytes(f"Content-Type: {content_type}\r\n\r\n".encode() + body)
+    fields: dict[str, Any] = {}
+    for part in message.iter_parts():
+        name, filename = part.get_param("name", header="content-disposition"), part.get_filename()
+        content = part.get_payload(decode=True)
+        fields[name] = (filename, content) if filename else content.decode()
+    return fields

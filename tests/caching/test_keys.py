@@ -19,7 +19,7 @@ def test_key_formats_match_the_design_table():
     key = usda_key("greek yogurt", 5)
     assert key.startswith("usda:") and key.endswith(":5")
     assert len(key.split(":")[1]) == 40  # a sha1 hex digest
-    assert NAMESPACES == ("user_memory", "usda", "conversation_history")
+    assert NAMESPACES == ("user_memory", "usda", "conversation_history", "progress")
 
 
 def test_usda_key_is_short_printable_ascii_whatever_the_query():
@@ -43,7 +43,7 @@ def test_user_ids_must_be_ints():
         user_memory_key("42")
     with pytest.raises(TypeError):
         conversation_history_key(True)
-    assert user_keys(7) == ["user_memory:{7}", "conversation_history:{7}"]
+    assert user_keys(7) == ["user_memory:{7}", "conversation_history:{7}", "progress:{7}:week", "progress:{7}:month"]
 
 
 def test_backend_adds_prefix_schema_and_version_in_one_place():

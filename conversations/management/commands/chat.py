@@ -24,6 +24,7 @@ from django.test import RequestFactory
 from django.urls import reverse
 
 from caching.api import trace_cache_events
+from conversations import outgoing
 from conversations.replies import to_plain
 from conversations.views import SECRET_HEADER, telegram_webhook
 
@@ -50,8 +51,10 @@ class Command(BaseCommand):
                                  "the first time; piped, none is sent)")
         parser.add_argument("--trace", action="store_true",
                             help="show cache hits and misses per turn (a legend explains them)")
+        parser.add_argument("--files", default=None,
+                            help="where charts and exports the bot sends are saved (default .run/chat in the project)")
 
-    def handle(self, *args, user: int, name: str | None, trace: bool, **options):
+    def handle(self, *args, user: int, name: str | None, trace: bool, files: str | None, **options):
         # Per-turn INFO lines would interleave with the conversation: -v 2 shows them, and so does
         # LOG_LEVEL=DEBUG chosen on purpose (the cache's HIT/MISS lines).
         root = logging.getLogger()
@@ -70,6 +73,7 @@ class Command(BaseCommand):
                 self.stdout.write("")
                 return
         self.session = _Session(user=user, name=name)
+        self.files_dir = Path(files) if files else Path(settings.BASE_DIR) / ".run" / "chat"
         if interactive:
             _enable_line_editing()
             self.stdout.write("Talk to the bot (/help lists commands; Ctrl-D or Ctrl-C quits).")
@@ -78,7 +82,8 @@ class Command(BaseCommand):
         if interactive or trace:
             self.stdout.write("")
         try:
-            self._loop(interactive=interactive, trace=trace)
+            with outgoing.capture() as self.sent:  # files the bot sends are saved here, not uploaded
+                self._loop(interactive=interactive, trace=trace)
         except KeyboardInterrupt:  # Ctrl-C while the bot is answering
             self.stdout.write("")
         finally:
@@ -104,10 +109,19 @@ class Command(BaseCommand):
                 self.stderr.write(f"[webhook answered {status}: {body.get('error', '')}]")
                 continue
             self.stdout.write("bot> " + to_plain(body.get("text", "(no reply)")))
+            for _chat_id, file in self.sent:
+                self.stdout.write(f"     [{'chart' if file.method == 'sendPhoto' else 'file'} saved: {self._save(file)}]")
+            self.sent.clear()
             if trace:
                 self.stdout.write(format_trace(events))
             self.stdout.write("")
             self.stdout.flush()
+
+    def _save(self, file: outgoing.OutgoingFile) -> Path:
+        self.files_dir.mkdir(parents=True, exist_ok=True)
+        path = self.files_dir / file.filename
+        path.write_bytes(file.content)
+        return path
 
 
 def _ask_name(user: int) -> str:
