@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime
 
+from agent import api as agent_api
 from memory import services as memory_services
 from memory.energy import bmi_line, daily_target
 from memory.fields import LABELS
@@ -28,8 +29,18 @@ CAN_DO = ("I can log food (“I had 2 eggs and a coffee”, /log 150 g banana), 
           "(“my weight is 82 kg”). Send /help for everything.")
 
 
+# What the rules do not understand with confidence: the agent's, when one is configured (agent/).
+AGENT_ACTIONS = frozenset({"unknown", "foreign", "food_mention"})
+
+
 def answer(*, turn: Turn, text: str) -> Reply:
     intent = classify(text)
+    if intent.action in AGENT_ACTIONS and agent_api.enabled(turn.memory):
+        answered = agent_api.answer(user_id=turn.user_id, memory=turn.memory, history=turn.history, tz=turn.tz,
+                                    text=text)
+        if answered is not None:
+            return reply(*(esc(line, 1000) for line in answered.text.splitlines() if line.strip()),
+                         *(esc(note, 400) for note in answered.notes))
     handler = _HANDLERS[intent.action]
     return handler(turn, **intent.args)
 
