@@ -35,6 +35,7 @@ HIT, MISS, SET, DELETE, ERROR, BYPASS, MODEL_CALL, TOKENS_IN, TOKENS_OUT = range
 EVENTS = ("hit", "miss", "set", "delete", "error", "bypass", "model_call", "tokens_in", "tokens_out")  # capture()
 FIELDS = ("hits", "misses", "sets", "deletes", "errors", "bypassed",  # what Redis and reports hold
           "model_calls", "tokens_in", "tokens_out")  # the agent's: what its misses cost (0 elsewhere)
+AGENT_FIELDS = FIELDS[6:]
 
 SINCE_FIELD = "_meta:since"
 HISTORY_MINUTES = 60
