@@ -105,8 +105,10 @@ def answer_single_flight(*, flight: str, keys: list[str], compute: Callable[[], 
     lock, token = backend.make_and_validate_key(flight) + ":lock", secrets.token_hex(8)
     rkeys = [backend.make_and_validate_key(key) for key in keys]
     lock_ms = max(1, int(wait * 1000))
-    took = backend.guarded(lambda r: r.set(lock, token, nx=True, px=lock_ms), namespace=AGENT, default=None)
-    if not took and took is not None:  # someone is computing it: wait for their answer or their lock
+    took = backend.guarded(lambda r: r.set(lock, token, nx=True, px=lock_ms), namespace=AGENT, default=_UNAVAILABLE)
+    if took is _UNAVAILABLE:
+        return _compute_and_store(compute, timeout), True
+    if not took:  # someone is computing it: wait for their answer or their lock
         deadline, pause = time.monotonic() + wait, FIRST_POLL
         while time.monotonic() < deadline:
             time.sleep(pause)
@@ -115,8 +117,7 @@ def answer_single_flight(*, flight: str, keys: list[str], compute: Callable[[], 
             if answers is _UNAVAILABLE:
                 break
             found = _first(backend, rkeys, answers[1:])
-            if found is not None:
-                stats.record(AGENT, stats.HIT)
+            if found is not None:  # (its lookup counted the miss: one read, one count)
                 if answers[0]:
                     backend.run_script(RELEASE_LOCK, [flight + ":lock"], [token], namespace=AGENT)
                 return found, False
@@ -127,8 +128,7 @@ def answer_single_flight(*, flight: str, keys: list[str], compute: Callable[[], 
     try:
         return _compute_and_store(compute, timeout), True
     finally:
-        if took:
-            backend.run_script(RELEASE_LOCK, [flight + ":lock"], [token], namespace=AGENT)
+        backend.run_script(RELEASE_LOCK, [flight + ":lock"], [token], namespace=AGENT)
 
 
 def _compute_and_store(compute: Callable[[], tuple[dict, str | None]], timeout: int) -> dict:
