@@ -211,3 +211,24 @@ def test_what_is_sent_holds_no_name_and_no_ai_preference(bot, ada, fake_llm):
     bot.say("wer bin ich?")
     sent = json.dumps(fake_llm.requests)
     assert "Ada" not in sent and '"ai"' not in sent
+
+
+def test_the_agent_namespace_is_reported_by_cache_stats_and_the_dashboard(bot, ada, fake_llm, admin_client):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    stats.reset()
+    fake_llm.responder = lambda request: text("Hallo!", tokens_in=120, tokens_out=7)
+    bot.say("wie geht es dir heute so?")
+    bot.say("wie geht es dir heute so?")
+    stats.flush()
+    out = StringIO()
+    call_command("cache_stats", "--json", stdout=out)
+    agent = json.loads(out.getvalue())["namespaces"]["agent"]
+    assert (agent["hits"], agent["misses"], agent["model_calls"], agent["tokens_in"], agent["tokens_out"]) == (1, 1, 1, 120, 7)
+    out = StringIO()
+    call_command("cache_stats", stdout=out)
+    assert "agent: 1 model calls, 120 tokens in, 7 tokens out; 1 answers from the cache" in out.getvalue()
+    page = admin_client.get("/admin/cache/").content.decode()
+    assert "1 model calls, 120 tokens in" in page
