@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.agent.fakes import TEST_LLM_KEY, FakeLLM, by_tool
+from tools.fake_llm import TEST_LLM_KEY, FakeLLM, by_tool
 from tests.fleet.harness import Driver, Fleet, Tally, rounds
 
 pytestmark = pytest.mark.fleet
