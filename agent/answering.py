@@ -13,6 +13,7 @@ anything is never kept.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import html
 import itertools
@@ -95,6 +96,19 @@ def answer(*, user_id: int, memory: dict, history: tuple[dict, ...], tz: str | N
     if _spent(user_id, today.isoformat()) >= settings.LLM_DAILY_TOKENS:
         logger.info("agent: user %s spent today's token budget: answered by the rules", user_id)
         return None
+    slots = _slots(settings.LLM_CONCURRENCY)
+    if not slots.acquire(blocking=False):  # this process's turns waiting on the model are at the limit
+        logger.info("agent: user %s answered by the rules (LLM_CONCURRENCY turns already wait)", user_id)
+        return None
+    try:
+        return _asked(run, text, earlier, scope, versions, candidates)
+    finally:
+        slots.release()
+
+
+def _asked(run: Run, text: str, earlier: list[dict], scope: dict, versions: dict[str, str],
+           candidates: list[str]) -> AgentReply | None:
+    user_id, question = run.user_id, scope["question"]
     deadline = time.monotonic() + settings.LLM_TURN_BUDGET
 
     def compute() -> tuple[dict, str | None]:
@@ -114,6 +128,14 @@ def answer(*, user_id: int, memory: dict, history: tuple[dict, ...], tz: str | N
         logger.info("agent: user %s answered by the rules (%s)", user_id, unanswered.reason)
         return AgentReply(text="", notes=unanswered.notes) if unanswered.notes else None
     return AgentReply(text=found["text"], notes=tuple(run.notes))
+
+
+@functools.lru_cache(maxsize=4)
+def _slots(size: int) -> threading.BoundedSemaphore:
+    """The turns of this process that may wait on the model at once (calling it, or waiting for
+    another's call of the same question): each holds a thread and a database connection while it
+    waits, so a slow provider must not take them all from the turns that need no model."""
+    return threading.BoundedSemaphore(size)
 
 
 def _key(scope: dict, user_id: int, context: dict[str, str]) -> str:

@@ -403,6 +403,9 @@ LLM_MAX_RETRIES = env_int("LLM_MAX_RETRIES", 1)  # per call, within the turn's b
 LLM_TURN_BUDGET = env_float("LLM_TURN_BUDGET", 15.0)  # the whole agent part of a turn, tool rounds included
 LLM_MAX_STEPS = env_int("LLM_MAX_STEPS", 4, minimum=1)  # model calls per turn
 LLM_DAILY_TOKENS = env_int("LLM_DAILY_TOKENS", 50_000)  # per user and day (0: no agent)
+# Turns per process that may wait on the model at once; the next get the rules' reply at once. Each
+# waiting turn holds a thread and a database connection: a slow provider keeps the rest for other users.
+LLM_CONCURRENCY = env_int("LLM_CONCURRENCY", 4, minimum=1)
 LLM_BREAKER_FAILURES = env_int("LLM_BREAKER_FAILURES", 3, minimum=1)
 LLM_BREAKER_COOLDOWN = env_float("LLM_BREAKER_COOLDOWN", 30.0)
 CACHE_TTL_AGENT = env_int("CACHE_TTL_AGENT", 1800, minimum=1)

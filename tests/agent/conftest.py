@@ -11,6 +11,7 @@ def fake_llm(settings):
     settings.LLM_BASE_URL, settings.LLM_API_KEY, settings.LLM_MODEL = server.url, TEST_LLM_KEY, "fake-model"
     settings.LLM_ENABLED = True
     settings.LLM_TIMEOUT, settings.LLM_MAX_RETRIES, settings.LLM_TURN_BUDGET = 2.0, 0, 5.0
+    settings.LLM_CONCURRENCY = 64
     _fresh()
     yield server
     server.close()

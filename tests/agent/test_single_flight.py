@@ -80,3 +80,35 @@ def test_answers_that_are_each_users_own_are_computed_for_each(fake_llm, setting
     results = _ask_together("what do you know about me, then?")
     assert all(r is not None and "empty" in r.text for r in results)
     assert len(fake_llm.requests) == 2 * ASKERS
+
+
+def test_past_llm_concurrency_turns_get_the_rules_at_once(fake_llm, settings):
+    """A slow provider holds at most LLM_CONCURRENCY turns of a process (each a thread and a database
+    connection); the next is answered by the rules without a request."""
+    settings.LLM_CONCURRENCY = 1
+    called, release = threading.Event(), threading.Event()
+
+    def respond(request):
+        called.set()
+        assert release.wait(30)
+        return text("slow answer")
+
+    fake_llm.responder = respond
+    results = []
+
+    def first() -> None:
+        try:
+            results.append(answering.answer(user_id=8001, memory={}, history=(), tz=None, text="a slow question?"))
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=first)
+    thread.start()
+    try:
+        assert called.wait(30)
+        assert answering.answer(user_id=8002, memory={}, history=(), tz=None, text="another question?") is None
+        assert len(fake_llm.requests) == 1
+    finally:
+        release.set()
+        thread.join(30)
+    assert results[0].text == "slow answer"
