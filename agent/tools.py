@@ -68,24 +68,28 @@ def lookup_food(run: Run, query: str) -> Any:
              "fat_g": _num(f.get("fat")), "carbs_g": _num(f.get("carbs"))} for f in foods[:3]] or "no food found"
 
 
-_ONE = re.compile(r"^(?:a|an|one|1)$", re.I)
+_NUMBER = re.compile(r"\d+(?:[.,]\d+)?")
 
 
-def said_by_user(amount: str, said: str) -> bool:
-    """Whether `amount` is what the user said, not something the model made up: its numbers (or its
-    words) appear in the user's own text."""
-    text = said.casefold()
+def _numbers(text: str) -> list[str]:
+    return [n.replace(",", ".").rstrip("0").rstrip(".") if "." in n.replace(",", ".") else n
+            for n in _NUMBER.findall(text)]
+
+
+def said_by_user(amount: str, quote: str, said: str) -> bool:
+    """Whether `amount` (as the model read it: "2", "150 g", "a slice") is what the user said, not
+    something the model made up. `quote` (the user's own words for it: "zwei", "150 g", "une") must be
+    in the user's text; a number of the amount must be in that text, or be what the quote says in
+    words — a count of at most 12 ("zwei" → "2"; never "150 g" from words). A reply line shows the quote
+    beside what was logged, so a count read wrong is seen and corrected."""
+    text, quote = " ".join(said.casefold().split()), " ".join(quote.casefold().split())
     amount = " ".join(amount.casefold().split())
-    if not amount:
+    if not amount or not quote or quote not in text:
         return False
-    if _ONE.match(amount):
-        return re.search(r"\b(?:a|an|one|1)\b", text) is not None or amount in text
-    numbers = re.findall(r"\d+(?:[.,]\d+)?", amount)
-    if numbers:
-        return all(re.search(rf"(?<![\d.,]){re.escape(n)}(?![\d]|[.,]\d)", text.replace(",", "."))
-                   for n in (n.replace(",", ".") for n in numbers))
-    words = [w for w in re.findall(r"[^\W\d_]+", amount) if w not in {"of", "a", "an"}]
-    return bool(words) and all(w in text for w in words)
+    numbers, quoted = _numbers(amount), _numbers(quote)
+    if quoted:
+        return all(n in quoted for n in numbers)
+    return not numbers or (re.fullmatch(r"\d{1,2}", amount) is not None and 1 <= int(amount) <= 12)
 
 
 def log_food(run: Run, items: list) -> Any:
@@ -96,7 +100,8 @@ def log_food(run: Run, items: list) -> Any:
         if not isinstance(raw, dict) or not isinstance(raw.get("food"), str):
             raise ValueError("each item needs a food")
         food, amount = raw["food"].strip()[:100], str(raw.get("amount") or "").strip()[:40]
-        if not said_by_user(amount, run.said):
+        quote = str(raw.get("said") or "").strip()[:60]
+        if not said_by_user(amount, quote, run.said):
             results.append({"food": food, "logged": False, "ask": f"The user did not say how much {food}: ask them."})
             asked.append({"said": food[:200], "query": food[:200], "to": "", "addition": False})
             continue
@@ -105,7 +110,7 @@ def log_food(run: Run, items: list) -> Any:
             logged = _log(run, reading)
             results.append({"food": food, "logged": True, "grams": _num(logged.entry.grams),
                             "kcal": _num(logged.entry.kcal), "matched": logged.entry.description})
-            run.notes.append(texts.LOGGED.format(amount=amount, food=food, grams=_num(logged.entry.grams),
+            run.notes.append(texts.LOGGED.format(amount=amount, food=food, quote=quote, grams=_num(logged.entry.grams),
                                                  description=logged.entry.description, kcal=_num(logged.entry.kcal)))
         elif reading.question:
             results.append({"food": food, "logged": False, "ask": reading.question})
@@ -154,7 +159,8 @@ def read_profile(run: Run) -> Any:
 def set_profile(run: Run, field: str, value: str) -> Any:
     if field not in FIELDS or field == "name":
         return {"saved": False, "why": f"unknown field; fields: {', '.join(f for f in FIELDS if f != 'name')}"}
-    if not said_by_user(str(value), run.said) and field != "goal" and field != "activity" and field != "sex":
+    value = str(value)
+    if field not in ("goal", "activity", "sex") and not said_by_user(value, value, run.said):
         return {"saved": False, "why": "the user did not say this value: ask them"}
     try:
         profile = memory_services.profile_update(user_id=run.user_id, field=field, raw_value=str(value)[:40])
@@ -189,9 +195,11 @@ SCHEMAS = [
         "type": "object", "properties": properties, "required": list(required), "additionalProperties": False}}}
     for name, description, properties, required in (
         ("lookup_food", "Nutrition per 100 g of a food (English food name).", {"query": _STRING}, ("query",)),
-        ("log_food", "Log foods the user ate, each with the amount exactly as the user said it.",
+        ("log_food", "Log foods the user ate: the food in English, the amount in English (\"2\", \"150 g\", "
+                     "\"a slice\"), and the user's own words for the amount copied exactly from their message.",
          {"items": {"type": "array", "maxItems": MAX_ITEMS, "items": {
-             "type": "object", "properties": {"food": _STRING, "amount": _STRING}, "required": ["food", "amount"],
+             "type": "object", "properties": {"food": _STRING, "amount": _STRING, "said": _STRING},
+             "required": ["food", "amount", "said"],
              "additionalProperties": False}}}, ("items",)),
         ("read_diary", "The user's food diary of a day: entries and totals.",
          {"day": {"type": "string", "enum": ["today", "yesterday"]}}, ("day",)),

@@ -56,17 +56,17 @@ def test_a_question_the_rules_miss_is_answered_through_the_target_and_diary_tool
 
 
 def test_foreign_language_logs_with_the_amount_said(bot, ada, fake_llm):
-    fake_llm.responder = by_tool("log_food", {"items": [{"food": "eggs", "amount": "2"}]},
+    fake_llm.responder = by_tool("log_food", {"items": [{"food": "eggs", "amount": "2", "said": "zwei"}]},
                                  lambda results: "Ich habe 2 Eier eingetragen.")
-    answer = bot.say("Ich habe 2 Eier gegessen")
+    answer = bot.say("Ich habe zwei Eier gegessen")
     entry = FoodEntry.objects.get(user_id=42)
     assert "egg" in entry.description.lower() and entry.grams > 80
     assert "Ich habe 2 Eier eingetragen." in answer
-    assert "Logged: 2 eggs" in answer  # the bot's own line: what was really recorded
+    assert "Logged: 2 eggs (you said “zwei”)" in answer  # the bot's own line: what was really recorded
 
 
 def test_a_guessed_amount_is_not_logged_and_the_question_waits(bot, ada, fake_llm):
-    fake_llm.responder = by_tool("log_food", {"items": [{"food": "rice", "amount": "200 g"}]},
+    fake_llm.responder = by_tool("log_food", {"items": [{"food": "rice", "amount": "200 g", "said": "Reis"}]},
                                  lambda results: "Wie viel Reis war es?")
     answer = bot.say("Ich habe Reis gegessen")
     assert not FoodEntry.objects.filter(user_id=42).exists()
@@ -78,7 +78,7 @@ def test_a_guessed_amount_is_not_logged_and_the_question_waits(bot, ada, fake_ll
 
 
 def test_refusals_apply_to_the_model(bot, ada, fake_llm):
-    fake_llm.responder = by_tool("log_food", {"items": [{"food": "rice", "amount": "9 kg"}]},
+    fake_llm.responder = by_tool("log_food", {"items": [{"food": "rice", "amount": "9 kg", "said": "9 kg"}]},
                                  lambda results: json.dumps(results))
     answer = bot.say("ich habe 9 kg reis gegessen")
     assert not FoodEntry.objects.filter(user_id=42).exists()
@@ -119,7 +119,7 @@ def test_a_context_change_is_a_miss_and_a_write_is_never_cached(bot, ada, fake_l
     bot.say("/set weight_kg 71")
     assert "71.0" in bot.say("wie schwer bin ich?")
     calls_before = agent_counts()["model_calls"]
-    fake_llm.responder = by_tool("log_food", {"items": [{"food": "eggs", "amount": "2"}]}, lambda r: "ok")
+    fake_llm.responder = by_tool("log_food", {"items": [{"food": "eggs", "amount": "2", "said": "2 eggs"}]}, lambda r: "ok")
     bot.say("zwei Eier: 2 eggs bitte")
     bot.say("/undo")
     bot.say("zwei Eier: 2 eggs bitte")
@@ -179,7 +179,7 @@ def test_the_turn_time_budget(bot, ada, fake_llm, settings):
 def test_a_write_before_a_failure_is_still_reported(bot, ada, fake_llm):
     def respond(request):
         if last(request)["role"] == "user":
-            return calls(("log_food", {"items": [{"food": "eggs", "amount": "2"}]}))
+            return calls(("log_food", {"items": [{"food": "eggs", "amount": "2", "said": "2"}]}))
         return Scripted(500, b"{}")
 
     fake_llm.responder = respond
@@ -232,3 +232,38 @@ def test_the_agent_namespace_is_reported_by_cache_stats_and_the_dashboard(bot, a
     assert "agent: 1 model calls, 120 tokens in, 7 tokens out; 1 answers from the cache" in out.getvalue()
     page = admin_client.get("/admin/cache/").content.decode()
     assert "1 model calls, 120 tokens in" in page
+
+
+@pytest.mark.parametrize("amount, quote, said, ok", [
+    ("2", "2", "I had 2 eggs", True),
+    ("2", "zwei", "ich hatte zwei Eier", True),
+    ("1", "une", "j'ai mangé une pomme", True),
+    ("150 g", "150 g", "150 g Reis", True),
+    ("150 g", "150g", "150g Reis", True),
+    ("200 g", "Reis", "Ich habe Reis gegessen", False),  # a weight from no number
+    ("3", "2", "I had 2 eggs", False),  # another number than the quote's
+    ("2", "zwei", "ich hatte Eier", False),  # the quote is not in the message
+    ("2", "", "I had 2 eggs", False),
+    ("40", "vierzig", "vierzig Nüsse", False),  # words make a small count only
+    ("a slice", "eine Scheibe", "eine Scheibe Brot", True),
+])
+def test_an_amount_must_be_what_the_user_said(amount, quote, said, ok):
+    from agent.tools import said_by_user
+
+    assert said_by_user(amount, quote, said) is ok
+
+
+@pytest.mark.parametrize("message, amount, quote", [
+    ("Ich habe einen Apfel gegessen", "1", "einen"), ("J'ai mangé une pomme", "1", "une"),
+    ("He comido una manzana", "1", "una"), ("Ho mangiato una mela", "1", "una"),
+    ("Я съел одно яблоко", "1", "одно"), ("我吃了一个苹果", "1", "一个"), ("Ik heb een appel gegeten", "1", "een"),
+    ("Eu comi uma maçã", "1", "uma"),
+])
+def test_the_phrasing_tables_foreign_meals_are_logged_through_the_tools(bot, ada, fake_llm, message, amount, quote):
+    """The rows the rules answer "I read English only" (tests/conversations/test_phrasing_table.py)."""
+    fake_llm.responder = by_tool("log_food", {"items": [{"food": "apple", "amount": amount, "said": quote}]},
+                                 lambda results: "✓")
+    answer = bot.say(message)
+    entry = FoodEntry.objects.get(user_id=42)
+    assert "apple" in entry.description.lower() and 100 <= entry.grams <= 250, (entry.description, entry.grams)
+    assert f"(you said “{quote}”)" in answer and "I read English only" not in answer
