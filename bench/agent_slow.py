@@ -38,6 +38,7 @@ def _env(database_url: str, redis_url: str, llm_url: str, concurrency: int, port
             "HEALTHAGENT_ENV_FILE": "", "DJANGO_DEBUG": "false", "PORT": str(port), "HOST": "127.0.0.1",
             "DJANGO_SECRET_KEY": "bench-secret-key-not-for-production-0123456789abcdefghij",
             "TELEGRAM_WEBHOOK_SECRET": SECRET, "DATABASE_URL": database_url, "REDIS_URL": redis_url,
+            "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
             "NUTRITION_PROVIDER": "sample", "LOG_LEVEL": "WARNING", "BOT_TURNS_PER_MINUTE": "100000",
             "WEB_CONCURRENCY": "2", "WEB_THREADS": "32", "LLM_BASE_URL": llm_url, "LLM_API_KEY": TEST_LLM_KEY,
             "LLM_MODEL": "fake-model", "LLM_TIMEOUT": "8", "LLM_MAX_RETRIES": "0", "LLM_TURN_BUDGET": "15",

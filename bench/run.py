@@ -248,10 +248,12 @@ def write(results: dict, out: Path, *, full: bool) -> list[Path]:
         chart.draw(results, chart_path)
         written.append(chart_path)
     markdown = ROOT / "BENCHMARKS.md" if full else out / "BENCHMARKS.md"
-    from . import agent, claim, cluster, compression, failover
+    from . import agent, agent_slow, claim, cluster, compression, failover
 
-    # bench/compression.py, claim.py, cluster.py, failover.py and agent.py measure their sections on their own: keep them.
-    kept = [(module, module.measured_section(markdown)) for module in (compression, claim, cluster, failover, agent)]
+    # bench/compression.py, claim.py, cluster.py, failover.py, agent.py and agent_slow.py measure their
+    # sections on their own: keep them.
+    kept = [(module, module.measured_section(markdown))
+            for module in (compression, claim, cluster, failover, agent, agent_slow)]
     markdown.write_text(report.render(results, chart=chart_path, json_path=json_path, relative_to=markdown.parent))
     for module, section in kept:
         if section:
