@@ -465,5 +465,12 @@ LOGGING = {
         # urllib3 warns "Retrying … /v1/foods/search?query=…" with the user's words in the URL; the FDC
         # client logs each failure itself, with a hash of the query (nutrition/fdc.py).
         "urllib3.connectionpool": {"level": "ERROR"},
+        # The openai SDK logs each request's messages (the user's words and data) at DEBUG, its HTTP
+        # client each request at INFO; agent/provider.py logs each failure itself, by kind only.
+        "openai": {"level": "WARNING"},
+        "httpx": {"level": "WARNING"},
+        "httpx2": {"level": "WARNING"},
+        "httpcore": {"level": "WARNING"},
+        "httpcore2": {"level": "WARNING"},
     },
 }

@@ -267,3 +267,12 @@ def test_the_phrasing_tables_foreign_meals_are_logged_through_the_tools(bot, ada
     entry = FoodEntry.objects.get(user_id=42)
     assert "apple" in entry.description.lower() and 100 <= entry.grams <= 250, (entry.description, entry.grams)
     assert f"(you said “{quote}”)" in answer and "I read English only" not in answer
+
+
+def test_the_sdk_and_its_http_client_log_nothing_of_a_turn(bot, ada, fake_llm, caplog):
+    """The openai SDK logs each request's messages at DEBUG: those loggers stay at WARNING."""
+    fake_llm.responder = lambda request: text("Alles gut.")
+    with caplog.at_level(logging.DEBUG):
+        logging.getLogger().setLevel(logging.DEBUG)
+        bot.say("wie geht es dir heute so?")
+    assert "wie geht es" not in caplog.text and TEST_LLM_KEY not in caplog.text
