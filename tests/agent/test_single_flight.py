@@ -9,12 +9,21 @@ import time
 import pytest
 from django.db import connection
 
-from agent import answering
+from agent import answering, tools
 from caching.consistency import answers
 from tests.agent.fakes import by_tool, calls, last, text
 
-pytestmark = pytest.mark.django_db(transaction=True)
 ASKERS = 20
+
+
+@pytest.fixture(autouse=True)
+def _empty_diaries(monkeypatch):
+    """Each asker's diary is empty, and read without a database: twenty threads holding a pooled
+    connection each would wait on the pool (2 × cores + 5), not on the flight this measures."""
+    def empty(*, user_id, day, tz):
+        return {"day": day, "entries": [], "kcal": 0, "protein": 0, "fat": 0, "carbs": 0}
+
+    monkeypatch.setattr(tools, "diary_day", empty)
 
 
 class _Clock:
