@@ -248,10 +248,12 @@ def write(results: dict, out: Path, *, full: bool) -> list[Path]:
         chart.draw(results, chart_path)
         written.append(chart_path)
     markdown = ROOT / "BENCHMARKS.md" if full else out / "BENCHMARKS.md"
-    from . import claim, cluster, compression, failover, resume
+    from . import agent, agent_slow, claim, cluster, compression, failover, resume
 
-    # bench/compression.py, claim.py, cluster.py, failover.py and resume.py measure their sections on their own: keep them.
-    kept = [(module, module.measured_section(markdown)) for module in (compression, claim, cluster, failover, resume)]
+    # bench/compression.py, claim.py, cluster.py, failover.py, resume.py, agent.py and agent_slow.py
+    # measure their sections on their own: keep them.
+    kept = [(module, module.measured_section(markdown))
+            for module in (compression, claim, cluster, failover, resume, agent, agent_slow)]
     markdown.write_text(report.render(results, chart=chart_path, json_path=json_path, relative_to=markdown.parent))
     for module, section in kept:
         if section:

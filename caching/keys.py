@@ -20,7 +20,8 @@ USER_MEMORY = "user_memory"
 USDA = "usda"
 CONVERSATION_HISTORY = "conversation_history"
 PROGRESS = "progress"
-NAMESPACES = (USER_MEMORY, USDA, CONVERSATION_HISTORY, PROGRESS)
+AGENT = "agent"
+NAMESPACES = (USER_MEMORY, USDA, CONVERSATION_HISTORY, PROGRESS, AGENT)
 
 # Keys outside our namespaces (Django's own cache users, tooling, the contract suite) are counted
 # together, so the stats hash stays bounded whatever callers invent.
@@ -59,6 +60,32 @@ def usda_key(normalised_query: str, limit: int) -> str:
     # the user typed (spaces, emoji, 4000 characters).
     digest = hashlib.sha1(normalised_query.encode("utf-8"), usedforsecurity=False).hexdigest()
     return f"{USDA}:{digest}:{int(limit)}"
+
+
+def agent_answer_key(*, question: str, model: str, prompt_version: str, day: str, user_id: int | None,
+                     context: dict[str, str]) -> str:
+    """The agent's answer to `question` (normalised) from `model` under `prompt_version` on the
+    user's local `day`, given the versions of the context it read (`context`: {entry: version}).
+
+    An answer that read no context is shared by every user (`user_id` None); any context makes it
+    the user's own. A change of any entry it read changes its version, so the key: a miss with
+    no delete (docs/ARCHITECTURE.md, "The agent")."""
+    scope = "-" if user_id is None else str(_user_id(user_id))
+    parts = [question, model, prompt_version, day, scope, *(f"{name}={context[name]}" for name in sorted(context))]
+    digest = hashlib.sha1("\x1f".join(parts).encode("utf-8"), usedforsecurity=False).hexdigest()
+    return f"{AGENT}:{digest}"
+
+
+def agent_flight_key(*, question: str, model: str, prompt_version: str, day: str) -> str:
+    """The single-flight lock of everyone asking `question` at once (whoever they are)."""
+    digest = hashlib.sha1("\x1f".join((question, model, prompt_version, day)).encode("utf-8"),
+                          usedforsecurity=False).hexdigest()
+    return f"{AGENT}:flight:{digest}"
+
+
+def agent_budget_key(user_id: int, day: str) -> str:
+    """The model tokens `user_id` spent on `day` (their daily budget)."""
+    return f"{AGENT}:budget:{{{_user_id(user_id)}}}:{day}"
 
 
 # Every per-user key, so invalidating a user needs no SCAN (and may run inside a request).

@@ -11,6 +11,7 @@ import datetime
 
 from django.utils.translation import gettext as _, gettext_lazy
 
+from agent import api as agent_api
 from memory import services as memory_services
 from memory.energy import bmi, bmi_line, bmi_plausible, daily_target
 from memory.fields import label_in_text
@@ -31,8 +32,18 @@ CAN_DO = gettext_lazy("I can log food (“I had 2 eggs and a coffee”, /log 150
 _NUTRIENTS = {"protein": gettext_lazy("protein"), "fat": gettext_lazy("fat"), "carbs": gettext_lazy("carbs")}
 
 
+# What the rules do not understand with confidence: the agent's, when one is configured (agent/).
+AGENT_ACTIONS = frozenset({"unknown", "foreign", "food_mention"})
+
+
 def answer(*, turn: Turn, text: str) -> Reply:
     intent = classify(text)
+    if intent.action in AGENT_ACTIONS and agent_api.enabled(turn.memory):
+        answered = agent_api.answer(user_id=turn.user_id, memory=turn.memory, history=turn.history, tz=turn.tz,
+                                    text=text)
+        if answered is not None:
+            return reply(*(esc(line, 1000) for line in answered.text.splitlines() if line.strip()),
+                         *(esc(note, 400) for note in answered.notes))
     handler = _HANDLERS[intent.action]
     return handler(turn, **intent.args)
 

@@ -105,6 +105,7 @@ INSTALLED_APPS = [
     "memory",
     "conversations",
     "nutrition",
+    "agent",
     "axes",
 ]
 
@@ -390,6 +391,32 @@ if USDA_CONNECT_TIMEOUT + USDA_READ_TIMEOUT > USDA_TIME_BUDGET:
 # A bot turn must not hang on a long Retry-After: longer waits are not retried but reported.
 USDA_MAX_RETRY_AFTER = env_float("USDA_MAX_RETRY_AFTER", 5.0)
 
+# --- The agent (optional): an OpenAI-compatible chat-completions endpoint with tool calling --------
+# All three or none: without them free text is answered by the rules alone and nothing leaves the
+# machine (agent/ and README "The agent" say what is sent when they are set).
+LLM_BASE_URL = os.environ.get("LLM_BASE_URL", "").strip().rstrip("/")
+LLM_API_KEY = os.environ.get("LLM_API_KEY", "").strip()
+LLM_MODEL = os.environ.get("LLM_MODEL", "").strip()
+_llm_set = [name for name, value in (("LLM_BASE_URL", LLM_BASE_URL), ("LLM_API_KEY", LLM_API_KEY),
+                                     ("LLM_MODEL", LLM_MODEL)) if value]
+if _llm_set and len(_llm_set) != 3:
+    raise ImproperlyConfigured(f"The agent needs LLM_BASE_URL, LLM_API_KEY and LLM_MODEL together; only "
+                               f"{', '.join(_llm_set)} is set (for Ollama, any LLM_API_KEY, e.g. ollama)")
+if LLM_BASE_URL and urlsplit(LLM_BASE_URL).scheme not in {"http", "https"}:
+    raise ImproperlyConfigured(f"LLM_BASE_URL must be an http(s) URL, not {LLM_BASE_URL!r}")
+LLM_ENABLED = bool(_llm_set)
+LLM_TIMEOUT = env_float("LLM_TIMEOUT", 8.0)  # one model call
+LLM_MAX_RETRIES = env_int("LLM_MAX_RETRIES", 1)  # per call, within the turn's budget
+LLM_TURN_BUDGET = env_float("LLM_TURN_BUDGET", 15.0)  # the whole agent part of a turn, tool rounds included
+LLM_MAX_STEPS = env_int("LLM_MAX_STEPS", 4, minimum=1)  # model calls per turn
+LLM_DAILY_TOKENS = env_int("LLM_DAILY_TOKENS", 50_000)  # per user and day (0: no agent)
+# Turns per process that may wait on the model at once; the next get the rules' reply at once. Each
+# waiting turn holds a thread and a database connection: a slow provider keeps the rest for other users.
+LLM_CONCURRENCY = env_int("LLM_CONCURRENCY", 4, minimum=1)
+LLM_BREAKER_FAILURES = env_int("LLM_BREAKER_FAILURES", 3, minimum=1)
+LLM_BREAKER_COOLDOWN = env_float("LLM_BREAKER_COOLDOWN", 30.0)
+CACHE_TTL_AGENT = env_int("CACHE_TTL_AGENT", 1800, minimum=1)
+
 # --- Telegram ------------------------------------------------------------------------------------
 # Turns one user may take per minute (conversations/limits.py): the next one is answered "slow down",
 # the ones after it, while the flood goes on, not at all.
@@ -445,5 +472,12 @@ LOGGING = {
         # urllib3 warns "Retrying … /v1/foods/search?query=…" with the user's words in the URL; the FDC
         # client logs each failure itself, with a hash of the query (nutrition/fdc.py).
         "urllib3.connectionpool": {"level": "ERROR"},
+        # The openai SDK logs each request's messages (the user's words and data) at DEBUG, its HTTP
+        # client each request at INFO; agent/provider.py logs each failure itself, by kind only.
+        "openai": {"level": "WARNING"},
+        "httpx": {"level": "WARNING"},
+        "httpx2": {"level": "WARNING"},
+        "httpcore": {"level": "WARNING"},
+        "httpcore2": {"level": "WARNING"},
     },
 }

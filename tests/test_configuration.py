@@ -86,6 +86,8 @@ def test_wsgi_reads_the_env_file_and_refuses_without_a_secret_key(tmp_path):
     ("CACHE_TTL_NUTRITION", "a day", "'a day'"),
     ("DATABASE_URL", "mysql://root:hunter2-secret@db/x", "DATABASE_URL='mysql://root:***@db/x'"),
     ("LOG_LEVEL", "LOUD", "'LOUD'"),
+    ("LLM_MODEL", "llama3.1", "only LLM_MODEL is set"),  # the agent needs all three LLM_ variables
+    ("LLM_CONCURRENCY", "many", "'many'"),
 ])
 def test_a_configuration_error_is_one_line_naming_the_variable_and_value(variable, value, expected):
     done = manage("migrate", env=bare_env(**{variable: value}))

@@ -44,7 +44,7 @@ def test_cache_counts_are_the_ones_cache_stats_json_prints(bot, client):
 
     compared = 0
     for namespace, counts in report["namespaces"].items():
-        for field in stats.FIELDS:
+        for field in counts.keys() - {"hit_rate"}:
             assert samples[f"healthagent_cache_fleet_{field}"][(("namespace", namespace),)] == counts[field], (namespace, field)
             compared += 1
     assert compared >= 18

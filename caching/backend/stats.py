@@ -31,9 +31,11 @@ from caching.keys import NAMESPACES, OTHER
 
 logger = logging.getLogger(__name__)
 
-HIT, MISS, SET, DELETE, ERROR, BYPASS = range(6)
-EVENTS = ("hit", "miss", "set", "delete", "error", "bypass")  # what capture() yields
-FIELDS = ("hits", "misses", "sets", "deletes", "errors", "bypassed")  # what Redis and reports hold
+HIT, MISS, SET, DELETE, ERROR, BYPASS, MODEL_CALL, TOKENS_IN, TOKENS_OUT = range(9)
+EVENTS = ("hit", "miss", "set", "delete", "error", "bypass", "model_call", "tokens_in", "tokens_out")  # capture()
+FIELDS = ("hits", "misses", "sets", "deletes", "errors", "bypassed",  # what Redis and reports hold
+          "model_calls", "tokens_in", "tokens_out")  # the agent's: what its misses cost (0 elsewhere)
+AGENT_FIELDS = FIELDS[6:]
 
 SINCE_FIELD = "_meta:since"
 HISTORY_MINUTES = 60
@@ -55,7 +57,7 @@ def record(namespace: str, event: int, n: int = 1) -> None:
     _counts[namespace][event] += n
     if _flusher_idle:
         _start_flusher()
-    if _capturing:
+    if _capturing and event < TOKENS_IN:  # token counts are amounts, not events to list
         events = getattr(_local, "events", None)
         if events is not None:
             events.extend([(namespace, EVENTS[event])] * n)

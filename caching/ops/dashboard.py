@@ -118,6 +118,8 @@ def present(report: dict[str, Any], *, now: float | None = None) -> dict[str, An
         "error": (redis.get("error") or "").rstrip("."),  # the page ends the sentence itself
         "redis": redis,
         "rows": rows,
+        "agent": {field: (report["namespaces"].get("agent") or {}).get(field, 0)
+                  for field in ("model_calls", "tokens_in", "tokens_out", "hits")},
         "memory": _memory(redis),
         "keyspace": _keyspace(redis),
         "has_info": redis.get("keyspace_hits") is not None,

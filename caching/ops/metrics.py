@@ -88,7 +88,8 @@ class FleetCacheCollector(Collector):
                 labels=["namespace"],
             )
             for namespace, counts in report["namespaces"].items():
-                family.add_metric([namespace], counts[field])
+                if field in counts:  # the model's calls and tokens: the agent namespace's only
+                    family.add_metric([namespace], counts[field])
             yield family
 
         state = breaker_state()

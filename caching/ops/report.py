@@ -11,8 +11,8 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from caching.backend import stats
 from caching.backend.breaker import OPEN
-from caching.keys import namespace_of
-from caching.backend.stats import FIELDS, counters_from_hash, history_from_hash, since_from_hash
+from caching.keys import AGENT, namespace_of
+from caching.backend.stats import AGENT_FIELDS, FIELDS, counters_from_hash, history_from_hash, since_from_hash
 from caching.servers.cluster import is_cluster, node_clients
 
 # INFO fields an operator needs to judge the cache: is it hitting, is it full, is it evicting.
@@ -54,7 +54,7 @@ def fleet_report(cache: Any) -> dict[str, Any]:
         return {"enabled": True, "backend": backend, "namespaces": {}, "redis": redis}
 
     raw_counters, db_keys, info = found
-    namespaces = {ns: _with_hit_rate(counts) for ns, counts in counters_from_hash(raw_counters).items()}
+    namespaces = {ns: _with_hit_rate(counts, agent=ns == AGENT) for ns, counts in counters_from_hash(raw_counters).items()}
     redis.update({name: info.get(field) for name, field in _INFO_FIELDS.items()})
     if redis["version"] is None and cache.process_local:
         import fakeredis
@@ -130,11 +130,13 @@ def _human(size: float) -> str:
     return f"{size}"
 
 
-def _with_hit_rate(counts: dict[str, int]) -> dict[str, Any]:
+def _with_hit_rate(counts: dict[str, int], *, agent: bool = False) -> dict[str, Any]:
+    """A namespace's counters with its hit rate; the model's calls and tokens for `agent` only."""
     reads = counts["hits"] + counts["misses"]
     ordered: dict[str, Any] = {"hits": counts["hits"], "misses": counts["misses"]}
     ordered["hit_rate"] = round(counts["hits"] / reads, 4) if reads else None
-    ordered.update({field: counts[field] for field in FIELDS if field not in ordered})
+    ordered.update({field: counts.get(field, 0) for field in FIELDS
+                    if field not in ordered and (agent or field not in AGENT_FIELDS)})
     return ordered
 
 

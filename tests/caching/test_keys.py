@@ -19,7 +19,7 @@ def test_key_formats_match_the_design_table():
     key = usda_key("greek yogurt", 5)
     assert key.startswith("usda:") and key.endswith(":5")
     assert len(key.split(":")[1]) == 40  # a sha1 hex digest
-    assert NAMESPACES == ("user_memory", "usda", "conversation_history", "progress")
+    assert NAMESPACES == ("user_memory", "usda", "conversation_history", "progress", "agent")
 
 
 def test_usda_key_is_short_printable_ascii_whatever_the_query():
@@ -49,3 +49,19 @@ def test_user_ids_must_be_ints():
 def test_backend_adds_prefix_schema_and_version_in_one_place():
     assert cache.make_key(user_memory_key(42)) == f"ha:s{SCHEMA_VERSION}:1:user_memory:{{42}}"
     assert cache.make_key("k", version=3) == f"ha:s{SCHEMA_VERSION}:3:k"
+
+
+def test_agent_keys_carry_every_context_version_and_share_only_context_free_answers():
+    from caching.keys import agent_answer_key
+
+    scope = {"question": "calories in a banana?", "model": "m", "prompt_version": "1", "day": "2026-12-03"}
+    shared = agent_answer_key(**scope, user_id=None, context={})
+    assert shared.startswith("agent:") and shared.isascii() and len(shared) < 60
+    own = agent_answer_key(**scope, user_id=42, context={"memory": "a1"})
+    assert own not in (shared, agent_answer_key(**scope, user_id=43, context={"memory": "a1"}),
+                       agent_answer_key(**scope, user_id=42, context={"memory": "a2"}),
+                       agent_answer_key(**scope, user_id=42, context={"memory": "a1", "diary": "d"}),
+                       agent_answer_key(**{**scope, "model": "n"}, user_id=42, context={"memory": "a1"}),
+                       agent_answer_key(**{**scope, "prompt_version": "2"}, user_id=42, context={"memory": "a1"}),
+                       agent_answer_key(**{**scope, "day": "2026-12-04"}, user_id=42, context={"memory": "a1"}))
+    assert namespace_of(own) == "agent"

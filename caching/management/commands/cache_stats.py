@@ -66,6 +66,10 @@ def render(report: dict[str, Any]) -> str:
     reads = sums["hits"] + sums["misses"]
     total: dict[str, float | None] = {**sums, "hit_rate": sums["hits"] / reads if reads else None}
     lines.append(_row("total", *(_cell(c, total) for c in _COLUMNS)))
+    agent = report["namespaces"].get("agent") or {}
+    if agent.get("model_calls") or agent.get("hits"):
+        lines.append(f"agent: {agent['model_calls']} model calls, {agent['tokens_in']} tokens in, "
+                     f"{agent['tokens_out']} tokens out; {agent['hits']} answers from the cache")
 
     lines += ["", f"Redis {redis.get('version') or ''}".rstrip()]
     if redis["keyspace_hits"] is None:

@@ -1,0 +1,177 @@
+"""A slow language model beside everyone else's turns: the production server (gunicorn gthread, 2
+workers × 32 threads) on PostgreSQL and Redis, a fake provider answering each call after 5 s, 50
+users asking it at once — and meanwhile 50 other users sending turns that need no model. Once with
+LLM_CONCURRENCY at its default and once unbounded (the control), side by side.
+
+    BENCH_DATABASE_URL=postgres://…/db .venv/bin/python -m bench.agent_slow [--latency 5] [--write]
+
+The database must exist (it is migrated, and the benchmark's users are deleted at the end). Prints a
+Markdown section; `--write` puts it into BENCHMARKS.md (where `make bench` keeps it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import requests
+
+from bench import sections
+
+BEGIN, END = "<!-- agent-slow: bench/agent_slow.py --write -->", "<!-- /agent-slow -->"
+ROOT = Path(__file__).resolve().parents[1]
+SECRET = "bench-secret_1"
+
+
+def _env(database_url: str, redis_url: str, llm_url: str, concurrency: int, port: int) -> dict[str, str]:
+    from tools.fake_llm import TEST_LLM_KEY
+
+    return {**{k: v for k, v in os.environ.items() if not k.startswith("PYTEST")},
+            "HEALTHAGENT_ENV_FILE": "", "DJANGO_DEBUG": "false", "PORT": str(port), "HOST": "127.0.0.1",
+            "DJANGO_SECRET_KEY": "bench-secret-key-not-for-production-0123456789abcdefghij",
+            "TELEGRAM_WEBHOOK_SECRET": SECRET, "DATABASE_URL": database_url, "REDIS_URL": redis_url,
+            "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
+            "NUTRITION_PROVIDER": "sample", "LOG_LEVEL": "WARNING", "BOT_TURNS_PER_MINUTE": "100000",
+            "WEB_CONCURRENCY": "2", "WEB_THREADS": "32", "LLM_BASE_URL": llm_url, "LLM_API_KEY": TEST_LLM_KEY,
+            "LLM_MODEL": "fake-model", "LLM_TIMEOUT": "8", "LLM_MAX_RETRIES": "0", "LLM_TURN_BUDGET": "15",
+            "LLM_CONCURRENCY": str(concurrency)}
+
+
+def _turn(port: int, user: int, text: str, update_id: int) -> tuple[float, int, str]:
+    body = {"update_id": update_id, "message": {"message_id": 1, "date": int(time.time()),
+            "chat": {"id": user, "type": "private"}, "from": {"id": user, "is_bot": False, "first_name": "B"},
+            "text": text}}
+    started = time.monotonic()
+    try:
+        response = requests.post(f"http://127.0.0.1:{port}/telegram/webhook/", data=json.dumps(body), timeout=60,
+                                 headers={"Content-Type": "application/json", "X-Telegram-Bot-Api-Secret-Token": SECRET})
+        status, reply = response.status_code, (response.json().get("text", "") if response.ok else "")
+    except requests.RequestException:
+        status, reply = 0, ""
+    return time.monotonic() - started, status, reply
+
+
+def _round(port: int, base: int, users: int) -> dict:
+    """`users` agent questions at once, then (once they are in flight) `users` turns that need no model."""
+    slow: list = [None] * users
+    quick: list = [None] * users
+    go = threading.Barrier(users)
+
+    def ask(i: int) -> None:
+        go.wait()
+        slow[i] = _turn(port, base + i, f"was soll ich heute abend essen, {i}?", base * 10 + i)
+
+    def plain(i: int) -> None:
+        quick[i] = _turn(port, base + 5000 + i, "/today", base * 10 + 5000 + i)
+
+    askers = [threading.Thread(target=ask, args=(i,)) for i in range(users)]
+    for thread in askers:
+        thread.start()
+    time.sleep(1.0)  # the questions are waiting on the provider now (a benchmark, not a test)
+    others = [threading.Thread(target=plain, args=(i,)) for i in range(users)]
+    for thread in others:
+        thread.start()
+    for thread in askers + others:
+        thread.join()
+    quick_s = sorted(t for t, _, _ in quick)
+    return {"quick_p50": statistics.median(quick_s), "quick_max": quick_s[-1],
+            "quick_failed": sum(status != 200 for _, status, _ in quick),
+            "slow_model": sum(status == 200 and "Antwort" in reply for _, status, reply in slow),
+            "slow_rules": sum(status == 200 and "Antwort" not in reply for _, status, reply in slow),
+            "slow_failed": sum(status != 200 for _, status, _ in slow)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--latency", type=float, default=5.0)
+    parser.add_argument("--users", type=int, default=50)
+    parser.add_argument("--write", action="store_true")
+    args = parser.parse_args(argv)
+    database_url = os.environ["BENCH_DATABASE_URL"]
+
+    from tools.fake_llm import FakeLLM, Scripted, text
+    from tools.redis_server import RedisServer, free_port
+
+    workdir = Path(tempfile.mkdtemp(prefix="bench-agent-slow-"))
+    redis = RedisServer.start_new(workdir)
+    fake = FakeLLM(lambda request: Scripted(200, json.dumps(text("Antwort: Gemüse.")).encode(), delay=args.latency))
+    results = {}
+    try:
+        for name, concurrency in (("LLM_CONCURRENCY=4 (default)", 4), ("unbounded (control)", 1000)):
+            port = free_port()
+            env = _env(database_url, redis.url, fake.url, concurrency, port)
+            subprocess.run([sys.executable, "manage.py", "migrate", "-v", "0"], cwd=ROOT, env=env, check=True)
+            log = open(workdir / f"gunicorn-{concurrency}.log", "wb")
+            server = subprocess.Popen([str(Path(sys.executable).with_name("gunicorn")), "healthagent.wsgi", "-c",
+                                       "python:healthagent.gunicorn_conf"], cwd=ROOT, env=env, stdout=log, stderr=log)
+            try:
+                _wait(port)
+                results[name] = _round(port, 900_000 + concurrency * 100, args.users)
+            finally:
+                server.terminate()
+                server.wait(20)
+                log.close()
+            redis.cli("FLUSHALL")
+    finally:
+        fake.close()
+        redis.stop()
+    section = _section(args, results)
+    print(section)
+    if args.write:
+        sections.write(section, BEGIN, END)
+    return 0
+
+
+def _wait(port: int) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if requests.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code == 200:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.2)
+    raise SystemExit("the server did not start")
+
+
+def _section(args: argparse.Namespace, results: dict) -> str:
+    rows = [f"| {name} | {r['quick_p50']:.2f} | {r['quick_max']:.2f} | {r['quick_failed']} | {r['slow_model']} | "
+            f"{r['slow_rules']} | {r['slow_failed']} |" for name, r in results.items()]
+    return "\n".join([
+        BEGIN,
+        "## A slow model beside everyone else (`bench/agent_slow.py`)",
+        "",
+        f"gunicorn as deployed (gthread, 2 workers × 32 threads), PostgreSQL (a pool of 2 × cores + 5 connections "
+        f"per worker), Redis; the fake provider answers each call after {args.latency:g} s. {args.users} users ask "
+        f"the agent at once; a second later {args.users} other users send `/today` (no model).",
+        "",
+        "| setting | `/today` p50 s | `/today` max s | `/today` failed | agent answers | rules' answers | agent turns failed |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+        *rows,
+        "",
+        "A turn waiting on the model holds its thread and its database connection (the turn is one transaction): "
+        "unbounded, the slow provider takes the pool from the turns that need no model. LLM_CONCURRENCY bounds the "
+        "turns that wait on it per process; the rest get the rules' reply at once.",
+        END,
+        "",
+    ])
+
+
+def write_section(section: str, path: Path = sections.BENCHMARKS) -> None:
+    sections.write(section, BEGIN, END, path)
+
+
+def measured_section(path: Path = sections.BENCHMARKS) -> str | None:
+    return sections.read(BEGIN, END, path)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
