@@ -16,6 +16,7 @@ from caching.keys import NAMESPACES, conversation_history_key, usda_key, user_me
 from caching.ops.actions import invalidate_namespace, invalidate_user, refuse_value
 from caching.ops.dashboard import urls as dashboard_urls
 from caching.ops.metrics import FleetCacheCollector, sync_process_counters
+from caching.ops.pacing import send_slot
 
 __all__ = [
     # keys: one function per data set (the namespaces stats are counted by)
@@ -28,6 +29,8 @@ __all__ = [
     "BotTurn", "bot_turn", "outbox_pending_sql",
     # operators and refusals
     "invalidate_namespace", "invalidate_user", "refuse_value",
+    # a rate every process shares (outgoing Telegram messages)
+    "send_slot",
     # observing it
     "FleetCacheCollector", "breaker_state", "dashboard_urls", "sync_process_counters", "trace_cache_events",
 ]

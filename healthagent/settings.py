@@ -404,6 +404,23 @@ elif not DEBUG:
         "or set DJANGO_DEBUG=true for local development."
     )
 
+# --- Outgoing messages: the worker and the scheduler (docs/ARCHITECTURE.md §8) -------------------
+# Messages a second every worker together may send (Telegram allows about 30 across all chats).
+OUTGOING_PER_SECOND = env_int("OUTGOING_PER_SECOND", 25, minimum=1)
+# Celery's broker (beat → worker wake-ups only: every message and reminder lives in the database, so
+# a lost broker message delays a delivery by one beat period, never loses it). Default: REDIS_URL.
+CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "").strip() or REDIS_URL
+CELERY_BROKER_CONNECTION_TIMEOUT = 2.0
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+CELERY_TIMEZONE = "UTC"
+# How often beat asks for a pass: due reminders fired (seconds), due messages delivered (seconds).
+REMINDER_TICK_SECONDS = env_float("REMINDER_TICK_SECONDS", 15.0)
+DELIVERY_TICK_SECONDS = env_float("DELIVERY_TICK_SECONDS", 5.0)
+# The worker service's own /metrics (its delivery counters), on this port; 0: none.
+WORKER_METRICS_PORT = env_int("WORKER_METRICS_PORT", 0)
+
 # --- Metrics (GET /metrics, healthagent/metrics.py) ----------------------------------------------
 # A scraper is let in by a bearer token, or by its address (loopback unless configured).
 METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "").strip()

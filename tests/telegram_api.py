@@ -26,6 +26,8 @@ class FakeBotAPI:
         self.sent: list[dict] = []
         self.webhook: dict[str, Any] = {"url": "", "pending_update_count": 0}
         self._failures: dict[str, deque] = defaultdict(deque)
+        # hold(): the next call of a method waits (after it was received and counted) until released.
+        self._holds: dict[str, deque] = defaultdict(deque)
         self._ids = itertools.count(500_000)
         self._lock = threading.Lock()
         fake = self
@@ -33,7 +35,11 @@ class FakeBotAPI:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
                 length = int(self.headers.get("Content-Length") or 0)
-                params = json.loads(self.rfile.read(length) or b"{}")
+                raw = self.rfile.read(length) or b"{}"
+                if self.headers.get("Content-Type", "").startswith("multipart/form-data"):
+                    params = {"multipart_bytes": len(raw), "chat_id": _form_field(raw, "chat_id")}
+                else:
+                    params = json.loads(raw)
                 prefix, _, method = self.path.lstrip("/").partition("/")
                 status, body = fake._answer(prefix, method, params)
                 payload = json.dumps(body).encode()
@@ -69,6 +75,13 @@ class FakeBotAPI:
             body["parameters"] = parameters
         self._failures[method].append((status, body))
 
+    def hold(self, method: str) -> tuple[threading.Event, threading.Event]:
+        """The next call of `method` is taken (counted as delivered, as Telegram would) and its answer
+        held back: (arrived, release) — `arrived` is set once it is in, the answer goes on `release`."""
+        arrived, release = threading.Event(), threading.Event()
+        self._holds[method].append((arrived, release))
+        return arrived, release
+
     def offsets(self) -> list[int]:
         return [params.get("offset", 0) for method, params in self.calls if method == "getUpdates"]
 
@@ -78,6 +91,15 @@ class FakeBotAPI:
 
     # --- the Bot API ------------------------------------------------------------------------------
     def _answer(self, prefix: str, method: str, params: dict) -> tuple[int, dict]:
+        with self._lock:
+            hold = self._holds[method].popleft() if self._holds[method] and not self._failures[method] else None
+        answer = self._answer_now(prefix, method, params)
+        if hold is not None:
+            hold[0].set()
+            hold[1].wait(30)
+        return answer
+
+    def _answer_now(self, prefix: str, method: str, params: dict) -> tuple[int, dict]:
         with self._lock:
             self.calls.append((method, params))
             if prefix != f"bot{self.token}":
@@ -103,6 +125,14 @@ class FakeBotAPI:
         self.sent.append(params)
         return {"message_id": len(self.sent), "chat": {"id": params["chat_id"]}, "text": params["text"]}
 
+    def _sendPhoto(self, params: dict) -> dict:  # noqa: N802
+        self.sent.append({"photo": True, **params})
+        return {"message_id": len(self.sent), "chat": {"id": params.get("chat_id")}}
+
+    def _sendDocument(self, params: dict) -> dict:  # noqa: N802
+        self.sent.append({"document": True, **params})
+        return {"message_id": len(self.sent), "chat": {"id": params.get("chat_id")}}
+
     def _setWebhook(self, params: dict) -> bool:  # noqa: N802
         self.webhook = {"url": params["url"], "pending_update_count": 0, "max_connections": 40,
                         "allowed_updates": params.get("allowed_updates", []), "ip_address": "192.0.2.10",
@@ -115,3 +145,13 @@ class FakeBotAPI:
     def _deleteWebhook(self, params: dict) -> bool:  # noqa: N802
         self.webhook = {"url": "", "pending_update_count": len(self.updates)}
         return True
+
+
+def _form_field(body: bytes, name: str) -> str | None:
+    """One plain field of a multipart/form-data body (enough for the tests' chat_id)."""
+    marker = f'name="{name}"'.encode()
+    at = body.find(marker)
+    if at < 0:
+        return None
+    start = body.find(b"\r\n\r\n", at) + 4
+    return body[start:body.find(b"\r\n", start)].decode()
