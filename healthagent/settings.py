@@ -407,6 +407,10 @@ elif not DEBUG:
 # --- Outgoing messages: the worker and the scheduler (docs/ARCHITECTURE.md §8) -------------------
 # Messages a second every worker together may send (Telegram allows about 30 across all chats).
 OUTGOING_PER_SECOND = env_int("OUTGOING_PER_SECOND", 25, minimum=1)
+# A worker's claim on a message before it starts sending (seconds; then another worker takes it),
+# and how long a message may stay "sending" before it counts as uncertain (longer than any request).
+OUTGOING_CLAIM_LEASE = env_float("OUTGOING_CLAIM_LEASE", 60.0)
+OUTGOING_SENDING_LEASE = env_float("OUTGOING_SENDING_LEASE", 120.0)
 # Celery's broker (beat → worker wake-ups only: every message and reminder lives in the database, so
 # a lost broker message delays a delivery by one beat period, never loses it). Default: REDIS_URL.
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "").strip() or REDIS_URL

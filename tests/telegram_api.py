@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 import json
 import threading
+import time
 from collections import defaultdict, deque
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -23,6 +24,7 @@ class FakeBotAPI:
         self.token = token
         self.updates: list[dict] = []
         self.calls: list[tuple[str, dict]] = []
+        self.timed_calls: list[tuple[str, dict, float]] = []  # with time.monotonic() of arrival
         self.sent: list[dict] = []
         self.webhook: dict[str, Any] = {"url": "", "pending_update_count": 0}
         self._failures: dict[str, deque] = defaultdict(deque)
@@ -46,8 +48,11 @@ class FakeBotAPI:
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
+                try:
+                    self.end_headers()
+                    self.wfile.write(payload)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the caller was killed while its answer was held back (a fault the tests inject)
 
             def log_message(self, *args: Any) -> None:
                 pass
@@ -102,6 +107,7 @@ class FakeBotAPI:
     def _answer_now(self, prefix: str, method: str, params: dict) -> tuple[int, dict]:
         with self._lock:
             self.calls.append((method, params))
+            self.timed_calls.append((method, params, time.monotonic()))
             if prefix != f"bot{self.token}":
                 return 401, {"ok": False, "error_code": 401, "description": "Unauthorized"}
             if self._failures[method]:

@@ -19,6 +19,7 @@ import datetime
 import logging
 from collections.abc import Iterable
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Count, F, Q
 from django.utils import timezone
@@ -28,10 +29,18 @@ from ..models import OutgoingMessage
 logger = logging.getLogger(__name__)
 Status = OutgoingMessage.Status
 
-CLAIM_LEASE = datetime.timedelta(seconds=60)  # claimed → sending: the rate wait fits well inside
-SENDING_LEASE = datetime.timedelta(seconds=120)  # longer than any request's timeout (sender.py)
 MAX_ATTEMPTS = 6
 BACKOFF_FIRST, BACKOFF_MAX = 5.0, 600.0
+
+
+def claim_lease() -> datetime.timedelta:
+    """claimed → sending: the rate wait fits well inside (OUTGOING_CLAIM_LEASE)."""
+    return datetime.timedelta(seconds=settings.OUTGOING_CLAIM_LEASE)
+
+
+def sending_lease() -> datetime.timedelta:
+    """sending → uncertain: longer than any request's timeout (sender.py; OUTGOING_SENDING_LEASE)."""
+    return datetime.timedelta(seconds=settings.OUTGOING_SENDING_LEASE)
 
 
 def message_enqueue(*, user_id: int, chat_id: int, text: str = "", kind: str = OutgoingMessage.Kind.TEXT,
@@ -70,7 +79,7 @@ def claim(*, worker: str, limit: int = 10, now: datetime.datetime | None = None)
         if not ids:
             return []
         OutgoingMessage.objects.filter(due, pk__in=ids).update(status=Status.CLAIMED, worker=worker,
-                                                               lease_until=now + CLAIM_LEASE)
+                                                               lease_until=now + claim_lease())
     return list(OutgoingMessage.objects.filter(pk__in=ids, status=Status.CLAIMED, worker=worker)
                 .select_related("user").order_by("due_at", "id"))
 
@@ -81,7 +90,7 @@ def mark_sending(message: OutgoingMessage, *, worker: str) -> bool:
     now = timezone.now()
     with transaction.atomic():
         done = OutgoingMessage.objects.filter(pk=message.pk, status=Status.CLAIMED, worker=worker).update(
-            status=Status.SENDING, lease_until=now + SENDING_LEASE, attempts=F("attempts") + 1) == 1
+            status=Status.SENDING, lease_until=now + sending_lease(), attempts=F("attempts") + 1) == 1
     return done
 
 

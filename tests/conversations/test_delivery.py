@@ -147,7 +147,7 @@ def test_a_claim_whose_lease_ran_out_is_taken_over_and_the_old_holder_cannot_sen
     message = _queue()
     [mine] = queue.claim(worker="dead")
     assert queue.claim(worker="w1") == []  # leased
-    later = timezone.now() + queue.CLAIM_LEASE + datetime.timedelta(seconds=1)
+    later = timezone.now() + queue.claim_lease() + datetime.timedelta(seconds=1)
     [taken] = queue.claim(worker="w1", now=later)
     assert taken.pk == message.pk
     assert queue.mark_sending(mine, worker="dead") is False  # the old holder lost it
@@ -158,7 +158,7 @@ def test_a_row_left_sending_is_failed_as_uncertain_never_resent(api, worker):
     message = _queue()
     [claimed] = queue.claim(worker="dead")
     assert queue.mark_sending(claimed, worker="dead")
-    assert queue.sweep_uncertain(now=timezone.now() + queue.SENDING_LEASE + datetime.timedelta(seconds=1)) == 1
+    assert queue.sweep_uncertain(now=timezone.now() + queue.sending_lease() + datetime.timedelta(seconds=1)) == 1
     assert _status(message) == Status.FAILED
     assert worker.deliver_due() == {} and api.sent == []
 
