@@ -66,13 +66,17 @@ def message_enqueue(*, user_id: int, chat_id: int, text: str = "", kind: str = O
     return row
 
 
-def claim(*, worker: str, limit: int = 10, now: datetime.datetime | None = None) -> list[OutgoingMessage]:
+def claim(*, worker: str, limit: int = 10, now: datetime.datetime | None = None,
+          chat_id: int | None = None) -> list[OutgoingMessage]:
     """Up to `limit` due messages, claimed for `worker` until the lease runs out: queued ones whose
     time has come, and claimed ones whose worker let the lease run out (it never marked them
     sending, so nothing was sent). SELECT … FOR UPDATE SKIP LOCKED on PostgreSQL: two workers never
-    wait for, nor take, the same rows; SQLite takes its write lock at BEGIN (IMMEDIATE)."""
+    wait for, nor take, the same rows; SQLite takes its write lock at BEGIN (IMMEDIATE). `chat_id`:
+    that chat's messages only (`manage.py chat` delivers its own user's)."""
     now = now or timezone.now()
     due = Q(status=Status.QUEUED, due_at__lte=now) | Q(status=Status.CLAIMED, lease_until__lt=now)
+    if chat_id is not None:
+        due &= Q(chat_id=chat_id)
     with transaction.atomic():
         ids = list(OutgoingMessage.objects.filter(due).order_by("due_at", "id")
                    .select_for_update(skip_locked=True).values_list("pk", flat=True)[:limit])

@@ -42,8 +42,8 @@ class BotAPISender:
 class TerminalSender:
     """`manage.py chat`: the terminal user's messages printed as the bot's, other chats' ignored."""
 
-    def __init__(self, *, chat_id: int, out: TextIO = sys.stdout) -> None:
-        self.chat_id, self.out = chat_id, out
+    def __init__(self, *, chat_id: int, out: TextIO = sys.stdout, prompt: str = "") -> None:
+        self.chat_id, self.out, self.prompt = chat_id, out, prompt
         self.count = 0
 
     def send(self, message: OutgoingMessage) -> int | None:
@@ -51,7 +51,10 @@ class TerminalSender:
             body = to_plain(message.text)
             if message.kind != Kind.TEXT:
                 body = f"[{message.kind}: {message.filename or 'file'}, {len(bytes(message.file or b''))} bytes] {body}"
-            self.out.write(f"\nbot> {body}\n\n")
+            # At an interactive prompt: over the prompt's line, then the prompt again.
+            self.out.write(f"{chr(13) if self.prompt else ''}bot> {body}\n\n")
+            if self.prompt:
+                self.out.write(self.prompt)
             self.out.flush()
         self.count += 1
         return self.count

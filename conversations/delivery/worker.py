@@ -47,8 +47,9 @@ def worker_name() -> str:
 
 class Worker:
     def __init__(self, sender: Sender, *, name: str | None = None, per_second: int | None = None,
-                 sleep: Callable[[float], None] = time.sleep, hook: Hook | None = None) -> None:
-        self.sender, self.sleep, self.hook = sender, sleep, hook
+                 sleep: Callable[[float], None] = time.sleep, hook: Hook | None = None,
+                 chat_id: int | None = None) -> None:
+        self.sender, self.sleep, self.hook, self.chat_id = sender, sleep, hook, chat_id
         self.name = name or worker_name()
         self.per_second = per_second or settings.OUTGOING_PER_SECOND
 
@@ -60,7 +61,7 @@ class Worker:
             outcomes["uncertain"] += swept
             metrics.count("uncertain", swept)
         while outcomes.total() < max_messages:
-            batch = queue.claim(worker=self.name, limit=BATCH)
+            batch = queue.claim(worker=self.name, limit=BATCH, chat_id=self.chat_id)
             if not batch:
                 break
             for index, message in enumerate(batch):

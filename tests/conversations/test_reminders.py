@@ -185,3 +185,25 @@ def test_the_evening_summary_has_totals_target_left_and_weight_trend(bot):
     assert "Your day" in text and "Eaten: 89 kcal" in text
     assert "Left of your 2000 kcal target: 1911 kcal" in text
     assert "Weight: 72 kg" in text
+
+
+# --- the terminal chat (make run) ------------------------------------------------------------------
+@pytest.mark.django_db(transaction=True)
+def test_the_terminal_chat_shows_a_due_reminder(monkeypatch):
+    import io
+
+    from django.core.management import call_command
+
+    Profile.objects.create(pk=5)
+    Reminder.objects.create(user_id=5, text="drink water", repeat="once", at_minute=0,
+                            next_fire_at=timezone.now() - datetime.timedelta(seconds=5))
+    Profile.objects.create(pk=6)
+    Reminder.objects.create(user_id=6, text="not yours", repeat="once",
+                            at_minute=0, next_fire_at=timezone.now() - datetime.timedelta(seconds=5))
+    monkeypatch.setattr("sys.stdin", io.StringIO("/reminders\n"))
+    out = io.StringIO()
+    call_command("chat", "--user", "5", "--linger", "2.5", stdout=out)
+    assert out.getvalue().count("bot> ⏰ Reminder: drink water") == 1
+    assert "not yours" not in out.getvalue()
+    assert OutgoingMessage.objects.get(user_id=5).status == "sent"
+    assert OutgoingMessage.objects.get(user_id=6).status == "queued"  # user 6's, for their own chat or a worker

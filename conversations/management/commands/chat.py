@@ -24,6 +24,7 @@ from django.test import RequestFactory
 from django.urls import reverse
 
 from caching.api import trace_cache_events
+from conversations.delivery.local import LocalDelivery
 from conversations.replies import to_plain
 from conversations.views import SECRET_HEADER, telegram_webhook
 
@@ -50,8 +51,11 @@ class Command(BaseCommand):
                                  "the first time; piped, none is sent)")
         parser.add_argument("--trace", action="store_true",
                             help="show cache hits and misses per turn (a legend explains them)")
+        parser.add_argument("--linger", type=float, default=0.0, metavar="SECONDS",
+                            help="after the last line of piped input, keep delivering reminders this long "
+                                 "(e.g. printf '/remind in 1 minute stretch\\n' | manage.py chat --linger 70)")
 
-    def handle(self, *args, user: int, name: str | None, trace: bool, **options):
+    def handle(self, *args, user: int, name: str | None, trace: bool, linger: float = 0.0, **options):
         # Per-turn INFO lines would interleave with the conversation: -v 2 shows them, and so does
         # LOG_LEVEL=DEBUG chosen on purpose (the cache's HIT/MISS lines).
         root = logging.getLogger()
@@ -77,11 +81,19 @@ class Command(BaseCommand):
             self.stdout.write(TRACE_LEGEND)
         if interactive or trace:
             self.stdout.write("")
+        # Reminders and other messages the bot starts: delivered here, to this terminal, while the
+        # chat runs (conversations/delivery/local.py) — the embedded default has no worker service.
+        delivery = LocalDelivery(chat_id=user, out=sys.stdout if interactive else self.stdout,
+                                 prompt="you> " if interactive else "")
+        delivery.start()
         try:
             self._loop(interactive=interactive, trace=trace)
+            if linger > 0:
+                time.sleep(linger)
         except KeyboardInterrupt:  # Ctrl-C while the bot is answering
             self.stdout.write("")
         finally:
+            delivery.stop()
             if interactive:
                 _save_history()
 
