@@ -413,7 +413,10 @@ OUTGOING_CLAIM_LEASE = env_float("OUTGOING_CLAIM_LEASE", 60.0)
 OUTGOING_SENDING_LEASE = env_float("OUTGOING_SENDING_LEASE", 120.0)
 # Celery's broker (beat → worker wake-ups only: every message and reminder lives in the database, so
 # a lost broker message delays a delivery by one beat period, never loses it). Default: REDIS_URL.
-CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "").strip() or REDIS_URL
+# kombu spells a unix socket redis+socket://; the embedded default's server is the broker too.
+CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "").strip() or (
+    REDIS_URL.replace("unix://", "redis+socket://", 1) if REDIS_URL else
+    REDIS_URL_EFFECTIVE.replace("unix://", "redis+socket://", 1) if REDIS_URL_EFFECTIVE.startswith("unix://") else "")
 CELERY_BROKER_CONNECTION_TIMEOUT = 2.0
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_IGNORE_RESULT = True

@@ -176,3 +176,36 @@ def test_two_workers_deliver_each_reminder_once_with_a_worker_killed_mid_deliver
         assert _delivered(api, user_id) == 1, f"round {n} ({kind}): delivered {_delivered(api, user_id)} times"
         tally[kind] += 1
     print(f"delivery fleet: {rounds()} rounds {tally}, {len(api.sent)} deliveries, 0 duplicates, 0 lost")
+
+
+def test_celery_beat_and_a_worker_deliver_a_due_reminder_once(tmp_path):
+    """The engine itself: `celery beat` schedules the passes, a `celery worker` runs them, with the
+    broker on a Redis of the test's own, and a reminder due a moment ahead reaches the Bot API once."""
+    celery = str(Path(sys.executable).with_name("celery"))
+    api = FakeBotAPI()
+    redis = RedisServer.start_new(tmp_path)
+    database = FleetDatabase(tmp_path)
+    env = service_env(database_url=database.url, redis_url=redis.url, TELEGRAM_BOT_TOKEN=TOKEN,
+                      TELEGRAM_API_URL=api.url, REMINDER_TICK_SECONDS="0.5", DELIVERY_TICK_SECONDS="0.5")
+    procs = []
+    db = Database(database.url)
+    try:
+        for args in (["worker", "--pool", "solo", "--without-mingle", "--without-gossip", "-n", "w1@%h"],
+                     ["beat", "-s", str(tmp_path / "beat-schedule"), "--pidfile="]):
+            log = open(tmp_path / f"celery-{args[0]}.log", "w")
+            procs.append(subprocess.Popen([celery, "-A", "healthagent", *args, "-l", "info"], cwd=ROOT, env=env,
+                                          stdout=log, stderr=subprocess.STDOUT))
+        _set_reminder(db, 900_001, "from celery")
+        _wait("the delivery through celery", lambda: (r := _row(db, 900_001)) and r[0] == "sent")
+        ticks = len([c for c in api.calls])
+        _wait("two more passes", lambda: "deliver_outgoing" in (tmp_path / "celery-worker.log").read_text()
+              and (tmp_path / "celery-worker.log").read_text().count("deliver_outgoing") >= 3)
+        assert _delivered(api, 900_001) == 1 and len(api.calls) == ticks
+    finally:
+        for proc in procs:
+            proc.terminate()
+            proc.wait(timeout=WAIT)
+        db.close()
+        api.close()
+        database.drop()
+        redis.stop()
