@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 from celery import shared_task
+from django.conf import settings
 
 from .delivery.sender import BotAPISender
 from .delivery.worker import Worker
@@ -19,6 +21,7 @@ def fire_reminders() -> dict[str, int]:
     counts = fire_due()
     if counts.get("queued"):
         deliver_outgoing()
+    _heartbeat()
     return dict(counts)
 
 
@@ -27,4 +30,11 @@ def deliver_outgoing() -> dict[str, int]:
     outcomes = Worker(BotAPISender()).deliver_due()
     if outcomes:
         logger.info("delivery pass: %s", dict(outcomes))
+    _heartbeat()
     return dict(outcomes)
+
+
+def _heartbeat() -> None:
+    """A pass finished: beat, the broker, this worker and the database all work (the health check)."""
+    if settings.WORKER_HEARTBEAT_FILE:
+        Path(settings.WORKER_HEARTBEAT_FILE).touch()

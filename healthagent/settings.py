@@ -427,6 +427,10 @@ REMINDER_TICK_SECONDS = env_float("REMINDER_TICK_SECONDS", 15.0)
 DELIVERY_TICK_SECONDS = env_float("DELIVERY_TICK_SECONDS", 5.0)
 # The worker service's own /metrics (its delivery counters), on this port; 0: none.
 WORKER_METRICS_PORT = env_int("WORKER_METRICS_PORT", 0)
+# A file each finished pass touches (the worker's health check reads its age); empty: none.
+WORKER_HEARTBEAT_FILE = os.environ.get("WORKER_HEARTBEAT_FILE", "").strip()
+# Beat writes its schedule file after every task it sends: its age is the scheduler's health check.
+CELERY_BEAT_SYNC_EVERY = 1
 
 # --- Metrics (GET /metrics, healthagent/metrics.py) ----------------------------------------------
 # A scraper is let in by a bearer token, or by its address (loopback unless configured).
