@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from healthagent.errors import ApplicationError
 from memory import services as memory_services
-from memory.models import Profile
+from memory.selectors import quiet_hours
 from nutrition.selectors import user_zone
 
 from .models import Reminder
@@ -75,9 +75,8 @@ def _confirm(turn: Turn, reminder: Reminder) -> Reply:
     else:
         line = SET_ONCE.format(text=text, when=_when(reminder.next_fire_at or now, zone, now))
     lines = [line]
-    profile = Profile.objects.filter(pk=turn.user_id).values("quiet_start", "quiet_end").first() or {}
-    if profile.get("quiet_start") is not None and profile.get("quiet_end") is not None:
-        lines.append(QUIET_NOTE.format(quiet=f"{hhmm(profile['quiet_start'])}–{hhmm(profile['quiet_end'])}"))
+    if (quiet := quiet_hours(user_id=turn.user_id)) is not None:
+        lines.append(QUIET_NOTE.format(quiet=f"{hhmm(quiet[0])}–{hhmm(quiet[1])}"))
     lines.append("/reminders lists yours · /remind off N stops one")
     return reply(*lines)
 
@@ -127,10 +126,9 @@ def cmd_quiet(turn: Turn, args: str) -> Reply:
         memory_services.quiet_hours_set(user_id=turn.user_id, start=None, end=None)
         return reply(QUIET_OFF)
     if not raw:
-        profile = Profile.objects.filter(pk=turn.user_id).values("quiet_start", "quiet_end").first() or {}
-        if profile.get("quiet_start") is None or profile.get("quiet_end") is None:
+        if (quiet_now := quiet_hours(user_id=turn.user_id)) is None:
             return reply(QUIET_NONE)
-        return reply(QUIET_SET.format(quiet=f"{hhmm(profile['quiet_start'])}–{hhmm(profile['quiet_end'])}"))
+        return reply(QUIET_SET.format(quiet=f"{hhmm(quiet_now[0])}–{hhmm(quiet_now[1])}"))
     m = _QUIET.match(raw)
     if not m:
         raise ApplicationError(QUIET_USAGE)

@@ -114,3 +114,12 @@ def load_user_memory(*, user_id: int) -> dict | None:
     """
     return read_through(user_memory_key(user_id), lambda: _load(user_id), timeout=settings.CACHE_TTL_USER_MEMORY,
                         valid=is_user_memory)
+
+
+def quiet_hours(*, user_id: int) -> tuple[int, int] | None:
+    """(start, end) in minutes after local midnight, or None. Read from the database: quiet hours
+    are not part of the cached memory (only reminders use them)."""
+    row = Profile.objects.filter(pk=user_id).values_list("quiet_start", "quiet_end").first()
+    if row is None or row[0] is None or row[1] is None:
+        return None
+    return int(row[0]), int(row[1])

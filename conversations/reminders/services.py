@@ -59,9 +59,9 @@ def reminder_create(*, user_id: int, spec: Spec, now: datetime.datetime | None =
         if spec.fire_at is not None:
             local = timezone.localtime(spec.fire_at, zone)
             schedule = Schedule("once", at_minute=local.hour * 60 + local.minute)
-            first = spec.fire_at
+            first: datetime.datetime | None = spec.fire_at
             if quiet is not None and quiet.covers(schedule.at_minute or 0):
-                first = next_occurrence(Schedule("once", at_minute=quiet.end), after=first, zone=zone) or first
+                first = next_occurrence(Schedule("once", at_minute=quiet.end), after=spec.fire_at, zone=zone)
         else:
             first = next_occurrence(schedule, after=now, zone=zone, quiet=quiet)
         if first is None:
@@ -141,9 +141,10 @@ def _fire(reminder: Reminder, *, now: datetime.datetime) -> str:
         outcome = "stale"
         logger.info("reminder %s missed by %s: dropped as stale", reminder.pk, late)
     else:
-        text = summary_text(profile=profile, now=now) if reminder.kind == Reminder.Kind.SUMMARY else reminder_text(reminder)
-        queued = message_enqueue(user_id=profile.pk, chat_id=profile.pk, text=text, origin="summary" if reminder.kind == Reminder.Kind.SUMMARY else "reminder",
-                                 
+        summary = reminder.kind == Reminder.Kind.SUMMARY
+        text = summary_text(profile=profile, now=now) if summary else reminder_text(reminder)
+        queued = message_enqueue(user_id=profile.pk, chat_id=profile.pk, text=text,
+                                 origin="summary" if summary else "reminder",
                                  dedupe_key=f"reminder:{reminder.pk}:{occurrence:%Y%m%dT%H%M%SZ}", due_at=now,
                                  expires_at=occurrence + stale_after(reminder))
         outcome = "queued" if queued else "duplicate"

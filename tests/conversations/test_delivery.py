@@ -86,7 +86,7 @@ def test_server_errors_back_off_then_give_up(api, worker):
     for _ in range(queue.MAX_ATTEMPTS):
         api.fail("sendMessage", 502, "Bad Gateway")
     waits = []
-    for attempt in range(1, queue.MAX_ATTEMPTS):
+    for _ in range(1, queue.MAX_ATTEMPTS):
         assert worker.deliver_due() == {"retry": 1}
         message.refresh_from_db()
         waits.append(round((message.due_at - timezone.now()).total_seconds()))

@@ -24,7 +24,7 @@ from django.test import RequestFactory
 from django.urls import reverse
 
 from caching.api import trace_cache_events
-from conversations.delivery.local import LocalDelivery
+from conversations.terminal_delivery import LocalDelivery
 from conversations.replies import to_plain
 from conversations.views import SECRET_HEADER, telegram_webhook
 
@@ -82,7 +82,7 @@ class Command(BaseCommand):
         if interactive or trace:
             self.stdout.write("")
         # Reminders and other messages the bot starts: delivered here, to this terminal, while the
-        # chat runs (conversations/delivery/local.py) — the embedded default has no worker service.
+        # chat runs (conversations/terminal_delivery.py) — the embedded default has no worker service.
         delivery = LocalDelivery(chat_id=user, out=sys.stdout if interactive else self.stdout,
                                  prompt="you> " if interactive else "")
         delivery.start()

@@ -11,9 +11,9 @@ from typing import TextIO
 
 from django.db import DatabaseError, close_old_connections
 
-from ..reminders.services import fire_due
-from .sender import TerminalSender
-from .worker import Worker
+from .reminders.services import fire_due
+from .delivery.sender import TerminalSender
+from .delivery.worker import Worker
 
 logger = logging.getLogger(__name__)
 
