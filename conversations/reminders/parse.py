@@ -88,9 +88,9 @@ def _interval(every: int, start: int, end: int) -> Schedule:
 
 _CMD_OFF = re.compile(r"^(?:off|stop|delete)\s+(\S+)$", re.I)
 _CMD_DAILY = re.compile(rf"^(?:every\s*day|daily)\s+(?:at\s+)?{_TIME}(?:\s+(.*))?$", re.I)
-_CMD_EVERY = re.compile(rf"^every\s+(\d+\s*)?{_UNIT}(?:\s+(?:between|from)\s+{_TIME}\s+(?:and|to|-)\s+{_TIME})?"
+_CMD_EVERY = re.compile(rf"^every\s+(\d{{1,4}}\s*)?{_UNIT}(?:\s+(?:between|from)\s+{_TIME}\s+(?:and|to|-)\s+{_TIME})?"
                         r"(?:\s+(.*))?$", re.I)
-_CMD_IN = re.compile(rf"^in\s+(\d+)\s*{_UNIT}(?:\s+(.*))?$", re.I)
+_CMD_IN = re.compile(rf"^in\s+(\d{{1,6}})\s*{_UNIT}(?:\s+(.*))?$", re.I)
 _CMD_AT = re.compile(rf"^(?:at\s+)?{_TIME}(?:\s+(.*))?$", re.I)
 DEFAULT_WINDOW = (9 * 60, 21 * 60)
 
@@ -135,11 +135,11 @@ def _in(amount: str, unit: str, rest: str, *, now: datetime.datetime) -> Spec:
 # Free text: "remind me to drink water every 2 hours between 9 and 18", "remind me at 8pm to call mum".
 REMIND_ME = re.compile(r"^(?:please\s+|can you\s+|could you\s+)?remind\s+me\b\s*", re.I)
 _FT_TIME = rf"(?:at\s+{_TIME}|(\d{{1,2}})[:.h](\d{{2}})\s*(am|pm)?|(\d{{1,2}})\s*(am|pm))"
-_FT_EVERY = re.compile(rf"\bevery\s+(\d+\s*)?{_UNIT}(?:\s+(?:between|from)\s+(?:{_TIME})\s+(?:and|to|-)\s+{_TIME})?",
+_FT_EVERY = re.compile(rf"\bevery\s+(\d{{1,4}}\s*)?{_UNIT}(?:\s+(?:between|from)\s+(?:{_TIME})\s+(?:and|to|-)\s+{_TIME})?",
                        re.I)
 _FT_DAILY = re.compile(rf"\b(?:every\s*day|daily|each\s+day)\s*(?:at\s+)?{_TIME}|{_FT_TIME}\s+(?:every\s*day|daily)",
                        re.I)
-_FT_IN = re.compile(rf"\bin\s+(\d+|an?)\s*{_UNIT}\b", re.I)
+_FT_IN = re.compile(rf"\bin\s+(\d{{1,6}}|an?)\s*{_UNIT}\b", re.I)
 _FT_AT = re.compile(rf"\b{_FT_TIME}", re.I)
 
 

@@ -207,3 +207,25 @@ def test_the_terminal_chat_shows_a_due_reminder(monkeypatch):
     assert "not yours" not in out.getvalue()
     assert OutgoingMessage.objects.get(user_id=5).status == "sent"
     assert OutgoingMessage.objects.get(user_id=6).status == "queued"  # user 6's, for their own chat or a worker
+
+
+@pytest.mark.parametrize("args", ["in 99999999999999999999999 minutes x", "every 99999999999 hours x",
+                                  "in 0 minutes x", "13:00\x00", "off", "every hours", "at", "9 am"])
+def test_odd_input_is_a_reply_never_a_crash(bot, args):
+    bot.say("/start")
+    assert bot.say(f"/remind {args}")  # a reply (what to fix, or what was set), never a 500
+    assert bot.say(f"remind me {args}")
+
+
+def test_telegram_saying_the_user_blocked_or_unblocked_the_bot(bot):
+    bot.say("/start")
+
+    def membership(status: str) -> dict:
+        return {"update_id": 77_000 + len(status), "my_chat_member": {
+            "chat": {"id": 42, "type": "private"}, "from": {"id": 42, "is_bot": False, "first_name": "Ada"},
+            "date": 1, "old_chat_member": {"status": "member"}, "new_chat_member": {"status": status}}}
+
+    assert bot.post(membership("kicked")).json() == {}
+    assert Profile.objects.get(pk=42).blocked_at is not None
+    assert bot.post(membership("member")).json() == {}
+    assert Profile.objects.get(pk=42).blocked_at is None
