@@ -104,8 +104,10 @@ def _finish(message: OutgoingMessage, *, worker: str, states: Iterable[str], **f
 
 def mark_sent(message: OutgoingMessage, *, worker: str, telegram_message_id: int | None) -> bool:
     # Also over a row the sweep called uncertain meanwhile: the answer came after all.
+    # The file (a chart, an export) is not kept once Telegram has it: the database is no file store.
     return _finish(message, worker=worker, states=[Status.SENDING, Status.FAILED], status=Status.SENT,
-                   sent_at=timezone.now(), telegram_message_id=telegram_message_id, error="", lease_until=None)
+                   sent_at=timezone.now(), telegram_message_id=telegram_message_id, error="", lease_until=None,
+                   file=None)
 
 
 def mark_failed(message: OutgoingMessage, *, worker: str, error: str) -> bool:

@@ -186,3 +186,18 @@ def test_the_fleet_rate_paces_sends(api, worker):
     finally:
         worker_module.send_slot = saved
     assert len(api.sent) == 5 and len(worker.sleeps) >= 2  # waited for the next window twice
+
+
+def test_the_celery_tasks_run_the_passes_and_leave_a_heartbeat(api, settings, tmp_path):
+    from conversations import tasks
+    from conversations.models import Reminder
+
+    settings.TELEGRAM_BOT_TOKEN, settings.TELEGRAM_API_URL = TOKEN, api.url
+    settings.WORKER_HEARTBEAT_FILE = str(tmp_path / "alive")
+    Profile.objects.create(pk=42)
+    Reminder.objects.create(user_id=42, text="stretch", repeat="once", at_minute=0,
+                            next_fire_at=timezone.now() - datetime.timedelta(seconds=1))
+    assert tasks.fire_reminders() == {"queued": 1}  # fired, then delivered in the same pass
+    assert [s["text"] for s in api.sent] == ["⏰ Reminder: stretch"]
+    assert (tmp_path / "alive").exists()
+    assert tasks.deliver_outgoing() == {}
