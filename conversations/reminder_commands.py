@@ -35,30 +35,42 @@ QUIET_USAGE = "Usage: /quiet 22:00-07:00 (no reminders then), /quiet off, or /qu
 QUIET_SET = "Quiet hours: {quiet}. No reminders come then."
 QUIET_OFF = "No quiet hours: reminders come at any time you set."
 QUIET_NONE = "No quiet hours set. /quiet 22:00-07:00 sets them."
+LIST_TITLE = "<b>Your reminders</b>"
+LIST_FOOTER = "/remind off N stops one"
+SET_FOOTER = "/reminders lists yours · /remind off N stops one"
+DESCRIBE_DAILY = "every day at {time}: {what}"
+DESCRIBE_INTERVAL = "every {every} between {start} and {end}: {what}"
+DESCRIBE_ONCE = "{when}: {what}"
+SUMMARY_WHAT = "the summary of your day"
+WHEN_TODAY, WHEN_TOMORROW, WHEN_ON = "today at {time}", "tomorrow at {time}", "on {date} at {time}"
+EVERY_HOUR, EVERY_HOURS, EVERY_MINUTES = "hour", "{n} hours", "{n} minutes"
 
 
 def _when(at: datetime.datetime, zone, now: datetime.datetime) -> str:
     local, today = timezone.localtime(at, zone), timezone.localtime(now, zone).date()
-    day = "today" if local.date() == today else "tomorrow" if local.date() == today + datetime.timedelta(days=1) \
-        else local.strftime("on %a %-d %b")
-    return f"{day} at {local:%H:%M}"
+    time = f"{local:%H:%M}"
+    if local.date() == today:
+        return WHEN_TODAY.format(time=time)
+    if local.date() == today + datetime.timedelta(days=1):
+        return WHEN_TOMORROW.format(time=time)
+    return WHEN_ON.format(date=local.strftime("%a %-d %b"), time=time)
 
 
 def _every(minutes: int) -> str:
     if minutes % 60 == 0:
-        return "hour" if minutes == 60 else f"{minutes // 60} hours"
-    return f"{minutes} minutes"
+        return EVERY_HOUR if minutes == 60 else EVERY_HOURS.format(n=minutes // 60)
+    return EVERY_MINUTES.format(n=minutes)
 
 
 def describe(reminder: Reminder, zone, now: datetime.datetime) -> str:
-    what = "the summary of your day" if reminder.kind == Reminder.Kind.SUMMARY else esc(reminder.text)
+    what = SUMMARY_WHAT if reminder.kind == Reminder.Kind.SUMMARY else esc(reminder.text)
     if reminder.repeat == Reminder.Repeat.DAILY:
-        return f"every day at {hhmm(reminder.at_minute or 0)}: {what}"
+        return DESCRIBE_DAILY.format(time=hhmm(reminder.at_minute or 0), what=what)
     if reminder.repeat == Reminder.Repeat.INTERVAL:
-        return (f"every {_every(reminder.every_minutes or 60)} between {hhmm(reminder.window_start or 0)} "
-                f"and {hhmm(reminder.window_end or 0)}: {what}")
-    when = _when(reminder.next_fire_at, zone, now) if reminder.next_fire_at else "soon"
-    return f"{when}: {what}"
+        return DESCRIBE_INTERVAL.format(every=_every(reminder.every_minutes or 60),
+                                        start=hhmm(reminder.window_start or 0), end=hhmm(reminder.window_end or 0),
+                                        what=what)
+    return DESCRIBE_ONCE.format(when=_when(reminder.next_fire_at or now, zone, now), what=what)
 
 
 def _confirm(turn: Turn, reminder: Reminder) -> Reply:
@@ -77,7 +89,7 @@ def _confirm(turn: Turn, reminder: Reminder) -> Reply:
     lines = [line]
     if (quiet := quiet_hours(user_id=turn.user_id)) is not None:
         lines.append(QUIET_NOTE.format(quiet=f"{hhmm(quiet[0])}–{hhmm(quiet[1])}"))
-    lines.append("/reminders lists yours · /remind off N stops one")
+    lines.append(SET_FOOTER)
     return reply(*lines)
 
 
@@ -101,8 +113,7 @@ def cmd_reminders(turn: Turn, args: str) -> Reply:
     if not active:
         return reply(NONE)
     zone, now = user_zone(turn.tz), timezone.now()
-    return reply("<b>Your reminders</b>", *(f"{n}. {describe(r, zone, now)}" for n, r in enumerate(active, 1)),
-                 "/remind off N stops one")
+    return reply(LIST_TITLE, *(f"{n}. {describe(r, zone, now)}" for n, r in enumerate(active, 1)), LIST_FOOTER)
 
 
 def cmd_summary(turn: Turn, args: str) -> Reply:

@@ -35,6 +35,9 @@ STALE_AFTER = datetime.timedelta(hours=1)
 MAX_ACTIVE = 20
 TOO_MANY = "You have {limit} reminders already: stop one first (/reminders lists them, /remind off N stops one)."
 NEVER = "Every time of that reminder falls in your quiet hours ({quiet}), so it would never come: change one of them."
+NOTHING_TO_STOP = "You have no reminders to stop. Set one with /remind 13:00 log lunch"
+WHICH = "Give the number of a reminder from /reminders (1 to {count}), e.g. /remind off 1 — or /remind off all"
+REMINDER = "⏰ Reminder: {text}"
 
 
 def schedule_of(reminder: Reminder) -> Schedule:
@@ -92,10 +95,9 @@ def reminder_stop(*, user_id: int, which: str) -> list[Reminder]:
     elif which.isascii() and which.isdigit() and 1 <= int(which) <= len(active):
         chosen = [active[int(which) - 1]]
     elif not active:
-        raise ApplicationError("You have no reminders to stop. Set one with /remind 13:00 log lunch")
+        raise ApplicationError(NOTHING_TO_STOP)
     else:
-        raise ApplicationError(f"Give the number of a reminder from /reminders (1 to {len(active)}), "
-                               "e.g. /remind off 1 — or /remind off all")
+        raise ApplicationError(WHICH.format(count=len(active)))
     Reminder.objects.filter(pk__in=[r.pk for r in chosen]).update(active=False, next_fire_at=None)
     return chosen
 
@@ -112,7 +114,7 @@ def stale_after(reminder: Reminder) -> datetime.timedelta:
 
 
 def reminder_text(reminder: Reminder) -> str:
-    return f"⏰ Reminder: {esc(reminder.text)}"
+    return REMINDER.format(text=esc(reminder.text))
 
 
 def fire_due(*, now: datetime.datetime | None = None, batch: int = 100) -> Counter[str]:
