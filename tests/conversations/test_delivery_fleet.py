@@ -194,7 +194,8 @@ def test_celery_beat_and_a_worker_deliver_a_due_reminder_once(tmp_path):
     procs = []
     db = Database(database.url)
     try:
-        for args in (["worker", "--pool", "solo", "--without-mingle", "--without-gossip", "-n", "w1@%h"],
+        for args in (["worker", "--pool", "threads", "--concurrency", "2", "--without-mingle", "--without-gossip",
+                      "-n", "w1@%h"],
                      ["beat", "-s", str(tmp_path / "beat-schedule"), "--pidfile="]):
             log = open(tmp_path / f"celery-{args[0]}.log", "w")
             procs.append(subprocess.Popen([celery, "-A", "healthagent", *args, "-l", "info"], cwd=ROOT, env=env,
