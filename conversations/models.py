@@ -76,7 +76,7 @@ class OutgoingMessage(models.Model):
     """A message the bot decided to send on its own (a reminder, a summary, a chart, a file),
     written in the transaction that decided it and delivered by a worker (conversations/delivery/).
 
-    Exactly once, as far as Telegram allows (it has no idempotency key; docs/ARCHITECTURE.md §8):
+    Exactly once, as far as Telegram allows (it has no idempotency key; docs/ARCHITECTURE.md §9):
     a worker *claims* a row with a lease, then marks it *sending* — committed — right before the
     request. A worker that dies holding a claim lets the lease run out and another one sends it; a
     row left *sending* may have reached Telegram and is never sent again (it ends failed, "uncertain").

@@ -2,7 +2,7 @@
 
 Beat's schedule is static — two periodic passes — because what is due lives in the database (the
 reminders and the outgoing queue, conversations/), not in beat: the passes are idempotent and any
-number of them may run at once. docs/ARCHITECTURE.md §8 has why.
+number of them may run at once. docs/ARCHITECTURE.md §9 has why.
 """
 
 from __future__ import annotations

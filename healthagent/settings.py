@@ -404,7 +404,7 @@ elif not DEBUG:
         "or set DJANGO_DEBUG=true for local development."
     )
 
-# --- Outgoing messages: the worker and the scheduler (docs/ARCHITECTURE.md §8) -------------------
+# --- Outgoing messages: the worker and the scheduler (docs/ARCHITECTURE.md §9) -------------------
 # Messages a second every worker together may send (Telegram allows about 30 across all chats).
 OUTGOING_PER_SECOND = env_int("OUTGOING_PER_SECOND", 25, minimum=1)
 # A worker's claim on a message before it starts sending (seconds; then another worker takes it),
