@@ -20,6 +20,7 @@ from caching.keys import (NAMESPACES, PROGRESS_PERIODS, agent_answer_key, agent_
 from caching.ops.actions import invalidate_namespace, invalidate_user, refuse_value
 from caching.ops.dashboard import urls as dashboard_urls
 from caching.ops.metrics import FleetCacheCollector, sync_process_counters
+from caching.ops.pacing import send_slot
 
 __all__ = [
     # keys: one function per data set (the namespaces stats are counted by)
@@ -37,6 +38,8 @@ __all__ = [
     "replay_source",
     # operators and refusals
     "invalidate_namespace", "invalidate_user", "refuse_value",
+    # a rate every process shares (outgoing Telegram messages)
+    "send_slot",
     # observing it
     "FleetCacheCollector", "breaker_state", "dashboard_urls", "sync_process_counters", "trace_cache_events",
 ]

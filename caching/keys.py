@@ -109,3 +109,8 @@ def _user_id(user_id: int) -> int:
     if type(user_id) is not int:
         raise TypeError(f"user_id must be an int, not {type(user_id).__name__}")
     return user_id
+
+
+def send_pace_key(window: int) -> str:
+    """The fleet's count of outgoing Telegram messages in one pacing window (caching.ops.pacing)."""
+    return f"pace:{int(window)}"

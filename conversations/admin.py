@@ -1,7 +1,8 @@
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.utils import timezone
 from django.utils.text import Truncator
 
-from .models import Message, PollingOffset, ProcessedUpdate
+from .models import Message, OutgoingMessage, PollingOffset, ProcessedUpdate, Reminder
 from .replies import to_plain
 
 
@@ -60,3 +61,50 @@ class PollingOffsetAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None) -> bool:
         return False
+
+
+@admin.register(OutgoingMessage)
+class OutgoingMessageAdmin(admin.ModelAdmin):
+    """What the bot sends on its own: queued, sent, failed (with why), counted per status in the
+    filter (facets). Written by the delivery worker only: read-only here, but a failed or dropped
+    message can be queued again — after reading its error: one failed as "uncertain" may have arrived."""
+
+    list_display = ("created_at", "origin", "chat_id", "kind", "status", "attempts", "due_at", "sent_at", "short_error")
+    list_filter = ("status", "origin", "kind")
+    show_facets = admin.ShowFacets.ALWAYS
+    search_fields = ("=chat_id", "=user__telegram_id")
+    ordering = ("-created_at", "-id")
+    date_hierarchy = "created_at"
+    exclude = ("file",)
+    readonly_fields = [field.name for field in OutgoingMessage._meta.fields if field.name != "file"] + ["text_as_sent"]
+    actions = ["queue_again"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    @admin.display(description="error")
+    def short_error(self, obj: OutgoingMessage) -> str:
+        return Truncator(obj.error).chars(60)
+
+    @admin.display(description="as the user sees it")
+    def text_as_sent(self, obj: OutgoingMessage) -> str:
+        return to_plain(obj.text)
+
+    @admin.action(description="Queue the selected failed or dropped messages again")
+    def queue_again(self, request, queryset) -> None:
+        done = queryset.filter(status__in=[OutgoingMessage.Status.FAILED, OutgoingMessage.Status.DROPPED]).update(
+            status=OutgoingMessage.Status.QUEUED, due_at=timezone.now(), expires_at=None, attempts=0, lease_until=None)
+        self.message_user(request, f"{done} message(s) queued again.", messages.SUCCESS)
+
+
+@admin.register(Reminder)
+class ReminderAdmin(admin.ModelAdmin):
+    list_display = ("user", "kind", "repeat", "text", "next_fire_at", "active", "created_at")
+    list_filter = ("active", "kind", "repeat")
+    show_facets = admin.ShowFacets.ALWAYS
+    search_fields = ("=user__telegram_id",)
+    raw_id_fields = ("user",)
+    ordering = ("next_fire_at", "id")

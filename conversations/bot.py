@@ -14,7 +14,7 @@ import logging
 from django.utils.translation import gettext as _, gettext_lazy
 
 from healthagent.errors import ApplicationError
-from memory.services import profile_ensure, text_only_notice_due
+from memory.services import profile_ensure, profile_mark_blocked, text_only_notice_due
 
 from . import chats, freetext, meals
 from .commands import CACHE_KEYS, COMMANDS, Turn
@@ -93,6 +93,9 @@ def respond_other(update: dict) -> dict:
     if chats.classify(message) is chats.Chat.GROUP:
         assert isinstance(message, dict)
         return chats.pointer(message["chat"]["id"]) if chats.addressed(message.get("text")) else {}
+    if isinstance(member := update.get("my_chat_member"), dict):
+        _membership(member)
+        return {}
     for kind in EDIT_KINDS:
         if (found := _sender(update.get(kind))) is not None:
             return _send(found[1], EDITED)
@@ -105,6 +108,18 @@ def respond_other(update: dict) -> dict:
     if not text_only_notice_due(user_id=user_id):
         return {}
     return _send(chat_id, TEXT_ONLY)
+
+
+def _membership(update: dict) -> None:
+    """my_chat_member in a private chat: the user blocked the bot ("kicked") or unblocked it
+    ("member"). Messages the bot starts (reminders) stop and resume with it."""
+    chat, new = update.get("chat"), update.get("new_chat_member")
+    sender = update.get("from")
+    if not (isinstance(chat, dict) and chat.get("type") == "private" and isinstance(new, dict)
+            and isinstance(sender, dict) and storable_id(sender.get("id"))):
+        return
+    if new.get("status") in ("kicked", "member"):
+        profile_mark_blocked(user_id=sender["id"], blocked=new["status"] == "kicked")
 
 
 def _send(chat_id: int, text: str) -> dict:

@@ -10,15 +10,21 @@ from __future__ import annotations
 from typing import Any
 
 import requests
+from urllib3.exceptions import NewConnectionError
 from django.conf import settings
 
 
 class BotAPIError(Exception):
-    """A call that failed: Telegram said no (`code` is its error_code) or did not answer (`code` None)."""
+    """A call that failed: Telegram said no (`code` is its error_code) or did not answer (`code` None).
 
-    def __init__(self, method: str, description: str, *, code: int | None = None, retry_after: float | None = None):
+    `maybe_sent` is False only when the request certainly never left (no connection could be made):
+    the one failure without an answer after which sending again cannot make a duplicate."""
+
+    def __init__(self, method: str, description: str, *, code: int | None = None, retry_after: float | None = None,
+                 maybe_sent: bool = True):
         super().__init__(f"{method}: {description}")
         self.method, self.description, self.code, self.retry_after = method, description, code, retry_after
+        self.maybe_sent = maybe_sent
 
 
 class BotAPI:
@@ -36,8 +42,8 @@ class BotAPI:
         """The `result` of one Bot API method, parameters sent as JSON (`timeout` is getUpdates' own)."""
         return self._post(method, http_timeout, json=params)
 
-    def upload(self, method: str, *, field: str, filename: str, content: bytes, mime_type: str,
-               http_timeout: float = 30.0, **params: Any) -> Any:
+    def upload(self, method: str, *, field: str, filename: str, content: bytes,
+               mime_type: str = "application/octet-stream", http_timeout: float = 30.0, **params: Any) -> Any:
         """The `result` of a method that takes a file (sendPhoto, sendDocument): a multipart upload,
         the file in `field`, the other parameters as form fields."""
         data = {name: str(value) for name, value in params.items() if value not in (None, "")}
@@ -47,11 +53,20 @@ class BotAPI:
         try:
             response = self._session.post(f"{self._base}/bot{self._token}/{method}", timeout=http_timeout, **body)
         except requests.RequestException as exc:
-            raise BotAPIError(method, f"no answer from the Bot API ({type(exc).__name__})") from None
+            # No connection made (refused, unreachable, connect timeout): nothing was sent. Anything
+            # later (read timeout, reset) may have reached Telegram.
+            reason = getattr(exc.args[0], "reason", None) if exc.args else None
+            unsent = isinstance(exc, requests.ConnectTimeout) or isinstance(reason, NewConnectionError)
+            raise BotAPIError(method, f"no answer from the Bot API ({type(exc).__name__})",
+                              maybe_sent=not unsent) from None
         try:
             body = response.json()
         except ValueError:
             raise BotAPIError(method, f"HTTP {response.status_code} without a JSON body", code=response.status_code) from None
+        return self._result(method, response, body)
+
+    @staticmethod
+    def _result(method: str, response: requests.Response, body: Any) -> Any:
         if not isinstance(body, dict) or not body.get("ok"):
             body = body if isinstance(body, dict) else {}
             parameters = body.get("parameters") or {}

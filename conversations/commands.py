@@ -25,6 +25,7 @@ from .food_commands import CACHE_KEYS, cmd_delete, cmd_food, cmd_today, cmd_undo
 from .meals import cmd_log
 from .progress import cmd_month, cmd_week
 from .language import supported
+from .reminder_commands import REMINDER_COMMANDS
 from .replies import Reply, esc, fmt_g, reply, to_plain
 from .selectors import HISTORY_MAX, get_conversation_history
 from .turn import Turn
@@ -50,6 +51,10 @@ HELP = (
                  "removes it)"),
     gettext_lazy("/prefs — your preferences"),
     gettext_lazy("/history [n] — our last n messages (default 10)"),
+    gettext_lazy("/remind 13:00 log lunch — a reminder in your time zone (also: in 20 minutes …, every day 21:00 …, "
+                 "every 2 hours between 9 and 18 …) · /reminders lists them · /remind off N stops one"),
+    gettext_lazy("/summary on 21:00 — the summary of your day each evening (/summary off) · /quiet 22:00-07:00 — "
+                 "no reminders then"),
     gettext_lazy("/forget — delete everything I keep about you (asks first)"),
     gettext_lazy("Or just write: “I had 2 slices of toast with butter and a coffee”, “the butter was only 10 g”, "
                  "“I'm 34, female, 165 cm and 72 kg”, “what did I eat today?”, “how much protein did I eat "
@@ -222,10 +227,10 @@ def _as_written(message: dict) -> str:
 
 def cmd_forget(turn: Turn, args: str) -> Reply:
     if args.strip().lower() != "yes":
-        return reply(_("This deletes your profile, preferences, food diary and our conversation, and can't be "
-                       "undone. To go ahead, send /forget yes"))
+        return reply(_("This deletes your profile, preferences, food diary, reminders and our conversation, and "
+                       "can't be undone. To go ahead, send /forget yes"))
     memory_services.user_forget(user_id=turn.user_id)
-    return reply(_("Done: I deleted your profile, preferences, diary and our conversation."), store=False)
+    return reply(_("Done: I deleted your profile, preferences, diary, reminders and our conversation."), store=False)
 
 
 COMMANDS: dict[str, Callable[[Turn, str], Reply]] = {
@@ -233,4 +238,5 @@ COMMANDS: dict[str, Callable[[Turn, str], Reply]] = {
     "prefs": cmd_prefs, "food": cmd_food, "log": cmd_log, "today": cmd_today, "diary": cmd_today,
     "undo": cmd_undo, "delete": cmd_delete, "history": cmd_history, "forget": cmd_forget, "weight": cmd_weight,
     "week": cmd_week, "month": cmd_month, "export": cmd_export,
+    **REMINDER_COMMANDS,
 }

@@ -20,7 +20,7 @@ from nutrition.matching import best_match
 from nutrition.portions import grams_of
 from nutrition.selectors import diary_day, local_today, search_foods
 
-from . import commands, food_commands, meals
+from . import commands, food_commands, meals, reminder_commands
 from .turn import Turn
 from .intents import classify
 from .replies import Reply, esc, fmt_g, fmt_grams, fmt_number, reply
@@ -203,7 +203,12 @@ def _unknown(turn: Turn) -> Reply:
     return reply(_("Sorry, I didn't understand that. {can_do}").format(can_do=CAN_DO), helpful=False)
 
 
+def _remind(turn: Turn, text: str) -> Reply:
+    return reminder_commands.remind_from_text(turn, text)
+
+
 _HANDLERS = {
+    "remind": _remind,
     "log_food": _log_food,
     "profile": _profile,
     "correct": _correct,

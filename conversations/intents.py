@@ -245,9 +245,14 @@ def _profile_statement(text: str) -> Intent | None:
     return None
 
 
+_REMIND_ME = re.compile(r"^(?:please\s+|can you\s+|could you\s+)?remind\s+me\b", re.I)
+
+
 @functools.lru_cache(maxsize=64)  # a turn classifies its text twice: for its read-ahead, then to answer
 def classify(text: str) -> Intent:
     text = " ".join(text.replace("’", "'").split())
+    if _REMIND_ME.match(text):  # "remind me to drink water every 2 hours between 9 and 18"
+        return Intent("remind", {"text": text})
     facts, unread = profile_facts(text)
     if len({field for field, _ in facts}) >= 2:
         return Intent("profile", {"facts": tuple(facts), "unread": tuple(unread)})

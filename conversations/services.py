@@ -13,7 +13,7 @@ from django.utils import timezone
 from caching.api import outbox_pending_sql, scheduled_keys
 
 from .cleaning import clean_text
-from .models import Message, ProcessedUpdate
+from .models import Message, OutgoingMessage, ProcessedUpdate
 from .signals import message_created, message_keys
 
 
@@ -137,17 +137,21 @@ def _claim_sql() -> str:
 
 
 def conversation_prune(*, before: datetime, dry_run: bool = False, batch_size: int = 1000) -> dict[str, int]:
-    """Delete processed updates and messages older than `before`; return how many of each.
+    """Delete processed updates, messages and finished outgoing messages older than `before`; return
+    how many of each.
 
     In batches, each its own transaction: a big first run neither holds locks for long nor loads
     every row at once. Messages go through the ORM's delete, so their receivers drop each touched
     user's cached history on commit, as any other deletion does."""
     updates = ProcessedUpdate.objects.filter(processed_at__lt=before)
     messages = Message.objects.filter(created_at__lt=before)
+    # Messages the bot started, once finished (sent, failed, dropped): queued ones are still owed.
+    outgoing = OutgoingMessage.objects.filter(created_at__lt=before).exclude(
+        status__in=[OutgoingMessage.Status.QUEUED, OutgoingMessage.Status.CLAIMED, OutgoingMessage.Status.SENDING])
     if dry_run:
-        return {"processed_updates": updates.count(), "messages": messages.count()}
-    counts = {"processed_updates": 0, "messages": 0}
-    for name, queryset in (("processed_updates", updates), ("messages", messages)):
+        return {"processed_updates": updates.count(), "messages": messages.count(), "outgoing": outgoing.count()}
+    counts = {"processed_updates": 0, "messages": 0, "outgoing": 0}
+    for name, queryset in (("processed_updates", updates), ("messages", messages), ("outgoing", outgoing)):
         while True:
             with transaction.atomic():
                 batch = list(queryset.order_by("pk").values_list("pk", flat=True)[:batch_size])

@@ -4,9 +4,9 @@ Access: a request carrying `Authorization: Bearer <METRICS_TOKEN>` (compared in 
 one from an address in METRICS_ALLOWED_IPS (addresses or networks; default: loopback only). Anyone
 else gets 403: the counts say how the bot is used.
 
-Two parts: the fleet-wide figures (caching/ops/metrics.py: gauges, the same numbers from any worker)
+Two parts: the fleet-wide figures (caching/ops/metrics.py, conversations/delivery/metrics.py: gauges, the same numbers from any worker)
 and this process's own counters — cache events per namespace, FDC calls and their latency, turn latency
-by kind, process figures — which `sum()` adds up over the scraped targets. With several gunicorn
+by kind, outgoing deliveries by outcome, process figures — which `sum()` adds up over the scraped targets. With several gunicorn
 workers, set PROMETHEUS_MULTIPROC_DIR to an empty directory and prometheus_client sums the workers' own
 figures too (its multiprocess mode); without it each scrape sees the worker it reached.
 """
@@ -24,9 +24,11 @@ from django.views.decorators.http import require_safe
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest, multiprocess
 
 from caching.api import FleetCacheCollector, sync_process_counters
+from conversations.delivery.metrics import OutgoingQueueCollector
 
 _fleet = CollectorRegistry(auto_describe=True)
 _fleet.register(FleetCacheCollector())
+_fleet.register(OutgoingQueueCollector())
 
 
 def allowed(request: HttpRequest) -> bool:

@@ -438,6 +438,34 @@ elif not DEBUG:
         "or set DJANGO_DEBUG=true for local development."
     )
 
+# --- Outgoing messages: the worker and the scheduler (docs/ARCHITECTURE.md §9) -------------------
+# Messages a second every worker together may send (Telegram allows about 30 across all chats).
+OUTGOING_PER_SECOND = env_int("OUTGOING_PER_SECOND", 25, minimum=1)
+# A worker's claim on a message before it starts sending (seconds; then another worker takes it),
+# and how long a message may stay "sending" before it counts as uncertain (longer than any request).
+OUTGOING_CLAIM_LEASE = env_float("OUTGOING_CLAIM_LEASE", 60.0)
+OUTGOING_SENDING_LEASE = env_float("OUTGOING_SENDING_LEASE", 120.0)
+# Celery's broker (beat → worker wake-ups only: every message and reminder lives in the database, so
+# a lost broker message delays a delivery by one beat period, never loses it). Default: REDIS_URL.
+# kombu spells a unix socket redis+socket://; the embedded default's server is the broker too.
+CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "").strip() or (
+    REDIS_URL.replace("unix://", "redis+socket://", 1) if REDIS_URL else
+    REDIS_URL_EFFECTIVE.replace("unix://", "redis+socket://", 1) if REDIS_URL_EFFECTIVE.startswith("unix://") else "")
+CELERY_BROKER_CONNECTION_TIMEOUT = 2.0
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+CELERY_TIMEZONE = "UTC"
+# How often beat asks for a pass: due reminders fired (seconds), due messages delivered (seconds).
+REMINDER_TICK_SECONDS = env_float("REMINDER_TICK_SECONDS", 15.0)
+DELIVERY_TICK_SECONDS = env_float("DELIVERY_TICK_SECONDS", 5.0)
+# The worker service's own /metrics (its delivery counters), on this port; 0: none.
+WORKER_METRICS_PORT = env_int("WORKER_METRICS_PORT", 0)
+# A file each finished pass touches (the worker's health check reads its age); empty: none.
+WORKER_HEARTBEAT_FILE = os.environ.get("WORKER_HEARTBEAT_FILE", "").strip()
+# Beat writes its schedule file after every task it sends: its age is the scheduler's health check.
+CELERY_BEAT_SYNC_EVERY = 1
+
 # --- Metrics (GET /metrics, healthagent/metrics.py) ----------------------------------------------
 # A scraper is let in by a bearer token, or by its address (loopback unless configured).
 METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "").strip()

@@ -54,6 +54,13 @@ class Profile(models.Model):
     # needs to act on the answer; null when none. Kept here, in the cached user memory, so the next
     # message sees it whichever worker it reaches, at no extra query.
     pending = models.JSONField(null=True, blank=True)
+    # When Telegram last said the user blocked the bot (403, or a my_chat_member "kicked"): messages
+    # the bot would start are not sent. Cleared when they unblock it. Not part of the cached memory.
+    blocked_at = models.DateTimeField(null=True, blank=True)
+    # Quiet hours (minutes after local midnight; start > end spans midnight): no reminder is sent
+    # then. Not part of the cached memory: only the scheduler reads them.
+    quiet_start = models.PositiveSmallIntegerField(null=True, blank=True)
+    quiet_end = models.PositiveSmallIntegerField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

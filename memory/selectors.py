@@ -121,3 +121,12 @@ def weights_all(*, user_id: int) -> list[tuple]:
     """Every weight entry of the user as (measured_at, kg), oldest first: what /export writes (user
     memory holds only the latest WEIGHTS_KEPT)."""
     return list(WeightEntry.objects.filter(user_id=user_id).order_by("measured_at", "id").values_list("measured_at", "kg"))
+
+
+def quiet_hours(*, user_id: int) -> tuple[int, int] | None:
+    """(start, end) in minutes after local midnight, or None. Read from the database: quiet hours
+    are not part of the cached memory (only reminders use them)."""
+    row = Profile.objects.filter(pk=user_id).values_list("quiet_start", "quiet_end").first()
+    if row is None or row[0] is None or row[1] is None:
+        return None
+    return int(row[0]), int(row[1])

@@ -160,3 +160,14 @@ def text_only_notice_due(*, user_id: int) -> bool:
     now = timezone.now()
     due = Q(text_only_notice_at__isnull=True) | Q(text_only_notice_at__lt=now - CONVERSATION_GAP)
     return Profile.objects.filter(Q(pk=user_id) & due).update(text_only_notice_at=now) == 1
+
+
+def profile_mark_blocked(*, user_id: int, blocked: bool) -> None:
+    """Telegram said the user blocked the bot (or unblocked it): messages the bot starts stop (or go
+    on). blocked_at is not part of the cached memory, so no invalidation (the receiver narrows)."""
+    Profile.objects.filter(pk=user_id).update(blocked_at=timezone.now() if blocked else None)
+
+
+def quiet_hours_set(*, user_id: int, start: int | None, end: int | None) -> None:
+    """Quiet hours as minutes after local midnight (None, None: none). Not in the cached memory."""
+    Profile.objects.filter(pk=user_id).update(quiet_start=start, quiet_end=end)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 import json
 import threading
+import time
 from collections import defaultdict, deque
 from email.parser import BytesParser
 from email.policy import default
@@ -25,9 +26,12 @@ class FakeBotAPI:
         self.token = token
         self.updates: list[dict] = []
         self.calls: list[tuple[str, dict]] = []
+        self.timed_calls: list[tuple[str, dict, float]] = []  # with time.monotonic() of arrival
         self.sent: list[dict] = []
         self.webhook: dict[str, Any] = {"url": "", "pending_update_count": 0}
         self._failures: dict[str, deque] = defaultdict(deque)
+        # hold(): the next call of a method waits (after it was received and counted) until released.
+        self._holds: dict[str, deque] = defaultdict(deque)
         self._ids = itertools.count(500_000)
         self._lock = threading.Lock()
         fake = self
@@ -37,15 +41,21 @@ class FakeBotAPI:
                 length = int(self.headers.get("Content-Length") or 0)
                 raw = self.rfile.read(length)
                 kind = self.headers.get("Content-Type") or ""
-                params = _multipart(kind, raw) if kind.startswith("multipart/") else json.loads(raw or b"{}")
+                if kind.startswith("multipart/"):
+                    params = {**_multipart(kind, raw), "multipart_bytes": len(raw)}
+                else:
+                    params = json.loads(raw or b"{}")
                 prefix, _, method = self.path.lstrip("/").partition("/")
                 status, body = fake._answer(prefix, method, params)
                 payload = json.dumps(body).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
+                try:
+                    self.end_headers()
+                    self.wfile.write(payload)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the caller was killed while its answer was held back (a fault the tests inject)
 
             def log_message(self, *args: Any) -> None:
                 pass
@@ -73,6 +83,13 @@ class FakeBotAPI:
             body["parameters"] = parameters
         self._failures[method].append((status, body))
 
+    def hold(self, method: str) -> tuple[threading.Event, threading.Event]:
+        """The next call of `method` is taken (counted as delivered, as Telegram would) and its answer
+        held back: (arrived, release) — `arrived` is set once it is in, the answer goes on `release`."""
+        arrived, release = threading.Event(), threading.Event()
+        self._holds[method].append((arrived, release))
+        return arrived, release
+
     def offsets(self) -> list[int]:
         return [params.get("offset", 0) for method, params in self.calls if method == "getUpdates"]
 
@@ -83,7 +100,17 @@ class FakeBotAPI:
     # --- the Bot API ------------------------------------------------------------------------------
     def _answer(self, prefix: str, method: str, params: dict) -> tuple[int, dict]:
         with self._lock:
+            hold = self._holds[method].popleft() if self._holds[method] and not self._failures[method] else None
+        answer = self._answer_now(prefix, method, params)
+        if hold is not None:
+            hold[0].set()
+            hold[1].wait(30)
+        return answer
+
+    def _answer_now(self, prefix: str, method: str, params: dict) -> tuple[int, dict]:
+        with self._lock:
             self.calls.append((method, params))
+            self.timed_calls.append((method, params, time.monotonic()))
             if prefix != f"bot{self.token}":
                 return 401, {"ok": False, "error_code": 401, "description": "Unauthorized"}
             if self._failures[method]:

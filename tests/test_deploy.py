@@ -276,3 +276,19 @@ def test_compose_gives_the_web_service_every_variable_of_the_env_file(tmp_path):
     assert web["CACHE_TTL_NUTRITION"] == "86400" and web["SLOW_QUERY_MS"] == "100"  # not only the edited ones
     assert web["DATABASE_URL"].endswith("@db:5432/healthagent")  # the compose backends still win
     assert web["DJANGO_DEBUG"] == "false"  # whatever the developer default in .env says
+
+
+def test_worker_and_scheduler_services_run_celery_with_health_checks(compose):
+    services = compose["services"]
+    worker, scheduler, broker = services["worker"], services["scheduler"], services["broker"]
+    assert worker["command"][:4] == ["celery", "-A", "healthagent", "worker"]
+    assert scheduler["command"][:4] == ["celery", "-A", "healthagent", "beat"]
+    for service in (worker, scheduler):
+        assert service["depends_on"]["broker"]["condition"] == "service_healthy"
+        assert service["healthcheck"]["test"][0] == "CMD"
+    assert "/tmp/healthagent-worker.alive" in " ".join(worker["healthcheck"]["test"])
+    assert worker["environment"]["WORKER_HEARTBEAT_FILE"] == "/tmp/healthagent-worker.alive"
+    assert "celerybeat-schedule" in " ".join(scheduler["healthcheck"]["test"])
+    # The broker never evicts (its queue bindings must stay); the cache's Redis does.
+    assert "noeviction" in broker["command"] and "redis-cli ping" in " ".join(broker["healthcheck"]["test"])
+    assert services["web"]["environment"]["CELERY_BROKER_URL"] == "redis://broker:6379/0"

@@ -167,3 +167,25 @@ def test_summing_the_per_process_counters_over_targets_gives_the_fleet_total(red
     for field in ("hits", "misses", "sets"):
         per_target = [t[f"healthagent_cache_{field}_total"][usda] for t in targets]
         assert sum(per_target) == fleet[f"healthagent_cache_fleet_{field}"][usda], field
+
+
+def test_outgoing_messages_by_status_and_delivery_outcomes(client):
+    import datetime
+
+    from django.utils import timezone
+
+    from conversations.delivery import metrics as delivery_metrics
+    from conversations.models import OutgoingMessage
+    from memory.models import Profile
+
+    Profile.objects.create(pk=42)
+    for status in ("queued", "queued", "sent", "failed"):
+        OutgoingMessage.objects.create(user_id=42, chat_id=42, text="hi", status=status,
+                                       due_at=timezone.now() - datetime.timedelta(seconds=30))
+    before = delivery_metrics.DELIVERIES.labels("blocked")._value.get()
+    delivery_metrics.count("blocked")
+    samples = scrape(client)
+    by_status = {dict(labels)["status"]: value for labels, value in samples["healthagent_outgoing_messages"].items()}
+    assert by_status == {"queued": 2, "claimed": 0, "sending": 0, "sent": 1, "failed": 1, "dropped": 0}
+    assert samples["healthagent_outgoing_oldest_due_seconds"][()] >= 30
+    assert samples["healthagent_outgoing_deliveries_total"][(("outcome", "blocked"),)] == before + 1

@@ -35,3 +35,20 @@ def test_runbot_offsets_are_listed_read_only(admin_client):
     PollingOffset.objects.create(bot_id=123, offset=77)
     assert "77" in admin_client.get("/admin/conversations/pollingoffset/").content.decode()
     assert admin_client.post("/admin/conversations/pollingoffset/123/change/", {"offset": 1}).status_code == 403
+
+
+def test_outgoing_messages_show_queued_sent_failed_with_counts(admin_client):
+    from conversations.models import OutgoingMessage
+    from memory.models import Profile
+
+    Profile.objects.create(pk=42)
+    for status in ("queued", "sent", "failed", "failed"):
+        OutgoingMessage.objects.create(user_id=42, chat_id=42, text="<b>Hi</b>", status=status, origin="reminder",
+                                       error="blocked: Forbidden" if status == "failed" else "")
+    listing = admin_client.get("/admin/conversations/outgoingmessage/").content.decode()
+    assert "Failed (2)" in listing and "Sent (1)" in listing and "Queued (1)" in listing
+    assert "blocked: Forbidden" in listing
+    failed = list(OutgoingMessage.objects.filter(status="failed").values_list("pk", flat=True))
+    admin_client.post("/admin/conversations/outgoingmessage/",
+                      {"action": "queue_again", "_selected_action": failed})
+    assert OutgoingMessage.objects.filter(status="queued").count() == 3

@@ -57,3 +57,22 @@ def test_prune_batches_and_counts_every_row(bot):
 def test_prune_refuses_a_bad_or_too_young_age(age):
     with pytest.raises(CommandError, match="--older-than"):
         prune("--older-than", age)
+
+
+def test_prune_deletes_finished_outgoing_messages_and_keeps_the_ones_still_owed(bot):
+    import datetime
+
+    from django.utils import timezone
+
+    from conversations.models import OutgoingMessage
+    from conversations.services import conversation_prune
+    from memory.models import Profile
+
+    Profile.objects.create(pk=42)
+    old = timezone.now() - datetime.timedelta(days=40)
+    for status in ("sent", "failed", "dropped", "queued", "sending"):
+        OutgoingMessage.objects.create(user_id=42, chat_id=42, text=status, status=status, created_at=old)
+    OutgoingMessage.objects.create(user_id=42, chat_id=42, text="recent", status="sent")
+    counts = conversation_prune(before=timezone.now() - datetime.timedelta(days=30))
+    assert counts["outgoing"] == 3
+    assert sorted(OutgoingMessage.objects.values_list("text", flat=True)) == ["queued", "recent", "sending"]

@@ -25,6 +25,7 @@ from django.urls import reverse
 
 from caching.api import trace_cache_events
 from conversations import outgoing
+from conversations.terminal_delivery import LocalDelivery
 from conversations.replies import to_plain
 from conversations.views import SECRET_HEADER, telegram_webhook
 
@@ -53,8 +54,12 @@ class Command(BaseCommand):
                             help="show cache hits and misses per turn (a legend explains them)")
         parser.add_argument("--files", default=None,
                             help="where charts and exports the bot sends are saved (default .run/chat in the project)")
+        parser.add_argument("--linger", type=float, default=0.0, metavar="SECONDS",
+                            help="after the last line of piped input, keep delivering reminders this long "
+                                 "(e.g. printf '/remind in 1 minute stretch\\n' | manage.py chat --linger 70)")
 
-    def handle(self, *args, user: int, name: str | None, trace: bool, files: str | None, **options):
+    def handle(self, *args, user: int, name: str | None, trace: bool, files: str | None, linger: float = 0.0,
+               **options):
         # Per-turn INFO lines would interleave with the conversation: -v 2 shows them, and so does
         # LOG_LEVEL=DEBUG chosen on purpose (the cache's HIT/MISS lines).
         root = logging.getLogger()
@@ -81,12 +86,20 @@ class Command(BaseCommand):
             self.stdout.write(TRACE_LEGEND)
         if interactive or trace:
             self.stdout.write("")
+        # Reminders and other messages the bot starts: delivered here, to this terminal, while the
+        # chat runs (conversations/terminal_delivery.py) — the embedded default has no worker service.
+        delivery = LocalDelivery(chat_id=user, out=sys.stdout if interactive else self.stdout,
+                                 prompt="you> " if interactive else "")
+        delivery.start()
         try:
             with outgoing.capture() as self.sent:  # files the bot sends are saved here, not uploaded
                 self._loop(interactive=interactive, trace=trace)
+                if linger > 0:
+                    time.sleep(linger)
         except KeyboardInterrupt:  # Ctrl-C while the bot is answering
             self.stdout.write("")
         finally:
+            delivery.stop()
             if interactive:
                 _save_history()
 

@@ -42,4 +42,5 @@ class Command(BaseCommand):
         counts = conversation_prune(before=before, dry_run=dry_run)
         verb = "Would delete" if dry_run else "Deleted"
         self.stdout.write(f"{verb} {counts['processed_updates']} processed update(s) and "
-                          f"{counts['messages']} message(s) older than {before:%Y-%m-%d %H:%M %Z}.")
+                          f"{counts['messages']} message(s) older than {before:%Y-%m-%d %H:%M %Z}, "
+                          f"and {counts['outgoing']} finished outgoing message(s).")

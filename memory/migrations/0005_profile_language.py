@@ -4,7 +4,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('memory', '0003_weight_history_pending'),
+        ('memory', '0004_profile_blocked_quiet_hours'),
     ]
 
     operations = [
