@@ -142,6 +142,10 @@ def run(args: argparse.Namespace, profile: Profile) -> dict:
         with _timed(results, "hitpath"):
             results["hitpath"] = _hitpath(base_env, args, profile)
 
+        log("==> the hot path's changes, each before beside after (bench/hot_path.py)")
+        with _timed(results, "hot_path"):
+            results["hot_path"] = _subprocess_json(base_env, "bench.hot_path")
+
         fdc, fdc_url = servers.start_fake_fdc(args.fdc_latency_ms, logdir)
         started_processes.append(fdc)
         base_env["USDA_API_URL"] = fdc_url
@@ -242,6 +246,14 @@ def _hitpath(env: dict[str, str], args: argparse.Namespace, profile: Profile) ->
 
 
 TEXT_FIRST_UPDATE_ID = 10**9  # the warm-text slice's update ids: apart from the workload's
+
+
+def _subprocess_json(env: dict[str, str], module: str) -> dict:
+    done = subprocess.run([sys.executable, "-m", module], env={**env, "DJANGO_SETTINGS_MODULE": "healthagent.settings"},
+                          cwd=ROOT, capture_output=True, text=True)
+    if done.returncode:
+        raise BenchError(f"{module} failed:\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout)
 
 
 def _workload_files(logdir: Path, seed: int, profile: Profile) -> dict[str, Path]:
