@@ -52,6 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=40)
     parser.add_argument("--profile", help="write cProfile stats of our turns (pstats) here")
     parser.add_argument("--floor-profile", help="write cProfile stats of the floor's turns here")
+    parser.add_argument("--shares", action="store_true", help="profile both and print where the time goes (JSON)")
     args = parser.parse_args(argv)
     _setup()
     from django.conf import settings
@@ -88,8 +89,8 @@ def main(argv: list[str] | None = None) -> int:
             send(WEBHOOK_PATH, telegram_update(Turn(user, "text", "hi"), update_id))
             update_id += 1
     ours, floor = [], []
-    profiler = cProfile.Profile() if args.profile else None
-    floor_profiler = cProfile.Profile() if args.floor_profile else None
+    profiler = cProfile.Profile() if args.profile or args.shares else None
+    floor_profiler = cProfile.Profile() if args.floor_profile or args.shares else None
     for r in range(args.rounds):
         updates = []
         for user in users:
@@ -112,14 +113,57 @@ def main(argv: list[str] | None = None) -> int:
             floor_profiler.disable()
         floor.append((time.thread_time_ns() - started) / len(updates) / 1000)
     ratios = [a / b for a, b in zip(ours, floor)]
-    print(json.dumps({"ours_us": round(statistics.median(ours), 1), "floor_us": round(statistics.median(floor), 1),
-                      "ratio": round(statistics.median(ratios), 3),
-                      "ratio_range": [round(min(ratios), 3), round(max(ratios), 3)]}))
-    if profiler:
+    summary = {"ours_us": round(statistics.median(ours), 1), "floor_us": round(statistics.median(floor), 1),
+               "ratio": round(statistics.median(ratios), 3), "ratio_range": [round(min(ratios), 3), round(max(ratios), 3)],
+               "turns": len(users) * args.rounds, "profiled": bool(profiler)}
+    if args.shares and profiler and floor_profiler:
+        summary["ours_shares"], summary["floor_shares"] = shares(profiler), shares(floor_profiler)
+        summary["ours_calls"] = calls(profiler) / summary["turns"]
+        summary["floor_calls"] = calls(floor_profiler) / summary["turns"]
+    print(json.dumps(summary))
+    if args.profile and profiler:
         profiler.dump_stats(args.profile)
-    if floor_profiler:
+    if args.floor_profile and floor_profiler:
         floor_profiler.dump_stats(args.floor_profile)
     return 0
+
+
+# Where a profiled function's own time is counted: by the file it is in.
+GROUPS = (("django/", "Django"), ("psycopg", "psycopg"), ("redis/", "redis-py"), ("django_redis/", "redis-py"),
+          ("hiredis", "redis-py"), ("/caching/", "the cache layer"), ("/conversations/", "the bot"),
+          ("/memory/", "the bot"), ("/nutrition/", "the bot"), ("/healthagent/", "the project's middleware and logging"),
+          ("/bench/", "the floor's view"), ("logging/", "logging"), ("json", "JSON"), ("whitenoise", "Django"),
+          ("axes", "Django"), ("asgiref", "Django"))
+
+
+def _group(filename: str, function: str) -> str:
+    if filename == "~":
+        if "socket" in function or "poll" in function or "select" in function:
+            return "sockets (send, receive, wait)"
+        if "orjson" in function or "json" in function:
+            return "JSON"
+        return "built-ins"
+    for needle, name in GROUPS:
+        if needle in filename:
+            return name
+    return "other (stdlib)"
+
+
+def shares(profiler: cProfile.Profile) -> dict[str, float]:
+    import pstats
+
+    totals: dict[str, float] = {}
+    for (filename, _line, function), (_cc, _nc, own, _cum, _callers) in pstats.Stats(profiler).stats.items():  # type: ignore[attr-defined]
+        group = _group(filename, function)
+        totals[group] = totals.get(group, 0.0) + own
+    whole = sum(totals.values()) or 1.0
+    return {k: round(v / whole, 4) for k, v in sorted(totals.items(), key=lambda kv: -kv[1])} | {"_seconds": round(whole, 3)}
+
+
+def calls(profiler: cProfile.Profile) -> int:
+    import pstats
+
+    return sum(stat[1] for stat in pstats.Stats(profiler).stats.values())  # type: ignore[attr-defined]
 
 
 if __name__ == "__main__":

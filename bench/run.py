@@ -56,8 +56,8 @@ class Profile:
 
 # The worker model is not here: every gunicorn runs healthagent/gunicorn_conf.py (servers.SERVE_ARGS),
 # and the report says what its workers said they were (servers.worker_report).
-FULL = Profile("full", hit_reps=5, hit_calls=1000, fdc_calls=5, webhook_reps=5, warm_turns=1000,
-               measured_turns=1500, text_turns=800, slow_turns=600, light_turns=100,
+FULL = Profile("full", hit_reps=5, hit_calls=1000, fdc_calls=5, webhook_reps=5, warm_turns=800,
+               measured_turns=1200, text_turns=600, slow_turns=500, light_turns=100,
                breaker_turns=(500, 500, 800, 800))
 # Quick: its breaker phases last about a second each, so the cool-down is shortened to let them
 # see a probe and the recovery (said so in its report).
@@ -177,6 +177,15 @@ def run(args: argparse.Namespace, profile: Profile) -> dict:
                 results["breaker"] = webhook.breaker(
                     ctx, broken, private, phases={k: files[k] for k in ("up", "stopping", "down", "restarted")},
                     kill_after_s=profile.kill_after_s, cooldown_s=profile.breaker_cooldown_s, log=log)
+        log("==> where a warm text turn's time goes, beside the floor's (cProfile, one process: bench/profile_turn.py)")
+        with _timed(results, "profile"):
+            done = subprocess.run([sys.executable, "-m", "bench.profile_turn", "--shares", "--users", "40", "--rounds",
+                                   "10" if args.quick else "25"],
+                                  env={**base_env, "BENCH_COUNTING": "0", "ENABLE_CACHE": "true"}, cwd=ROOT,
+                                  capture_output=True, text=True)
+            if done.returncode:
+                raise BenchError(f"bench.profile_turn failed:\n{done.stderr[-3000:]}")
+            results["profile_turn"] = json.loads(done.stdout.strip().splitlines()[-1])
     finally:
         for process in started_processes:
             process.stop()
