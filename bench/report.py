@@ -605,3 +605,30 @@ def _num(value: float | None, digits: int = 2) -> str:
     return "—" if value is None else f"{value:.{digits}f}"
 
 
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m bench.report bench/results/<stamp>.json`: BENCHMARKS.md again from a full run's
+    results (its sections measured on their own are kept), e.g. after adding `profile_notes` (a
+    list of paragraphs: what the profile shows, said by a person) to the JSON."""
+    import json
+    import sys
+
+    from . import claim, cluster, compression, failover
+    from .run import ROOT
+
+    path = Path((argv or sys.argv[1:])[0]).resolve()
+    results = json.loads(path.read_text())
+    markdown = ROOT / "BENCHMARKS.md"
+    chart = path.with_suffix(".png")
+    kept = [(module, module.measured_section(markdown)) for module in (compression, claim, cluster, failover)]
+    markdown.write_text(render(results, chart=chart if chart.exists() else None, json_path=path,
+                               relative_to=markdown.parent))
+    for module, section in kept:
+        if section:
+            module.write_section(section, markdown)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
