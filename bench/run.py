@@ -152,7 +152,7 @@ def run(args: argparse.Namespace, profile: Profile) -> dict:
         started_processes.append(fdc)
         base_env["USDA_API_URL"] = fdc_url
         files = _workload_files(logdir, args.seed, profile)
-        on, off, plain, broken = _start_servers(base_env, databases, logdir, profile, private, started_processes)
+        on, off, plain = _start_servers(base_env, databases, logdir, profile, private, started_processes)
         results["server"] = servers.worker_report(on.process, on.url)
         results["server"]["command"] = "gunicorn " + " ".join(servers.SERVE_ARGS)
         log(f"==> gunicorn as `make serve` runs it ({results['server']['command']}): workers report "
@@ -170,6 +170,11 @@ def run(args: argparse.Namespace, profile: Profile) -> dict:
                                                  probe=lambda: speed.probe(redis_client), log=log)
         results["speed"] += results["webhook"]["runs"].pop("probes")
 
+        # The three servers' database pools go before the breaker's server starts: PostgreSQL's
+        # connections are shared with whatever else runs on the machine.
+        for server in (on, off, plain):
+            server.process.stop()
+        broken = _start_breaker_server(base_env, databases[0], logdir, profile, private, started_processes)
         log("==> part 2: the breaker's case (a private redis-server stopped mid-run, then restarted empty)")
         if broken is None:
             results["breaker"] = {"skipped": "redis-server is not installed"}
@@ -213,28 +218,37 @@ def _without_app_settings(environ: os._Environ | dict) -> dict[str, str]:
 
 def _start_servers(base_env: dict[str, str], databases: list[BenchDatabase], logdir: Path, profile: Profile,
                    private: servers.PrivateRedis, started: list[servers.Process],
-                   ) -> tuple[webhook.Server, webhook.Server, webhook.Server, webhook.Server | None]:
+                   ) -> tuple[webhook.Server, webhook.Server, webhook.Server]:
     """The gunicorns, started together, each as `make serve` starts it: cache on and cache off (each
-    with its own database, counting per request: bench/middleware.py), cache on without the counting
-    middleware (its CPU and throughput beside the floor's: nothing bench-only in the path), and (when
-    redis-server is installed) cache on in a private redis-server for the breaker's case, which runs
-    last and reuses the cache-on database."""
+    with its own database, counting per request: bench/middleware.py), and cache on without the
+    counting middleware (its CPU and throughput beside the floor's: nothing bench-only in the path)."""
     on_db, off_db = databases
     envs = {"cache on": ({**base_env, "ENABLE_CACHE": "true"}, on_db),
             "cache off": ({**base_env, "ENABLE_CACHE": "false", "DATABASE_URL": off_db.url}, off_db),
             "cache on, not counting": ({**base_env, "ENABLE_CACHE": "true", "BENCH_COUNTING": "0"}, on_db)}
-    if private is not None:
-        private.start()
-        envs["breaker"] = ({**base_env, "ENABLE_CACHE": "true", "REDIS_URL": private.url,
-                            "REDIS_BREAKER_COOLDOWN": str(profile.breaker_cooldown_s)}, on_db)
-    launched = {}
-    for name, (env, db) in envs.items():
-        process, url = servers.launch_gunicorn("gunicorn-" + name.replace(" ", "-").replace(",", ""), env, logdir)
-        started.append(process)
-        launched[name] = webhook.Server(name, process, url, env, cache=env["ENABLE_CACHE"] == "true", db=db)
+    launched = {name: _launch(name, env, db, logdir, started) for name, (env, db) in envs.items()}
     for server in launched.values():
         servers.wait_ready(server.process, server.url)
-    return launched["cache on"], launched["cache off"], launched["cache on, not counting"], launched.get("breaker")
+    return launched["cache on"], launched["cache off"], launched["cache on, not counting"]
+
+
+def _launch(name: str, env: dict[str, str], db: BenchDatabase, logdir: Path, started: list[servers.Process]) -> webhook.Server:
+    process, url = servers.launch_gunicorn("gunicorn-" + name.replace(" ", "-").replace(",", ""), env, logdir)
+    started.append(process)
+    return webhook.Server(name, process, url, env, cache=env["ENABLE_CACHE"] == "true", db=db)
+
+
+def _start_breaker_server(base_env: dict[str, str], db: BenchDatabase, logdir: Path, profile: Profile,
+                          private: servers.PrivateRedis | None, started: list[servers.Process]) -> webhook.Server | None:
+    """Cache on in a private redis-server (the breaker's case), on the cache-on database."""
+    if private is None:
+        return None
+    private.start()
+    env = {**base_env, "ENABLE_CACHE": "true", "REDIS_URL": private.url,
+           "REDIS_BREAKER_COOLDOWN": str(profile.breaker_cooldown_s)}
+    server = _launch("breaker", env, db, logdir, started)
+    servers.wait_ready(server.process, server.url)
+    return server
 
 
 @contextlib.contextmanager
