@@ -127,7 +127,9 @@ compat: $(COMPAT_STAMP) ## django-redis's own test suite against the backend
 # Benchmarks (BENCHMARKS.md). They need PostgreSQL and Redis answering on loopback (BENCH_DATABASE_URL,
 # BENCH_REDIS_URL: see bench/run.py), start everything else themselves, and install their own extra
 # packages (bench/requirements.txt: matplotlib for the chart), so `make test` and `make run` stay lean.
-# bench-quick is a smoke test of under a minute; its results go to bench/results/quick/, not into git.
+# Both start gunicorn exactly as `serve` does (healthagent/gunicorn_conf.py) and report what its workers ran.
+# A full run compares itself with the previous one (bench/reproduce.py): run it twice before publishing.
+# bench-quick is a smoke test of a few minutes; its results go to bench/results/quick/, not into git.
 BENCH_STAMP := $(VENV)/.bench-installed
 
 $(BENCH_STAMP): bench/requirements.txt $(DEV_STAMP)
@@ -138,7 +140,7 @@ $(BENCH_STAMP): bench/requirements.txt $(DEV_STAMP)
 bench: $(BENCH_STAMP) ## benchmarks (BENCHMARKS.md; needs PostgreSQL and Redis)
 	$(BIN)/python -m bench $(BENCH_ARGS)
 
-bench-quick: $(BENCH_STAMP) ## a benchmark smoke test of under a minute
+bench-quick: $(BENCH_STAMP) ## a benchmark smoke test of a few minutes
 	$(BIN)/python -m bench --quick $(BENCH_ARGS)
 
 # A Redis Cluster beside a single Redis (both started by the benchmark from redis-server; about 4 minutes):

@@ -147,7 +147,7 @@ def _webhook(env: dict[str, str], db: Any, single: Any, cluster: Any, workdir: P
                  "cluster": {**env, "USDA_API_URL": fdc_url, **cluster.env}}
         launched = {}
         for name, side_env in sides.items():
-            process, url = servers.launch_gunicorn(f"gunicorn-{name}", side_env, workdir, workers=2, threads=8)
+            process, url = servers.launch_custom_gunicorn(f"gunicorn-{name}", side_env, workdir, workers=2, threads=8)
             processes.append(process)
             launched[name] = (process, url, side_env)
         for process, url, _ in launched.values():

@@ -30,7 +30,7 @@ import requests
 from bench import sections
 from bench.percentile import percentile
 from bench.postgres import BenchDatabase
-from bench.servers import BenchError, launch_gunicorn, manage, wait_ready
+from bench.servers import BenchError, launch_custom_gunicorn, manage, wait_ready
 from tools.redis_topologies import MASTER_NAME, Cluster, SentinelSet, wait_for
 
 BEGIN, END = "<!-- failover: bench/failover.py --write -->", "<!-- /failover -->"
@@ -166,7 +166,7 @@ def run_topology(kind: str, database: BenchDatabase, workdir: Path, failovers: i
         manage(env, "migrate", "--no-input", "-v", "0")
         urls = []
         for name in "AB":
-            process, url = launch_gunicorn(f"failover-{kind}-{name}", env, workdir, workers=1, threads=1)
+            process, url = launch_custom_gunicorn(f"failover-{kind}-{name}", env, workdir, workers=1, threads=1)
             processes.append(process)
             wait_ready(process, url)
             urls.append(url)

@@ -6,6 +6,7 @@ and deterministic: the same query always gets the same foods. It counts the sear
 
     GET  /__bench__/count   →  {"searches": N}
     POST /__bench__/reset   →  zero the count
+    POST /__bench__/latency?ms=1000  →  answer searches after 1000 ms from now on (the slow-upstream case)
 
 Run alone: `python -m bench.fake_fdc --latency-ms 150` prints `listening on http://127.0.0.1:<port>`.
 """
@@ -87,7 +88,11 @@ class FakeFDC:
                 self._answer(search_response(query.get("query", [""])[0], int(query.get("pageSize", ["50"])[0])))
 
             def do_POST(self) -> None:  # noqa: N802
-                if urlsplit(self.path).path != "/__bench__/reset":
+                split = urlsplit(self.path)
+                if split.path == "/__bench__/latency":
+                    fake.latency = float(parse_qs(split.query)["ms"][0]) / 1000
+                    return self._answer({"latency_ms": fake.latency * 1000})
+                if split.path != "/__bench__/reset":
                     return self._answer({}, status=404)
                 with fake._lock:
                     fake.searches = 0

@@ -48,3 +48,30 @@ def floor_webhook(request: HttpRequest) -> JsonResponse:
                 Message(user_id=user_id, role=Message.Role.ASSISTANT, content=REPLY),
             ])
     return JsonResponse(body)
+
+
+def _serving_worker() -> object | None:
+    """The gunicorn worker object whose code is serving this request: found up the call stack."""
+    import sys
+
+    from gunicorn.workers.base import Worker
+
+    frame = sys._getframe()
+    while frame is not None:
+        candidate = frame.f_locals.get("self")
+        if isinstance(candidate, Worker):
+            return candidate
+        frame = frame.f_back
+    return None
+
+
+def worker_view(request: HttpRequest) -> JsonResponse:
+    """The worker's own report of what it is (bench/servers.worker_report): its class, threads and pid."""
+    import os
+
+    worker = _serving_worker()
+    if worker is None:
+        return JsonResponse({"pid": os.getpid(), "worker_class": None, "threads": None, "workers": None, "timeout": None})
+    cfg = worker.cfg
+    return JsonResponse({"pid": os.getpid(), "worker_class": type(worker).__module__ + "." + type(worker).__name__,
+                         "threads": cfg.threads, "workers": cfg.workers, "timeout": cfg.timeout})

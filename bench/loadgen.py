@@ -95,8 +95,9 @@ class Run:
         return kind_table(self.raw["tally"])
 
     def summary(self) -> dict:
-        counted = sum(k["turns"] for k in self.by_kind().values())
         kinds = self.by_kind()
+        # Without the counting middleware (bench/settings.py, BENCH_COUNTING=0) no turn reports its counts.
+        counted = sum(k["turns"] for k in kinds.values()) if all(k["sql"] is not None for k in kinds.values()) else 0
         return {
             "steady_kinds": kind_table(self.raw["tally"], prefix="steady "),
             # Turns sent while their user's (or food's) first turn was still in flight: cold starts.

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import time
+from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -20,14 +23,21 @@ class BenchDatabase:
             raise BenchError(f"the benchmark drops and re-creates its database: give it a name containing "
                              f"'bench' (BENCH_DATABASE_URL names {self.name!r})")
         self._admin_url = urlunsplit(parts._replace(path="/postgres"))
+        self._conn: psycopg.Connection | None = None
 
-    def _admin(self) -> psycopg.Connection:
+    @contextlib.contextmanager
+    def _admin(self) -> Iterator[psycopg.Connection]:
+        """One connection to the server's `postgres` database, kept for the run: the benchmark asks
+        around every replay (backend_cpu), and on a shared server a connection refused for "too many
+        clients" must not end a half-hour run — it is tried again for a minute."""
+        if self._conn is None or self._conn.closed:
+            self._conn = _connect(self._admin_url, self.url)
         try:
-            return psycopg.connect(self._admin_url, autocommit=True, connect_timeout=3)
-        except psycopg.OperationalError as error:
-            host = urlsplit(self.url).netloc.rpartition("@")[2]
-            raise BenchError(f"PostgreSQL does not answer at {host} ({str(error).strip()}). Start it "
-                             "(e.g. `bash -c 'source .ci/run && ensure_postgres'`) or set BENCH_DATABASE_URL.") from None
+            yield self._conn
+        except psycopg.OperationalError:
+            self._conn.close()
+            self._conn = None
+            raise
 
     def version(self) -> str:
         with self._admin() as conn:
@@ -59,7 +69,7 @@ class BenchDatabase:
 
     def truncate(self) -> None:
         """Empty every application table, so each run starts from the same state."""
-        with psycopg.connect(self.url, autocommit=True) as conn:
+        with _connect(self.url, self.url) as conn:
             tables = [row[0] for row in conn.execute(
                 "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename ~ "
                 "'^(memory|conversations|nutrition|caching)_'")]
@@ -68,3 +78,17 @@ class BenchDatabase:
             conn.execute("VACUUM ANALYZE")
 
 
+
+
+def _connect(url: str, named: str) -> psycopg.Connection:
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            return psycopg.connect(url, autocommit=True, connect_timeout=3)
+        except psycopg.OperationalError as error:
+            if "too many clients" in str(error) and time.monotonic() < deadline:
+                time.sleep(1)
+                continue
+            host = urlsplit(named).netloc.rpartition("@")[2]
+            raise BenchError(f"PostgreSQL does not answer at {host} ({str(error).strip()}). Start it "
+                             "(e.g. `bash -c 'source .ci/run && ensure_postgres'`) or set BENCH_DATABASE_URL.") from None

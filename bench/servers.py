@@ -126,13 +126,54 @@ def start_fake_fdc(latency_ms: float, logdir: Path) -> tuple[Process, str]:
     return process, line.removeprefix("listening on ")
 
 
-def launch_gunicorn(name: str, env: dict[str, str], logdir: Path, *, workers: int, threads: int) -> tuple[Process, str]:
-    """Start gunicorn (gthread workers, keep-alive for wrk's connections); `wait_ready` before use."""
+# What `make serve` and the image run (Makefile, docker/entrypoint.sh): the same arguments, so the same
+# worker class, threads, timeouts and logging (healthagent/gunicorn_conf.py). The benchmark adds only
+# the environment: PORT (a free one), its own database and Redis, and the settings module that routes
+# the floor (bench/settings.py). tests/bench/test_server_config.py holds the three to one another.
+SERVE_ARGS = ("healthagent.wsgi", "--config", "python:healthagent.gunicorn_conf")
+
+
+def gunicorn_command() -> list[str]:
+    return [PYTHON, "-m", "gunicorn", *SERVE_ARGS]
+
+
+def launch_gunicorn(name: str, env: dict[str, str], logdir: Path) -> tuple[Process, str]:
+    """Start gunicorn as `make serve` does, on a free port; `wait_ready` before use."""
+    port = free_port()
+    env = {**env, "HOST": "127.0.0.1", "PORT": str(port)}
+    for variable in ("WEB_CONCURRENCY", "WEB_THREADS", "GUNICORN_CMD_ARGS"):
+        env.pop(variable, None)  # the shipped defaults, not a developer's shell
+    return Process(name, gunicorn_command(), env, logdir), f"http://127.0.0.1:{port}"
+
+
+def launch_custom_gunicorn(name: str, env: dict[str, str], logdir: Path, *, workers: int, threads: int) -> tuple[Process, str]:
+    """A gunicorn of a shape other than the shipped one (bench/cluster.py, bench/failover.py: their own
+    sections say what they ran); `make bench` uses launch_gunicorn."""
     port = free_port()
     command = [PYTHON, "-m", "gunicorn", "healthagent.wsgi", "--bind", f"127.0.0.1:{port}",
-               "--workers", str(workers), "--worker-class", "gthread", "--threads", str(threads),
+               "--workers", str(workers), "--worker-class", "gthread" if threads > 1 else "sync", "--threads", str(threads),
                "--keep-alive", "30", "--no-control-socket", "--error-logfile", "-"]
     return Process(name, command, env, logdir), f"http://127.0.0.1:{port}"
+
+
+def worker_report(process: Process, url: str, *, asks: int = 24) -> dict:
+    """What gunicorn actually ran, as its workers say it (bench/floor.worker_view: the worker object
+    serving the request) and as its master logged it ("Using worker: ..."). gunicorn silently runs
+    gthread when it is told sync with threads > 1: the configuration's word is not enough."""
+    seen: dict[int, dict] = {}
+    for _ in range(asks):  # a new connection each: both workers answer sooner or later
+        try:
+            answer = requests.get(f"{url}/bench/worker/", timeout=5, headers={"Connection": "close"}).json()
+        except (requests.RequestException, ValueError):
+            continue
+        seen[answer["pid"]] = answer
+    logged = [line.split("Using worker:", 1)[1].strip() for line in process.log_path.read_text(errors="replace").splitlines()
+              if "Using worker:" in line]
+    classes = sorted({w["worker_class"] for w in seen.values()})
+    return {"workers_seen": len(seen), "worker_class": classes[0] if len(classes) == 1 else classes,
+            "threads": sorted({w["threads"] for w in seen.values()}), "configured_workers": sorted({w["workers"] for w in seen.values()}),
+            "timeout_s": sorted({w["timeout"] for w in seen.values()}), "master_logged": logged[-1] if logged else None,
+            "pids": sorted(seen)}
 
 
 def wait_ready(process: Process, url: str) -> None:

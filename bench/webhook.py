@@ -63,59 +63,154 @@ def floor_once(ctx: Context, server: Server, *, measured: Path) -> dict:
     return _replay(ctx, server, measured, url_path=loadgen.FLOOR_PATH).summary()
 
 
-def run_once(ctx: Context, server: Server, *, warm: Path, measured: Path) -> dict:
+def fdc_latency(ctx: Context, ms: float) -> None:
+    requests.post(f"{ctx.fdc_url}/__bench__/latency", params={"ms": ms}, timeout=5).raise_for_status()
+
+
+# Kinds that never call FDC (bench/workload.py): what a slow FDC must not slow down.
+NO_LOOKUP_KINDS = ("profile", "today", "set")
+
+
+def no_lookup_ms(result: dict) -> float | None:
+    """Mean server-side time (ms, X-Bench-Us) of the turns that make no FDC call."""
+    kinds = [result["kinds"][k] for k in NO_LOOKUP_KINDS if k in result.get("kinds", {})]
+    turns = sum(k["turns"] for k in kinds)
+    return sum(k["server_ms"] * k["turns"] for k in kinds) / turns if turns else None
+
+
+def run_once(ctx: Context, server: Server, *, slices: dict[str, Path], fdc_slow_ms: float, fdc_normal_ms: float,
+             floor_on: Server | None = None, plain: Server | None = None) -> tuple[dict, dict]:
+    """One repetition on `server`: from emptied tables and Redis, the cold start (the warm-up slice),
+    the warm steady state (the measured slice), then the slow-upstream case (the next slice with FDC
+    answering after `fdc_slow_ms`). With `floor_on` (the cache-on server), the floor replays each
+    slice right after ours; with `plain` (the same server's configuration without the counting
+    middleware), ours and the floor replay warm free-text turns there: whole-process CPU per turn."""
     server.db.truncate()
     flush_bench_redis(ctx.redis)
-    _replay(ctx, server, warm)
+    fdc_reset(ctx)
+    cold = _replay(ctx, server, slices["warm"])
+    result: dict = {"cold": cold.summary()}
+    result["cold"]["fdc_calls"] = fdc_count(ctx)
+    floors: dict = {}
+    if floor_on is not None:
+        floors["cold"] = floor_once(ctx, floor_on, measured=slices["warm"])
     if server.cache:
         time.sleep(STATS_SETTLE_S)
         manage(server.env, "cache_stats", "--reset")
     fdc_reset(ctx)
-    run = _replay(ctx, server, measured)
-    result = run.summary()
+    run = _replay(ctx, server, slices["measured"])
+    result.update(run.summary())
     result["fdc_calls"] = fdc_count(ctx)
     result["fdc_calls_per_turn"] = result["fdc_calls"] / run.turns if run.turns else None
+    result["no_lookup_ms"] = no_lookup_ms(result)
     if server.cache:
         time.sleep(STATS_SETTLE_S)
         result["cache_stats"] = json.loads(manage(server.env, "cache_stats", "--json"))
         result["memory"] = memory.scan(ctx.redis)
-    return result
+    if floor_on is not None:
+        floors["warm"] = floor_once(ctx, floor_on, measured=slices["measured"])
+    if plain is not None:
+        # Ours, then the floor, on the same warm users' free text: nothing bench-only in the path.
+        result["text"] = _replay(ctx, plain, slices["text"]).summary()
+        floors["text"] = _replay(ctx, plain, slices["text"], url_path=loadgen.FLOOR_PATH).summary()
+    fdc_latency(ctx, fdc_slow_ms)
+    fdc_reset(ctx)
+    try:
+        slow = _replay(ctx, server, slices["slow"])
+        result["slow"] = slow.summary()
+        result["slow"]["fdc_calls"] = fdc_count(ctx)
+        result["slow"]["no_lookup_ms"] = no_lookup_ms(result["slow"])
+        if floor_on is not None:
+            floors["slow"] = floor_once(ctx, floor_on, measured=slices["slow"])
+    finally:
+        fdc_latency(ctx, fdc_normal_ms)
+    return result, floors
 
 
-def compare(ctx: Context, on: Server, off: Server, *, reps: int, warm: Path, measured: Path, light: Path,
-            log=print) -> dict:
-    runs: dict[str, list[dict]] = {"on": [], "off": [], "floor": []}
+def compare(ctx: Context, on: Server, off: Server, plain: Server, *, reps: int, slices: dict[str, Path],
+            fdc_slow_ms: float, fdc_normal_ms: float, probe=None, log=print) -> dict:
+    runs: dict[str, list[dict]] = {"on": [], "off": [], "floor": [], "floor_cold": [], "floor_slow": [],
+                                   "floor_text": [], "probes": []}
     for rep in range(reps):
+        if probe is not None:
+            runs["probes"].append(probe())
         order = (on, off) if rep % 2 == 0 else (off, on)
         for server in order:
-            result = run_once(ctx, server, warm=warm, measured=measured)
+            result, floors = run_once(ctx, server, slices=slices, fdc_slow_ms=fdc_slow_ms, fdc_normal_ms=fdc_normal_ms,
+                                      floor_on=on if server.cache else None, plain=plain if server.cache else None)
             runs["on" if server.cache else "off"].append(result)
-            log(f"    rep {rep + 1}/{reps} {server.name}: {result['throughput']:.0f} turns/s, "
-                f"p50 {result['latency_ms']['p50']:.1f} ms, p99 {result['latency_ms']['p99']:.1f} ms, "
-                f"{result['errors']} errors")
+            log(f"    rep {rep + 1}/{reps} {server.name}: warm {result['throughput']:.0f} turns/s "
+                f"(p50 {result['latency_ms']['p50']:.1f} ms), cold {result['cold']['throughput']:.0f}, "
+                f"slow FDC {result['slow']['throughput']:.0f}, {result['errors']} errors")
             if server.cache:
-                # Right after ours, before anything else runs: the machine's slow spells last minutes
-                # here, and ours ÷ floor is only as good as the two runs are close.
-                floor = floor_once(ctx, on, measured=measured)
-                runs["floor"].append(floor)
-                log(f"    rep {rep + 1}/{reps} floor: {floor['throughput']:.0f} turns/s, "
-                    f"p50 {floor['latency_ms']['p50']:.1f} ms, p99 {floor['latency_ms']['p99']:.1f} ms, "
-                    f"{floor['errors']} errors")
+                runs["floor"].append(floors["warm"])
+                runs["floor_cold"].append(floors["cold"])
+                runs["floor_slow"].append(floors["slow"])
+                runs["floor_text"].append(floors["text"])
+                text = result["text"]
+                log(f"    rep {rep + 1}/{reps} floor: warm {floors['warm']['throughput']:.0f} turns/s; warm text: ours "
+                    f"{text['throughput']:.0f} turns/s {text['server_cpu_ms_per_turn']:.2f} ms CPU, floor "
+                    f"{floors['text']['throughput']:.0f} turns/s {floors['text']['server_cpu_ms_per_turn']:.2f} ms CPU")
         # The next slice one turn at a time, both servers in lockstep: latency without queueing.
-        light_runs = loadgen.lockstep({"on": on.url, "off": off.url}, light, secret=ctx.secret)
+        light_runs = loadgen.lockstep({"on": on.url, "off": off.url}, slices["light"], secret=ctx.secret)
         for key, light_run in light_runs.items():
             runs[key][-1]["light"] = light_run
-        log(f"    rep {rep + 1}/{reps} one turn at a time: p50 {light_runs['on']['latency_ms']['p50']:.1f} ms "
-            f"on, {light_runs['off']['latency_ms']['p50']:.1f} ms off")
+    if probe is not None:
+        runs["probes"].append(probe())
     return {
         "runs": runs,
         "on": loadgen.merge(runs["on"]),
         "off": loadgen.merge(runs["off"]),
         "floor": loadgen.merge(runs["floor"]),
+        "scenarios": scenarios(runs),
         "floor_ratio": {field: _ratio_to_floor(runs, field) for field in
                         ("throughput", "server_cpu_ms_per_turn", "django_cpu_ms_per_turn")},
+        "text_ratio": {field: _ratio_pairs([r["text"] for r in runs["on"]], runs["floor_text"], field)
+                       for field in ("throughput", "server_cpu_ms_per_turn")},
         "throughput_ratio": _paired_ratio(runs, "throughput"),
     }
+
+
+_SCENARIO_FIELDS = ("throughput", "server_cpu_ms_per_turn", "errors", "fdc_calls", "no_lookup_ms",
+                    ("latency_ms", "p50"), ("latency_ms", "p99"))
+
+
+def scenarios(runs: dict[str, list[dict]]) -> dict:
+    """{scenario: {side: {field: spread}}}: warm (the measured slice), cold (the warm-up slice from
+    empty), slow FDC (the next slice, FDC at 1 s), warm text (ours and the floor, no counting
+    middleware); sides: cache on, cache off, floor."""
+    from .percentile import spread
+
+    sources = {
+        "warm": {"on": runs["on"], "off": runs["off"], "floor": runs["floor"]},
+        "cold": {"on": [r["cold"] for r in runs["on"]], "off": [r["cold"] for r in runs["off"]], "floor": runs["floor_cold"]},
+        "slow": {"on": [r["slow"] for r in runs["on"]], "off": [r["slow"] for r in runs["off"]], "floor": runs["floor_slow"]},
+        "text": {"on": [r["text"] for r in runs["on"] if "text" in r], "floor": runs["floor_text"]},
+    }
+    table: dict = {}
+    for scenario, sides in sources.items():
+        for side, results in sides.items():
+            cell = {}
+            for field in _SCENARIO_FIELDS:
+                path = field if isinstance(field, tuple) else (field,)
+                values = []
+                for result in results:
+                    value = result
+                    for key in path:
+                        value = value.get(key) if isinstance(value, dict) else None
+                    if isinstance(value, (int, float)):
+                        values.append(value)
+                if values:
+                    cell[".".join(path)] = spread(values)
+            table.setdefault(scenario, {})[side] = cell
+    return table
+
+
+def _ratio_pairs(ours: list[dict], floor: list[dict], field: str) -> dict | None:
+    from .percentile import spread
+
+    values = [a[field] / b[field] for a, b in zip(ours, floor) if a.get(field) and b.get(field)]
+    return spread(values) if values else None
 
 
 def _ratio_to_floor(runs: dict[str, list[dict]], field: str) -> dict:

@@ -19,7 +19,7 @@ import requests
 from django.conf import settings
 from django.utils.translation import gettext_lazy
 from requests.adapters import HTTPAdapter
-from urllib3.exceptions import InvalidHeader, MaxRetryError, ReadTimeoutError, ResponseError
+from urllib3.exceptions import HTTPError, InvalidHeader, MaxRetryError, ProtocolError, ReadTimeoutError, ResponseError
 from urllib3.util.retry import Retry
 
 from healthagent.errors import ApplicationError
@@ -142,13 +142,15 @@ class FDCClient:
         url = f"{self.api_url}/v1/foods/search"
         params = {"query": query, "pageSize": page_size, "dataType": DATA_TYPES}
         started, outcome = time.perf_counter(), "network"
-        _budget.latest_start = time.monotonic() + self.time_budget - sum(self.timeout)
+        deadline = time.monotonic() + self.time_budget
+        _budget.latest_start = deadline - sum(self.timeout)
         try:
             # No redirects: requests would carry X-Api-Key along to whatever host a 3xx names.
             response = self._session.get(
                 url, params=params, headers={"X-Api-Key": self._api_key},
-                timeout=self.timeout, allow_redirects=False,
+                timeout=self.timeout, allow_redirects=False, stream=True,
             )
+            _read_within(response, deadline, self.timeout[1])
         except requests.RequestException as exc:
             logger.warning("FDC search failed: %s: %s (%s)", type(exc).__name__, without_query(str(exc)), _tag(query))
             fdc_metrics.observe(outcome, time.perf_counter() - started)
@@ -183,6 +185,34 @@ class FDCClient:
         except ApplicationError:
             logger.warning("FDC search answered JSON without a foods list (%s)", tag)
             raise
+
+
+def _read_within(response: requests.Response, deadline: float, read_timeout: float) -> None:
+    """Read the body, all of it by `deadline` (time.monotonic()): the read timeout bounds each wait
+    for bytes, not their sum, so an upstream that trickles its answer would hold the turn (and its
+    worker thread) for as long as it kept trickling. Each read waits at most what is left."""
+    chunks = []
+    raw = response.raw
+    try:
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise requests.Timeout("the answer was still arriving when USDA_TIME_BUDGET ran out")
+            sock = getattr(raw.connection, "sock", None) if raw.connection is not None else None
+            if sock is not None:
+                sock.settimeout(min(left, read_timeout))
+            chunk = raw.read1(65536, decode_content=True)
+            if not chunk:
+                break
+            chunks.append(chunk)
+    except requests.RequestException:
+        response.close()
+        raise
+    except (OSError, HTTPError, ProtocolError) as exc:  # a socket timeout, a reset, a broken chunk
+        response.close()
+        raise requests.ConnectionError(exc) from exc
+    response._content = b"".join(chunks)
+    response._content_consumed = True
 
 
 def _tag(query: str) -> str:

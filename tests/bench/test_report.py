@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+from bench import reproduce
 from bench.report import goal_rows, render
 
 
@@ -88,6 +89,45 @@ def test_render_links_the_results_and_has_no_expected_figures():
     assert "(bench/results/x.json)" in text
     assert "| **no** |" not in text
     assert "expected" not in text.lower()
-    for heading in ("## 1. Hit path", "## 2. Webhook under load", "## 3. Stats overhead", "## 4. Memory"):
+    for heading in ("## 1. Hit path", "## 2b. The mix under load", "## 3. Stats overhead", "## 4. Memory"):
         assert heading in text
     assert "make bench" in text
+
+
+def test_one_run_publishes_no_goal_as_met():
+    text = render(results(), chart=None, json_path=Path("/r/x.json"), relative_to=Path("/"))
+    assert "One run only: nothing here reproduced yet" in text
+    assert "| met in this run |" in text
+
+
+def _with_reproduction(data, earlier):
+    data["reproduction"] = {"previous": "earlier.json", "previous_started_at": "2026-01-01T00:00:00+00:00",
+                            "rows": reproduce.compare(data, earlier),
+                            "previous_goals": [list(row) for row in goal_rows(earlier)]}
+    return render(data, chart=None, json_path=Path("/r/x.json"), relative_to=Path("/"))
+
+
+def test_a_goal_is_met_when_met_in_both_runs_and_its_figure_reproduced():
+    text = _with_reproduction(results(user_memory_ratio=1.1), results(user_memory_ratio=1.12))
+    [line] = [line for line in text.splitlines() if line.startswith("| `user_memory` hit, ours: load_user_memory")]
+    assert line.endswith("| yes |")
+    assert "| `load_user_memory` hit ÷ raw GET + loads | 1.12 (1.01–1.23) | 1.10 (0.99–1.21) | yes |" in text
+
+
+def test_a_goal_met_twice_whose_medians_fall_outside_the_other_range_is_not_published_as_met():
+    text = _with_reproduction(results(user_memory_ratio=0.8), results(user_memory_ratio=1.1))
+    [line] = [line for line in text.splitlines() if line.startswith("| `user_memory` hit, ours: load_user_memory")]
+    assert line.endswith("| **not reproduced** |")
+
+
+def test_a_goal_missed_in_the_earlier_run_is_not_met():
+    text = _with_reproduction(results(user_memory_ratio=1.1), results(user_memory_ratio=1.2))
+    [line] = [line for line in text.splitlines() if line.startswith("| `user_memory` hit, ours: load_user_memory")]
+    assert line.endswith("| **no** |")
+
+
+def test_reproduced_means_each_median_within_the_other_range():
+    a, b = {"median": 1.0, "min": 0.9, "max": 1.2, "reps": 5}, {"median": 1.15, "min": 0.95, "max": 1.3, "reps": 5}
+    assert reproduce.within(a["median"], b) and reproduce.within(b["median"], a)
+    c = {"median": 1.25, "min": 1.21, "max": 1.3, "reps": 5}
+    assert not (reproduce.within(a["median"], c) and reproduce.within(c["median"], a))

@@ -106,3 +106,16 @@ def test_an_answer_turn_reads_the_question_from_the_cache(bot):
         assert "Logged 150 g chicken" in bot.say("150 g")
     selects = [q["sql"] for q in ctx.captured_queries if q["sql"].startswith("SELECT")]
     assert not any("memory_profile" in sql and "pending" in sql for sql in selects), selects
+
+
+def test_a_cached_weight_row_of_the_wrong_shape_is_refused():
+    """The hit check written out for speed (memory/selectors._is_weights) refuses what the spelled-out
+    checks refused: a bool, a number out of range, a None, a time too long or with a NUL, a short row."""
+    good = {"profile": {"name": "", "username": "", "age": None, "sex": "", "height_cm": None, "weight_kg": None,
+                        "activity": "", "goal": "", "kcal_target": None, "tz": ""},
+            "preferences": {}, "weights": [["2026-11-01T08:00:00+00:00", 70.0], ["2026-10-01T08:00:00+00:00", 71]],
+            "pending": None}
+    assert is_user_memory(good)
+    for row in (["t", True], ["t", 19.9], ["t", 400.5], ["t", None], ["t" * 41, 70.0], ["t\x00", 70.0], [None, 70.0],
+                ["t"], ["t", 70.0, 1], ("t", 70.0), ["t", "70"]):
+        assert not is_user_memory({**good, "weights": [row]}), row

@@ -2,6 +2,7 @@
 
 import logging
 import socket
+import threading
 
 import pytest
 
@@ -244,3 +245,46 @@ def test_no_retry_starts_that_could_not_end_within_the_time_budget(fake_fdc, set
     with pytest.raises(ApplicationError):
         search("apple")
     assert len(fake_fdc.requests) == 3
+
+
+def test_an_answer_that_trickles_is_cut_off_at_the_time_budget(fake_fdc, settings):
+    """An upstream that sends a byte of its body every 0.2 s never lets a read time out, so only the
+    whole search's budget ends it: the turn gets the "unavailable" answer instead of waiting the
+    ~20 s the body would take (and the request is made once: a slow upstream is not asked again)."""
+    body = b'{"foods": []}' + b" " * 100
+    stop = threading.Event()
+    requests_seen = []
+
+    def serve(listener):
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            with conn:
+                requests_seen.append(conn.recv(65536))
+                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                             b"Content-Length: %d\r\n\r\n" % len(body))
+                for byte in body:
+                    if stop.wait(0.2):
+                        return
+                    try:
+                        conn.sendall(bytes([byte]))
+                    except OSError:
+                        break
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    thread = threading.Thread(target=serve, args=(listener,), daemon=True)
+    thread.start()
+    settings.USDA_API_URL = f"http://127.0.0.1:{listener.getsockname()[1]}"
+    settings.USDA_CONNECT_TIMEOUT, settings.USDA_READ_TIMEOUT, settings.USDA_TIME_BUDGET = 0.5, 1.0, 1.5
+    try:
+        with pytest.raises(ApplicationError):
+            search("banana")
+    finally:
+        stop.set()
+        listener.close()
+        thread.join(timeout=5)
+    assert len(requests_seen) == 1
