@@ -1,112 +1,79 @@
-"""Files the bot sends besides its reply: the charts of /week and /month (sendPhoto) and /export's
-CSV (sendDocument).
+"""Files the bot sends besides its reply: the charts of /week and /month (a photo) and /export's CSV
+(a document).
 
 A webhook reply is a JSON method call in the response body, and a file cannot ride in it: it goes to
-the Bot API as a multipart upload. `send_photo` and `send_document` are the one seam for that. They
-are called inside the turn's transaction and the upload happens once it has committed (a turn that
-rolls back sends nothing); a failed upload is logged and counted, never retried here. The
-outgoing-message queue can take their place without touching a call site.
+the Bot API as a multipart upload. `send` is the one seam for that: it queues the file as an
+OutgoingMessage (conversations/delivery/) in the turn's transaction, so a turn that rolls back sends
+nothing, and a committed one is delivered exactly once by the worker — a failed upload is retried or
+recorded there, and a crash after the commit loses nothing. No dedupe key: the turn runs once per
+update (its claim is in the same transaction), and two /week in a row are two charts.
 
-`capture()` redirects them for this thread: `manage.py chat` saves the files and prints their paths,
-and tests look at what would have been sent.
+In `manage.py chat`, the chat's own delivery pass (conversations/terminal_delivery.py) takes the file
+from the queue, saves it and prints its path; `delivered_here()` tells `can_send` so.
 """
 
 from __future__ import annotations
 
-import logging
+import html
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from django.conf import settings
-from django.db import transaction
 
-from .botapi import BotAPI, BotAPIError
+if TYPE_CHECKING:
+    from .models import OutgoingMessage
 
-logger = logging.getLogger(__name__)
+PHOTO, DOCUMENT = "photo", "document"  # OutgoingMessage.Kind (models.py imports this module's importers)
 
 
 @dataclass(frozen=True)
 class OutgoingFile:
-    method: str  # "sendPhoto" or "sendDocument"
+    kind: str  # PHOTO or DOCUMENT
     filename: str
     content: bytes
     caption: str = ""
-    mime_type: str = "application/octet-stream"
-
-    @property
-    def field(self) -> str:  # the multipart field the method takes the file in
-        return "photo" if self.method == "sendPhoto" else "document"
+    origin: str = "other"  # "chart" or "export": what the queue's row says it came from
 
 
-Sink = Callable[[int, OutgoingFile], None]
+class _Local(threading.local):
+    here: bool = False
 
 
-class _Redirect(threading.local):
-    sink: Sink | None = None
+_local = _Local()
 
 
-_redirect = _Redirect()
+def photo(png: bytes, *, caption: str = "", filename: str = "chart.png", origin: str = "chart") -> OutgoingFile:
+    return OutgoingFile(PHOTO, filename, png, caption, origin)
 
 
-def photo(png: bytes, *, caption: str = "", filename: str = "chart.png") -> OutgoingFile:
-    return OutgoingFile("sendPhoto", filename, png, caption, "image/png")
-
-
-def document(content: bytes, *, filename: str, caption: str = "", mime_type: str = "text/csv") -> OutgoingFile:
-    return OutgoingFile("sendDocument", filename, content, caption, mime_type)
-
-
-def send_photo(*, chat_id: int, png: bytes, caption: str = "", filename: str = "chart.png") -> None:
-    send(chat_id=chat_id, file=photo(png, caption=caption, filename=filename))
-
-
-def send_document(*, chat_id: int, content: bytes, filename: str, caption: str = "",
-                  mime_type: str = "text/csv") -> None:
-    send(chat_id=chat_id, file=document(content, filename=filename, caption=caption, mime_type=mime_type))
+def document(content: bytes, *, filename: str, caption: str = "", origin: str = "export") -> OutgoingFile:
+    return OutgoingFile(DOCUMENT, filename, content, caption, origin)
 
 
 def can_send() -> bool:
-    """Whether a file would reach anyone: a bot token to upload with, or a capture in place."""
-    return _redirect.sink is not None or bool(settings.TELEGRAM_BOT_TOKEN)
+    """Whether a queued file would reach anyone: a bot token for the worker to upload with, or a
+    delivery in this process (`manage.py chat`)."""
+    return _local.here or bool(settings.TELEGRAM_BOT_TOKEN)
 
 
 @contextmanager
-def capture(sink: Sink | None = None) -> Iterator[list[tuple[int, OutgoingFile]]]:
-    """Files sent on this thread go to `sink` (and the yielded list), not to Telegram."""
-    sent: list[tuple[int, OutgoingFile]] = []
-
-    def keep(chat_id: int, file: OutgoingFile) -> None:
-        sent.append((chat_id, file))
-        if sink is not None:
-            sink(chat_id, file)
-
-    outer, _redirect.sink = _redirect.sink, keep
+def delivered_here() -> Iterator[None]:
+    """Turns on this thread have a delivery pass of their own (`manage.py chat`): files can be sent
+    without a bot token."""
+    outer, _local.here = _local.here, True
     try:
-        yield sent
+        yield
     finally:
-        _redirect.sink = outer
+        _local.here = outer
 
 
-def send(*, chat_id: int, file: OutgoingFile) -> None:
-    """Send `file` to `chat_id` once the current transaction commits (at once outside one)."""
-    sink = _redirect.sink
-    if sink is not None:
-        transaction.on_commit(lambda: sink(chat_id, file), robust=True)
-        return
-    if not settings.TELEGRAM_BOT_TOKEN:
-        logger.warning("%s to chat %s not sent: TELEGRAM_BOT_TOKEN is not set", file.method, chat_id)
-        return
-    transaction.on_commit(lambda: _upload(chat_id, file), robust=True)
+def send(*, user_id: int, chat_id: int, file: OutgoingFile) -> OutgoingMessage | None:
+    """Queue `file` for `chat_id` in the current transaction: sent once it has committed. The
+    caption is plain text; queued messages are HTML."""
+    from .delivery.queue import message_enqueue
 
-
-def _upload(chat_id: int, file: OutgoingFile) -> None:
-    api = BotAPI()
-    try:
-        api.upload(file.method, field=file.field, filename=file.filename, content=file.content,
-                   mime_type=file.mime_type, chat_id=chat_id, caption=file.caption)
-    except BotAPIError as exc:
-        logger.warning("%s to chat %s failed: %s", file.method, chat_id, exc)
-    finally:
-        api.close()
+    return message_enqueue(user_id=user_id, chat_id=chat_id, kind=file.kind, file=file.content,
+                           filename=file.filename, text=html.escape(file.caption, quote=False), origin=file.origin)

@@ -159,8 +159,8 @@ def _turn(update: dict, message: dict) -> dict:
         with translation.override(language.of_turn(turn.profile, message)):
             answer = bot.respond(turn=turn, text=text)
             body = {"method": "sendMessage", "chat_id": chat_id, "text": answer.text, "parse_mode": "HTML"}
-        for file in answer.files:  # uploaded once this transaction has committed
-            outgoing.send(chat_id=chat_id, file=file)
+        for file in answer.files:  # queued in this transaction: the worker sends it once it has committed
+            outgoing.send(user_id=user_id, chat_id=chat_id, file=file)
         # Not after /forget: it deleted the conversation this message belongs to. Every answer is
         # kept, /forget's too: a redelivery must say "Done" if the first answer was lost.
         messages = [

@@ -1,5 +1,6 @@
 """/week and /month (a chart sent as a photo, one line of text, cached and never stale) and /export
-(a CSV sent as a document, read back here)."""
+(a CSV sent as a document, read back here). Files are queued as OutgoingMessage rows in the turn's
+transaction and uploaded by the delivery worker."""
 
 from __future__ import annotations
 
@@ -16,22 +17,51 @@ from caching.api import progress_key
 from caching.backend import stats
 from conversations import outgoing
 from conversations.charts import HEIGHT_PX, WIDTH_PX
+from conversations.delivery.sender import BotAPISender
+from conversations.delivery.worker import Worker
 from conversations.export import COLUMNS, safe_cell
+from conversations.models import OutgoingMessage
 from nutrition.models import FoodEntry
 from tests.telegram_api import TOKEN, FakeBotAPI
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
+class Queued:
+    """The files queued since the last clear(), oldest first, as (chat_id, row)."""
+
+    def __init__(self) -> None:
+        self.after = 0
+
+    def _rows(self) -> list[tuple[int, OutgoingMessage]]:
+        rows = OutgoingMessage.objects.filter(pk__gt=self.after).exclude(kind=OutgoingMessage.Kind.TEXT).order_by("pk")
+        return [(row.chat_id, row) for row in rows]
+
+    def __iter__(self):
+        return iter(self._rows())
+
+    def __getitem__(self, index: int) -> tuple[int, OutgoingMessage]:
+        return self._rows()[index]
+
+    def clear(self) -> None:
+        self.after = OutgoingMessage.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
+
+
 @pytest.fixture
 def sent():
-    with outgoing.capture() as files:
-        yield files
+    """Turns here may send files (as `manage.py chat` does, with its own delivery): the queue is read."""
+    with outgoing.delivered_here():
+        yield Queued()
 
 
-def _png(file: outgoing.OutgoingFile) -> Image.Image:
-    assert file.method == "sendPhoto" and file.content.startswith(b"\x89PNG\r\n\x1a\n")
-    image = Image.open(io.BytesIO(file.content))
+def _content(row: OutgoingMessage) -> bytes:
+    return bytes(row.file or b"")
+
+
+def _png(row: OutgoingMessage) -> Image.Image:
+    assert row.kind == OutgoingMessage.Kind.PHOTO and row.origin == "chart"
+    assert _content(row).startswith(b"\x89PNG\r\n\x1a\n")
+    image = Image.open(io.BytesIO(_content(row)))
     image.load()
     return image
 
@@ -52,7 +82,8 @@ def test_week_sends_a_png_chart_and_one_line(bot, sent):
     assert text.startswith("Last 7 days: 2000 kcal a day on average over 2 days logged; target 2000 kcal, 1 day over")
     assert "weight 72.5 kg" in text and "\n" not in text
     (chat_id, file), = sent
-    assert chat_id == 42 and file.filename.startswith("week-") and file.caption.startswith("Your week: ")
+    assert chat_id == 42 and file.filename.startswith("week-") and file.text.startswith("Your week: ")
+    assert file.user_id == 42 and file.status == OutgoingMessage.Status.QUEUED and file.dedupe_key is None
     image = _png(file)
     assert image.format == "PNG" and image.size == (WIDTH_PX, HEIGHT_PX)
 
@@ -75,11 +106,11 @@ def test_the_chart_is_cached_and_drawn_again_when_an_entry_of_the_period_changes
     with stats.capture() as events:
         bot.say("/week")
     assert ("progress", "hit") in events and ("progress", "miss") not in events
-    assert sent[-1][1].content == sent[-2][1].content
+    assert _content(sent[-1][1]) == _content(sent[-2][1])
     # Written behind the bot's back (another process, the admin): no signal, no invalidation sent.
     _food(42, "500.0", days_ago=3)
     assert "1 day logged" not in bot.say("/week")  # the hash of what is drawn changed: drawn afresh
-    assert sent[-1][1].content != sent[-2][1].content
+    assert _content(sent[-1][1]) != _content(sent[-2][1])
     with stats.capture() as events:
         bot.say("/week")  # the stale entry was dropped on commit: this one stores the new chart
     assert ("progress", "miss") in events and ("progress", "set") in events
@@ -92,10 +123,10 @@ def test_a_weight_changes_the_chart(bot, sent):
     bot.say("/start")
     bot.say("/weight 80")
     bot.say("/week")
-    first = sent[-1][1].content
+    first = _content(sent[-1][1])
     bot.say("/set weight_kg 78")
     assert bot.say("/week") == "Nothing logged in the last 7 days; weight 80 → 78 kg (−2 kg)."
-    assert sent[-1][1].content != first
+    assert _content(sent[-1][1]) != first
 
 
 def test_forget_drops_the_cached_charts(bot, sent):
@@ -116,7 +147,7 @@ def test_without_a_way_to_send_files_the_reply_says_so(bot, settings):
     assert "can't send files" in bot.say("/export")
 
 
-def test_files_are_uploaded_to_the_bot_api_after_the_commit(bot, settings):
+def test_files_are_queued_in_the_turn_and_uploaded_once_by_the_worker(bot, settings):
     api = FakeBotAPI()
     settings.TELEGRAM_BOT_TOKEN, settings.TELEGRAM_API_URL = TOKEN, api.url
     try:
@@ -124,6 +155,9 @@ def test_files_are_uploaded_to_the_bot_api_after_the_commit(bot, settings):
         _food(42, "900.0")
         assert "1 day logged" in bot.say("/week")
         assert "1 diary entry" in bot.say("/export")
+        assert api.sent == []  # the turn only queued them
+        assert Worker(BotAPISender()).deliver_due() == {"sent": 2}
+        assert Worker(BotAPISender()).deliver_due() == {}  # once
     finally:
         api.close()
     photo, document = api.sent
@@ -132,18 +166,44 @@ def test_files_are_uploaded_to_the_bot_api_after_the_commit(bot, settings):
     assert name.endswith(".png") and Image.open(io.BytesIO(png)).size == (WIDTH_PX, HEIGHT_PX)
     name, content = document["document"]
     assert name.endswith(".csv") and content.decode("utf-8-sig").startswith(",".join(COLUMNS))
+    rows = OutgoingMessage.objects.order_by("pk")
+    assert [(row.origin, row.status) for row in rows] == [("chart", "sent"), ("export", "sent")]
+    assert all(row.file is None for row in rows)  # not kept once Telegram has it
 
 
-def test_a_failed_upload_does_not_fail_the_turn(bot, settings):
+def test_two_weeks_in_a_row_are_two_charts(bot, sent):
+    bot.say("/start")
+    bot.say("/week")
+    bot.say("/week")
+    assert [row.origin for _, row in sent] == ["chart", "chart"]
+
+
+def test_a_turn_that_rolls_back_queues_no_file(bot, sent, monkeypatch):
+    from conversations import updates
+
+    bot.say("/start")
+
+    def fail(**kwargs):
+        raise RuntimeError("the turn fails after its reply was made")
+
+    monkeypatch.setattr(updates, "turn_finish", fail)
+    with pytest.raises(RuntimeError):
+        bot.say("/week")
+    assert list(sent) == []
+
+
+def test_a_refused_upload_does_not_fail_the_turn_and_is_recorded(bot, settings):
     api = FakeBotAPI()
     api.fail("sendPhoto", 403, "Forbidden: bot was blocked by the user")
     settings.TELEGRAM_BOT_TOKEN, settings.TELEGRAM_API_URL = TOKEN, api.url
     try:
         bot.say("/start")
         assert bot.say("/week") == "Nothing logged in the last 7 days."
+        assert Worker(BotAPISender()).deliver_due() == {"blocked": 1}
     finally:
         api.close()
     assert [method for method, _ in api.calls] == ["sendPhoto"]
+    assert OutgoingMessage.objects.get().status == OutgoingMessage.Status.FAILED
 
 
 def test_export_sends_the_diary_and_weights_as_a_csv_that_reads_back(bot, sent):
@@ -156,8 +216,8 @@ def test_export_sends_the_diary_and_weights_as_a_csv_that_reads_back(bot, sent):
     text = bot.say("/export")
     assert text == "Your data as a CSV file: 3 diary entries and 1 weight."
     (_, file), = sent
-    assert file.method == "sendDocument" and file.filename.endswith(".csv") and file.mime_type == "text/csv"
-    rows = list(csv.DictReader(io.StringIO(file.content.decode("utf-8-sig"))))
+    assert file.kind == OutgoingMessage.Kind.DOCUMENT and file.origin == "export" and file.filename.endswith(".csv")
+    rows = list(csv.DictReader(io.StringIO(_content(file).decode("utf-8-sig"))))
     assert [row["kind"] for row in rows] == ["food", "food", "food", "weight"]
     banana = rows[0]
     assert banana["food"] == "Bananas, raw" and Decimal(banana["grams"]) == 150 and Decimal(banana["kcal"]) > 100
@@ -178,4 +238,4 @@ def test_cells_that_start_like_a_formula_are_shown_not_run(text, shown):
 def test_export_of_a_user_with_nothing(bot, sent):
     bot.say("/start")
     assert bot.say("/export") == "Your data as a CSV file: 0 diary entries and 0 weights."
-    assert sent[0][1].content.decode("utf-8-sig").strip() == ",".join(COLUMNS)
+    assert _content(sent[0][1]).decode("utf-8-sig").strip() == ",".join(COLUMNS)

@@ -88,11 +88,12 @@ class Command(BaseCommand):
             self.stdout.write("")
         # Reminders and other messages the bot starts: delivered here, to this terminal, while the
         # chat runs (conversations/terminal_delivery.py) — the embedded default has no worker service.
-        delivery = LocalDelivery(chat_id=user, out=sys.stdout if interactive else self.stdout,
-                                 prompt="you> " if interactive else "")
+        # Files (charts, exports) go through the same queue and are saved in files_dir.
+        self.delivery = delivery = LocalDelivery(chat_id=user, out=sys.stdout if interactive else self.stdout,
+                                                 prompt="you> " if interactive else "", files_dir=self.files_dir)
         delivery.start()
         try:
-            with outgoing.capture() as self.sent:  # files the bot sends are saved here, not uploaded
+            with outgoing.delivered_here():
                 self._loop(interactive=interactive, trace=trace)
                 if linger > 0:
                     time.sleep(linger)
@@ -117,24 +118,17 @@ class Command(BaseCommand):
                 continue
             if not interactive:
                 self.stdout.write(f"you> {text}")
-            status, body, events = self.session.say(text)
-            if status != 200:
-                self.stderr.write(f"[webhook answered {status}: {body.get('error', '')}]")
-                continue
-            self.stdout.write("bot> " + to_plain(body.get("text", "(no reply)")))
-            for _chat_id, file in self.sent:
-                self.stdout.write(f"     [{'chart' if file.method == 'sendPhoto' else 'file'} saved: {self._save(file)}]")
-            self.sent.clear()
-            if trace:
-                self.stdout.write(format_trace(events))
-            self.stdout.write("")
-            self.stdout.flush()
-
-    def _save(self, file: outgoing.OutgoingFile) -> Path:
-        self.files_dir.mkdir(parents=True, exist_ok=True)
-        path = self.files_dir / file.filename
-        path.write_bytes(file.content)
-        return path
+            with self.delivery.lock:  # the background pass waits: the reply first, then its files
+                status, body, events = self.session.say(text)
+                if status != 200:
+                    self.stderr.write(f"[webhook answered {status}: {body.get('error', '')}]")
+                    continue
+                self.stdout.write("bot> " + to_plain(body.get("text", "(no reply)")))
+                if trace:
+                    self.stdout.write(format_trace(events))
+                self.stdout.write("")
+                self.stdout.flush()
+                self.delivery.run_once(at_prompt=False)
 
 
 def _ask_name(user: int) -> str:
