@@ -26,3 +26,10 @@ def of_message(message: object) -> str:
 def of_turn(profile: dict, message: object) -> str:
     """The profile's chosen language, else Telegram's: what a turn that read user memory replies in."""
     return supported(profile.get("language")) or of_message(message)
+
+
+def of_profile(profile: object) -> str:
+    """The language of a message the bot starts (a reminder, the evening summary), outside any turn:
+    the profile's chosen one, else the one Telegram last reported for the user's app, else English."""
+    return (supported(getattr(profile, "language", "")) or supported(getattr(profile, "app_language", ""))
+            or DEFAULT)

@@ -9,6 +9,8 @@ import datetime
 import re
 
 from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.translation import gettext_lazy
 
 from healthagent.errors import ApplicationError
 from memory import services as memory_services
@@ -21,29 +23,33 @@ from .reminders.schedule import Quiet, hhmm
 from .replies import Reply, esc, reply
 from .turn import Turn
 
-SET_ONCE = "OK: I'll remind you to {text} {when}."
-SET_DAILY = "OK: every day at {time} I'll remind you to {text}."
-SET_INTERVAL = "OK: every {every} between {start} and {end} I'll remind you to {text}."
-SET_SUMMARY = "OK: your summary of the day comes every day at {time} (/summary off stops it)."
-QUIET_NOTE = "Your quiet hours are {quiet}: reminders then wait (one-offs) or are skipped (repeating ones)."
-NONE = "No reminders. Set one: /remind 13:00 log lunch · /remind every day 21:00 summary"
-STOPPED = "Stopped: {what}."
-SUMMARY_OFF = "The evening summary is off. /summary on 21:00 turns it on again."
-SUMMARY_WAS_OFF = "The evening summary was not on. /summary on 21:00 turns it on."
-SUMMARY_USAGE = "Usage: /summary on [time] (default 21:00) or /summary off"
-QUIET_USAGE = "Usage: /quiet 22:00-07:00 (no reminders then), /quiet off, or /quiet to see them"
-QUIET_SET = "Quiet hours: {quiet}. No reminders come then."
-QUIET_OFF = "No quiet hours: reminders come at any time you set."
-QUIET_NONE = "No quiet hours set. /quiet 22:00-07:00 sets them."
-LIST_TITLE = "<b>Your reminders</b>"
-LIST_FOOTER = "/remind off N stops one"
-SET_FOOTER = "/reminders lists yours · /remind off N stops one"
-DESCRIBE_DAILY = "every day at {time}: {what}"
-DESCRIBE_INTERVAL = "every {every} between {start} and {end}: {what}"
-DESCRIBE_ONCE = "{when}: {what}"
-SUMMARY_WHAT = "the summary of your day"
-WHEN_TODAY, WHEN_TOMORROW, WHEN_ON = "today at {time}", "tomorrow at {time}", "on {date} at {time}"
-EVERY_HOUR, EVERY_HOURS, EVERY_MINUTES = "hour", "{n} hours", "{n} minutes"
+SET_ONCE = gettext_lazy("OK: I'll remind you to {text} {when}.")
+SET_DAILY = gettext_lazy("OK: every day at {time} I'll remind you to {text}.")
+SET_INTERVAL = gettext_lazy("OK: {every} between {start} and {end} I'll remind you to {text}.")
+SET_SUMMARY = gettext_lazy("OK: your summary of the day comes every day at {time} (/summary off stops it).")
+QUIET_NOTE = gettext_lazy("Your quiet hours are {quiet}: reminders then wait (one-offs) or are skipped (repeating ones).")
+NONE = gettext_lazy("No reminders. Set one: /remind 13:00 log lunch · /remind every day 21:00 summary")
+STOPPED = gettext_lazy("Stopped: {what}.")
+SUMMARY_OFF = gettext_lazy("The evening summary is off. /summary on 21:00 turns it on again.")
+SUMMARY_WAS_OFF = gettext_lazy("The evening summary was not on. /summary on 21:00 turns it on.")
+SUMMARY_USAGE = gettext_lazy("Usage: /summary on [time] (default 21:00) or /summary off")
+QUIET_USAGE = gettext_lazy("Usage: /quiet 22:00-07:00 (no reminders then), /quiet off, or /quiet to see them")
+QUIET_SET = gettext_lazy("Quiet hours: {quiet}. No reminders come then.")
+QUIET_OFF = gettext_lazy("No quiet hours: reminders come at any time you set.")
+QUIET_NONE = gettext_lazy("No quiet hours set. /quiet 22:00-07:00 sets them.")
+LIST_TITLE = gettext_lazy("<b>Your reminders</b>")
+LIST_FOOTER = gettext_lazy("/remind off N stops one")
+SET_FOOTER = gettext_lazy("/reminders lists yours · /remind off N stops one")
+DESCRIBE_DAILY = gettext_lazy("every day at {time}: {what}")
+DESCRIBE_INTERVAL = gettext_lazy("{every} between {start} and {end}: {what}")
+DESCRIBE_ONCE = gettext_lazy("{when}: {what}")
+SUMMARY_WHAT = gettext_lazy("the summary of your day")
+WHEN_TODAY = gettext_lazy("today at {time}")
+WHEN_TOMORROW = gettext_lazy("tomorrow at {time}")
+WHEN_ON = gettext_lazy("on {date} at {time}")
+EVERY_HOUR = gettext_lazy("every hour")
+EVERY_HOURS = gettext_lazy("every {n} hours")
+EVERY_MINUTES = gettext_lazy("every {n} minutes")
 
 
 def _when(at: datetime.datetime, zone, now: datetime.datetime) -> str:
@@ -53,7 +59,7 @@ def _when(at: datetime.datetime, zone, now: datetime.datetime) -> str:
         return WHEN_TODAY.format(time=time)
     if local.date() == today + datetime.timedelta(days=1):
         return WHEN_TOMORROW.format(time=time)
-    return WHEN_ON.format(date=local.strftime("%a %-d %b"), time=time)
+    return WHEN_ON.format(date=date_format(local, "D j M"), time=time)
 
 
 def _every(minutes: int) -> str:

@@ -146,7 +146,7 @@ def _turn(update: dict, message: dict) -> dict:
         memory = load_user_memory(user_id=user_id)
         first_name = str(message["from"].get("first_name") or "")
         profile_ensure(user_id=user_id, name=first_name, username=str(message["from"].get("username") or ""),
-                       known=memory["profile"] if memory else None)
+                       known=memory["profile"] if memory else None, app_language=language.of_message(message))
         if memory is None:
             memory = load_user_memory(user_id=user_id) or {}
         # The context the bot answers in: the conversation before this message. The message itself is

@@ -48,6 +48,11 @@ class Profile(models.Model):
     # The language the user chose with /set language (en, de, es); blank: Telegram's language_code.
     language = models.CharField(max_length=8, blank=True, choices=[("en", "English"), ("de", "Deutsch"),
                                                                    ("es", "Español")])
+    # The language Telegram last reported for the user's app (`language_code`, reduced to one the bot
+    # speaks, else "en"): what messages the bot starts outside a turn (the evening summary) are in
+    # when `language` is blank. A database default too: a process still on the code before it inserts
+    # profiles without the column.
+    app_language = models.CharField(max_length=8, blank=True, default="", db_default="")
     # When the bot last said it reads text only (a photo or sticker came): said once per conversation.
     text_only_notice_at = models.DateTimeField(null=True, blank=True)
     # The question the bot asked and waits for an answer to ("How much butter?"), with what it

@@ -12,6 +12,7 @@ from .models import Preference, Profile, WeightEntry
 
 PROFILE_FIELDS = (
     "name", "username", "age", "sex", "height_cm", "weight_kg", "activity", "goal", "kcal_target", "tz", "language",
+    "app_language",
 )
 
 
@@ -67,6 +68,7 @@ _PROFILE_CHECKS: dict[str, Callable[[object], bool]] = {
     "kcal_target": _number(800, 10000, whole=True),
     "tz": _text(64),  # an unknown zone name is fine: the diary falls back to the default zone
     "language": _text(8, ("en", "de", "es")),
+    "app_language": _text(8),
 }
 _PREFERENCE_KEY, _PREFERENCE_VALUE = _text(32), _text(200)
 

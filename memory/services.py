@@ -24,15 +24,20 @@ PREFERENCE_KEY = re.compile(r"[a-z][a-z0-9_]{0,31}")
 PREFERENCE_VALUE_MAX = 200
 
 
-def profile_ensure(*, user_id: int, name: str = "", username: str = "", known: dict | None = None) -> None:
-    """Create the profile on first contact; keep Telegram's name/username current.
+def profile_ensure(*, user_id: int, name: str = "", username: str = "", known: dict | None = None,
+                   app_language: str | None = None) -> None:
+    """Create the profile on first contact; keep Telegram's name/username (and, when given, the
+    language of the user's app) current.
 
     `known` is the cached profile dict, when there is one: with it, an unchanged user costs no query.
     """
     name, username = name[:100], username[:64]
-    if known is not None and known.get("username") == username and (known.get("name") or not name):
+    app_language = None if app_language is None else app_language[:8]
+    if (known is not None and known.get("username") == username and (known.get("name") or not name)
+            and (app_language is None or known.get("app_language") == app_language)):
         return
-    profile, created = Profile.objects.get_or_create(pk=user_id, defaults={"name": name, "username": username})
+    defaults = {"name": name, "username": username, "app_language": app_language or ""}
+    profile, created = Profile.objects.get_or_create(pk=user_id, defaults=defaults)
     if created:
         # A new user's next turn should hit: fill the cache once the profile is committed (after
         # the receiver's invalidation of the cached "no profile", which was registered first).
@@ -45,6 +50,9 @@ def profile_ensure(*, user_id: int, name: str = "", username: str = "", known: d
     if name and not profile.name:
         profile.name = name
         changed.append("name")
+    if app_language is not None and profile.app_language != app_language:
+        profile.app_language = app_language
+        changed.append("app_language")
     if changed:
         profile.save(update_fields=[*changed, "updated_at"])
 

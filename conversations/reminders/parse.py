@@ -13,6 +13,8 @@ import datetime
 import re
 from dataclasses import dataclass
 
+from django.utils.translation import gettext_lazy
+
 from healthagent.errors import ApplicationError
 
 from .schedule import Schedule
@@ -22,15 +24,15 @@ MIN_EVERY, MAX_EVERY = 15, 12 * 60  # minutes
 MAX_IN = datetime.timedelta(days=7)
 
 # Messages kept whole so gettext can wrap them (the i18n helper will).
-USAGE = ("Tell me when and what, e.g. /remind 13:00 log lunch · /remind in 20 minutes stretch · "
+USAGE = gettext_lazy("Tell me when and what, e.g. /remind 13:00 log lunch · /remind in 20 minutes stretch · "
          "/remind every day 21:00 summary · /remind every 2 hours between 9 and 18 drink water. "
          "/reminders lists yours, /remind off N stops one.")
-BAD_TIME = "I couldn't read the time “{time}”: use 24-hour 13:00, or 1pm / 1:30pm."
-NO_TEXT = "What should I remind you of? e.g. /remind {when} drink water"
-TOO_LONG = "A reminder's text can be at most {limit} characters."
-BAD_EVERY = "Every how often? From 15 minutes to 12 hours, e.g. every 2 hours or every 30 minutes."
-BAD_WINDOW = "The window runs from the first hour to a later one, e.g. between 9 and 18."
-BAD_IN = "“in …” takes 1 minute to 7 days, e.g. in 20 minutes or in 2 hours."
+BAD_TIME = gettext_lazy("I couldn't read the time “{time}”: use 24-hour 13:00, or 1pm / 1:30pm.")
+NO_TEXT = gettext_lazy("What should I remind you of? e.g. /remind {when} drink water")
+TOO_LONG = gettext_lazy("A reminder's text can be at most {limit} characters.")
+BAD_EVERY = gettext_lazy("Every how often? From 15 minutes to 12 hours, e.g. every 2 hours or every 30 minutes.")
+BAD_WINDOW = gettext_lazy("The window runs from the first hour to a later one, e.g. between 9 and 18.")
+BAD_IN = gettext_lazy("“in …” takes 1 minute to 7 days, e.g. in 20 minutes or in 2 hours.")
 
 _TIME = r"(\d{1,2})(?:[:.h](\d{2}))?\s*(am|pm|a\.m\.|p\.m\.)?"
 _UNIT = r"(minutes?|mins?|m|hours?|hrs?|h|days?|d)"

@@ -18,12 +18,15 @@ from collections import Counter
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils import translation
+from django.utils.translation import gettext_lazy
 
 from healthagent.errors import ApplicationError
 from memory.models import Profile
 from nutrition.selectors import user_zone
 
 from ..delivery.queue import message_enqueue
+from ..language import of_profile as language_of
 from ..models import Reminder
 from ..replies import esc
 from .parse import Spec
@@ -33,11 +36,11 @@ from .summary import summary_text
 logger = logging.getLogger(__name__)
 STALE_AFTER = datetime.timedelta(hours=1)
 MAX_ACTIVE = 20
-TOO_MANY = "You have {limit} reminders already: stop one first (/reminders lists them, /remind off N stops one)."
-NEVER = "Every time of that reminder falls in your quiet hours ({quiet}), so it would never come: change one of them."
-NOTHING_TO_STOP = "You have no reminders to stop. Set one with /remind 13:00 log lunch"
-WHICH = "Give the number of a reminder from /reminders (1 to {count}), e.g. /remind off 1 — or /remind off all"
-REMINDER = "⏰ Reminder: {text}"
+TOO_MANY = gettext_lazy("You have {limit} reminders already: stop one first (/reminders lists them, /remind off N stops one).")
+NEVER = gettext_lazy("Every time of that reminder falls in your quiet hours ({quiet}), so it would never come: change one of them.")
+NOTHING_TO_STOP = gettext_lazy("You have no reminders to stop. Set one with /remind 13:00 log lunch")
+WHICH = gettext_lazy("Give the number of a reminder from /reminders (1 to {count}), e.g. /remind off 1 — or /remind off all")
+REMINDER = gettext_lazy("⏰ Reminder: {text}")
 
 
 def schedule_of(reminder: Reminder) -> Schedule:
@@ -144,7 +147,8 @@ def _fire(reminder: Reminder, *, now: datetime.datetime) -> str:
         logger.info("reminder %s missed by %s: dropped as stale", reminder.pk, late)
     else:
         summary = reminder.kind == Reminder.Kind.SUMMARY
-        text = summary_text(profile=profile, now=now) if summary else reminder_text(reminder)
+        with translation.override(language_of(profile)):  # outside a turn: the user's language, not the worker's
+            text = summary_text(profile=profile, now=now) if summary else reminder_text(reminder)
         queued = message_enqueue(user_id=profile.pk, chat_id=profile.pk, text=text,
                                  origin="summary" if summary else "reminder",
                                  dedupe_key=f"reminder:{reminder.pk}:{occurrence:%Y%m%dT%H%M%SZ}", due_at=now,

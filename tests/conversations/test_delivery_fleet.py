@@ -121,8 +121,8 @@ def fleet(tmp_path_factory):
 
 def _set_reminder(db: Database, user_id: int, text: str) -> None:
     now = _now()
-    db.run("INSERT INTO memory_profile (telegram_id, name, username, sex, activity, goal, tz, created_at, updated_at) "
-           "VALUES (%s, '', '', '', '', '', '', %s, %s)", user_id, now, now)
+    db.run("INSERT INTO memory_profile (telegram_id, name, username, sex, activity, goal, tz, language, created_at, "
+           "updated_at) VALUES (%s, '', '', '', '', '', '', '', %s, %s)", user_id, now, now)
     db.run('INSERT INTO conversations_reminder (user_id, kind, text, "repeat", at_minute, next_fire_at, active, '
            "created_at) VALUES (%s, 'text', %s, 'once', 0, %s, %s, %s)",
            user_id, text, now + datetime.timedelta(milliseconds=300), True, now)

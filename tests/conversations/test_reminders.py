@@ -187,6 +187,44 @@ def test_the_evening_summary_has_totals_target_left_and_weight_trend(bot):
     assert "Weight: 72 kg" in text
 
 
+def test_the_evening_summary_is_in_the_language_of_the_users_app(bot):
+    """Fired by the worker, outside any turn: the language Telegram last reported is kept on the
+    profile for it (a language chosen with /set language comes first)."""
+    bot.say("/start", language_code="de-AT")
+    bot.say("/set kcal_target 2000", language_code="de")
+    bot.say("/weight 72.5", language_code="de")
+    bot.say("/log 100 g banana", language_code="de")
+    assert Profile.objects.get(pk=42).app_language == "de"
+    _reminder(kind="summary", text="summary", next_fire_at=timezone.now() - datetime.timedelta(minutes=1))
+    assert fire_due() == {"queued": 1}
+    text = html.unescape(OutgoingMessage.objects.get().text)
+    assert text.startswith("<b>Dein Tag</b> (") and "Gegessen: 89 kcal · Eiweiß" in text
+    assert "Von deinem Ziel von 2000 kcal übrig: 1911 kcal" in text and "Gewicht: 72,5 kg" in text
+    assert "/remind off N beendet diese Zusammenfassung" in text
+
+
+def test_a_reminder_is_in_the_chosen_language_and_its_text_as_typed(bot):
+    bot.say("/start", language_code="de")
+    bot.say("/set language es", language_code="de")
+    assert bot.say("/remind every day 21:00 drink water", language_code="de").startswith(
+        "OK: todos los días a las 21:00 te recordaré: drink water.")
+    Reminder.objects.update(next_fire_at=timezone.now() - datetime.timedelta(minutes=1))
+    assert fire_due() == {"queued": 1}
+    assert OutgoingMessage.objects.get().text == "⏰ Recordatorio: drink water"
+    assert bot.say("/reminders").startswith("<b>Tus recordatorios</b>\n1. todos los días a las 21:00: drink water")
+
+
+def test_reminder_replies_in_german(bot):
+    bot.say("/start", language_code="de")
+    assert bot.say("/remind every 2 hours between 9 and 18 stretch", language_code="de").startswith(
+        "OK: alle 2 Stunden zwischen 09:00 und 18:00 erinnere ich dich an: stretch.")
+    assert bot.say("/remind every 1 hour between 9 and 18 sit up", language_code="de").startswith(
+        "OK: jede Stunde zwischen 09:00 und 18:00")
+    assert bot.say("/quiet", language_code="de") == "Keine Ruhezeit eingestellt. /quiet 22:00-07:00 stellt sie ein."
+    assert bot.say("/remind at 25:00 x", language_code="de").startswith("Die Uhrzeit")
+    assert bot.say("/summary maybe", language_code="de").startswith("So geht's: /summary on")
+
+
 # --- the terminal chat (make run) ------------------------------------------------------------------
 @pytest.mark.django_db(transaction=True)
 def test_the_terminal_chat_shows_a_due_reminder(monkeypatch):
