@@ -18,24 +18,14 @@ import html
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from django.conf import settings
 
-if TYPE_CHECKING:
-    from .models import OutgoingMessage
+from .delivery.queue import message_enqueue
+from .files import DOCUMENT, PHOTO, OutgoingFile, document, photo
+from .models import OutgoingMessage
 
-PHOTO, DOCUMENT = "photo", "document"  # OutgoingMessage.Kind (models.py imports this module's importers)
-
-
-@dataclass(frozen=True)
-class OutgoingFile:
-    kind: str  # PHOTO or DOCUMENT
-    filename: str
-    content: bytes
-    caption: str = ""
-    origin: str = "other"  # "chart" or "export": what the queue's row says it came from
+__all__ = ["DOCUMENT", "PHOTO", "OutgoingFile", "can_send", "delivered_here", "document", "photo", "send"]
 
 
 class _Local(threading.local):
@@ -43,14 +33,6 @@ class _Local(threading.local):
 
 
 _local = _Local()
-
-
-def photo(png: bytes, *, caption: str = "", filename: str = "chart.png", origin: str = "chart") -> OutgoingFile:
-    return OutgoingFile(PHOTO, filename, png, caption, origin)
-
-
-def document(content: bytes, *, filename: str, caption: str = "", origin: str = "export") -> OutgoingFile:
-    return OutgoingFile(DOCUMENT, filename, content, caption, origin)
 
 
 def can_send() -> bool:
@@ -73,7 +55,5 @@ def delivered_here() -> Iterator[None]:
 def send(*, user_id: int, chat_id: int, file: OutgoingFile) -> OutgoingMessage | None:
     """Queue `file` for `chat_id` in the current transaction: sent once it has committed. The
     caption is plain text; queued messages are HTML."""
-    from .delivery.queue import message_enqueue
-
     return message_enqueue(user_id=user_id, chat_id=chat_id, kind=file.kind, file=file.content,
                            filename=file.filename, text=html.escape(file.caption, quote=False), origin=file.origin)

@@ -64,7 +64,7 @@ def _when(at: datetime.datetime, zone, now: datetime.datetime) -> str:
 
 def _every(minutes: int) -> str:
     if minutes % 60 == 0:
-        return EVERY_HOUR if minutes == 60 else EVERY_HOURS.format(n=minutes // 60)
+        return str(EVERY_HOUR) if minutes == 60 else EVERY_HOURS.format(n=minutes // 60)
     return EVERY_MINUTES.format(n=minutes)
 
 
@@ -95,7 +95,7 @@ def _confirm(turn: Turn, reminder: Reminder) -> Reply:
     lines = [line]
     if (quiet := quiet_hours(user_id=turn.user_id)) is not None:
         lines.append(QUIET_NOTE.format(quiet=f"{hhmm(quiet[0])}–{hhmm(quiet[1])}"))
-    lines.append(SET_FOOTER)
+    lines.append(str(SET_FOOTER))
     return reply(*lines)
 
 

@@ -10,7 +10,7 @@ from django.utils import formats
 from django.utils.functional import Promise
 
 from .cleaning import clean_text
-from .outgoing import OutgoingFile
+from .files import OutgoingFile
 
 # Telegram's limit for one message's text.
 MAX_REPLY_CHARS = 4096
