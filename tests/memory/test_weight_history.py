@@ -112,7 +112,8 @@ def test_a_cached_weight_row_of_the_wrong_shape_is_refused():
     """The hit check written out for speed (memory/selectors._is_weights) refuses what the spelled-out
     checks refused: a bool, a number out of range, a None, a time too long or with a NUL, a short row."""
     good = {"profile": {"name": "", "username": "", "age": None, "sex": "", "height_cm": None, "weight_kg": None,
-                        "activity": "", "goal": "", "kcal_target": None, "tz": ""},
+                        "activity": "", "goal": "", "kcal_target": None, "tz": "", "language": "",
+                        "app_language": ""},
             "preferences": {}, "weights": [["2026-11-01T08:00:00+00:00", 70.0], ["2026-10-01T08:00:00+00:00", 71]],
             "pending": None}
     assert is_user_memory(good)
