@@ -44,7 +44,8 @@ def _before_is_user_memory() -> Callable[[object], bool]:
 
 def _memory_value(weights: int) -> dict:
     profile = {"name": "User1", "username": "user1", "age": 34, "sex": "female", "height_cm": 168.0, "weight_kg": 64.5,
-               "activity": "moderate", "goal": "maintain", "kcal_target": 2100, "tz": "Europe/Berlin"}
+               "activity": "moderate", "goal": "maintain", "kcal_target": 2100, "tz": "Europe/Berlin",
+               "language": "", "app_language": "en"}
     return {"profile": profile, "preferences": {"units": "metric", "diet": "vegetarian"},
             "weights": [[f"2026-11-{1 + i % 28:02d}T08:00:00+00:00", 64.5 - i * 0.1] for i in range(weights)],
             "pending": None}

@@ -38,7 +38,7 @@ def stored(key):
 
 
 PROFILE = {"name": "Ada", "username": "ada", "age": None, "sex": "", "height_cm": None, "weight_kg": None,
-           "activity": "", "goal": "", "kcal_target": None, "tz": ""}
+           "activity": "", "goal": "", "kcal_target": None, "tz": "", "language": "", "app_language": ""}
 
 
 def memory_with(**profile):
