@@ -4,6 +4,7 @@ in a terminal, readline editing and history, and a clean exit on Ctrl-C and Ctrl
 import getpass
 import io
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -74,9 +75,16 @@ def test_no_info_noise_unless_asked(chat_env):
     assert " INFO " in loud.stderr
 
 
+def _as_from_a_terminal() -> None:
+    """In the child: Ctrl-C as a terminal's shell leaves it for its foreground job. A runner started in
+    the background (`cmd &` in a script) passes SIGINT down ignored, and Python then never raises
+    KeyboardInterrupt: the chat would be tested deaf to Ctrl-C."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _spawn(env) -> pexpect.spawn:
     child = pexpect.spawn(sys.executable, ["manage.py", "chat", "--user", "7", "--name", "Ada"], cwd=str(ROOT), env=env,
-                          encoding="utf-8", timeout=30, dimensions=(40, 200))
+                          encoding="utf-8", timeout=30, dimensions=(40, 200), preexec_fn=_as_from_a_terminal)
     child.expect_exact("you> ")
     return child
 
