@@ -33,12 +33,25 @@ def pytest_sessionstart(session):
         redis_guard.claim(url)
 
 
+# The database settings name before pytest-django swaps in the test database's (django_db_setup).
+_CONFIGURED_DATABASE = django_settings.DATABASES["default"]["NAME"]
+
+
 @pytest.fixture(autouse=True, scope="session")
 def _replay_checked_once(django_db_setup, django_db_blocker):
     """A process's first connection to a Redis dataset checks whether recent invalidations must be
     replayed into it, which may read the database (caching/consistency/replay.py): done once here,
     where the database may be read, not inside whichever test happens to connect first. (Emptying
-    the database between tests does not change the dataset: the check is not repeated.)"""
+    the database between tests does not change the dataset: the check is not repeated.)
+
+    When no selected test uses a database (tests/fleet alone: its processes have databases of their
+    own), pytest-django sets up none, and this process would read the configured one — perhaps a
+    developer's, perhaps not migrated. It then has nothing to replay from, and skips the check."""
+    from django.db import connection
+
+    if connection.settings_dict["NAME"] == _CONFIGURED_DATABASE:
+        django_settings.CACHES["default"].setdefault("OPTIONS", {})["REPLAY_WINDOW"] = 0
+        return
     with django_db_blocker.unblock():
         cache.ping()  # every primary: a Cluster's too
 

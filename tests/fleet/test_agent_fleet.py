@@ -1,14 +1,19 @@
 """The agent's cached answers across processes: a question answered (and cached) through one worker,
 the profile changed through the other, the same question again — answered from the new profile,
-never from the cached answer. The negative control keys answers without the context's versions and
-does see the old answer."""
+never from the cached answer. Then the same through every Redis fault of tests/fleet/test_faults.py
+(the profile changed while Redis is faulty, the answer checked during the fault and after it). The
+negative control keys answers without the context's versions and does see the old answer."""
 
 from __future__ import annotations
+
+import json
+import re
 
 import pytest
 
 from tools.fake_llm import TEST_LLM_KEY, FakeLLM, by_tool
-from tests.fleet.harness import Driver, Fleet, Tally, rounds
+from tests.fleet.harness import Driver, Fleet, Tally, rounds, wait_for_breakers
+from tests.fleet.test_faults import FAULTS, SUMMARY
 
 pytestmark = pytest.mark.fleet
 QUESTION = "wie schwer bin ich gerade?"
@@ -61,3 +66,63 @@ def test_negative_control_answers_keyed_without_versions_go_stale(tmp_path_facto
     finally:
         fleet.stop()
     assert len(stale) >= count - 1, "without the context's versions in the key the old answer must be seen"
+
+
+def _said(reply: str) -> int | None:
+    """The weight the model's answer names, or None (no answer from the model: the rules' reply)."""
+    found = re.search(r"Du wiegst (\d+)\.0 kg\.", reply)
+    return int(found.group(1)) if found else None
+
+
+@pytest.fixture(scope="module")
+def faulty_fleet(tmp_path_factory, llm):
+    fleet = _fleet(tmp_path_factory, llm, "agent-faults")
+    yield fleet
+    fleet.stop()
+
+
+@pytest.mark.parametrize("fault", list(FAULTS))
+def test_no_cached_answer_outlives_a_change_made_while_redis_is_faulty(faulty_fleet, llm, fault):
+    """Each round: the answer cached through both workers; a fault hits Redis; the weight changes
+    through one worker (acknowledged) and the question is asked there during the fault; Redis
+    recovers; both workers are asked, the other one first (it never saw the fault), and again once
+    every breaker has closed. Any answer naming another weight than the last acknowledged one is
+    stale. During the fault the rules may answer instead of the model (counted, not stale); after
+    it, every answer must come from the model with the new weight."""
+    fleet, driver, stale, unanswered_during_fault = faulty_fleet, Driver(Tally()), [], 0
+    count = max(10, rounds() // 3)
+    a, b = fleet.workers
+    for round_no in range(count):
+        user_id, before, after = 5200 + 100 * list(FAULTS).index(fault) + round_no, 60 + round_no, 120 + round_no
+        wait_for_breakers(fleet.workers)
+        assert "Saved" in (driver.turn(b, user_id, f"/set weight_kg {before}") or "")
+        for worker in (a, b):
+            said = _said(driver.turn(worker, user_id, QUESTION) or "")
+            if said != before:
+                stale.append((round_no, worker.name, "before", before, said))
+        recover = FAULTS[fault](fleet.redis)
+        try:
+            reply = driver.turn(b, user_id, f"/set weight_kg {after}", during_fault=True) or ""
+            assert "Saved" in reply, (fault, round_no, reply[:120])
+            said = _said(driver.turn(b, user_id, QUESTION, during_fault=True) or "")
+            unanswered_during_fault += said is None
+            if said is not None and said != after:
+                stale.append((round_no, b.name, "during", after, said))
+        finally:
+            recover()
+        for phase in ("recovered", "breakers closed"):
+            for worker in (a, b):
+                said = _said(driver.turn(worker, user_id, QUESTION) or "")
+                if said != after:
+                    stale.append((round_no, worker.name, phase, after, said))
+            wait_for_breakers(fleet.workers)
+    tally = driver.tally
+    summary = {"rounds": count, "turns": tally.turns, "reads": {"agent": 5 * count}, "stale": len(stale),
+               "failed": len(tally.failed), "slow_during_fault": len(tally.slow),
+               "slowest_during_fault_s": round(tally.slowest_during_fault, 3),
+               "rules_answered_during_fault": unanswered_during_fault}
+    SUMMARY.mkdir(parents=True, exist_ok=True)
+    (SUMMARY / f"agent_{fault}.json").write_text(json.dumps(summary, indent=2))
+    print(f"\nfleet agent {fault}: {summary}")
+    assert driver.tally.failed == [], driver.tally.failed[:5]
+    assert stale == [], stale[:5]
