@@ -32,3 +32,17 @@ class PendingInvalidation(models.Model):
 
     def __str__(self) -> str:
         return self.key
+
+
+class ReplayedDataset(models.Model):
+    """A Redis dataset (`run_id:replication id:db`) whose recent invalidations were replayed, or that
+    was found empty (caching/consistency/replay.py). The marker in Redis says the same, but a FLUSHDB
+    or an eviction can take it while the dataset lives on; this row outlives both, so a process that
+    meets the dataset later does not replay the window again — correct, but every warm entry of the
+    last minutes would be a miss."""
+
+    dataset = models.CharField(max_length=200, primary_key=True)
+    replayed_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return self.dataset

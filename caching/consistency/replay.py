@@ -14,9 +14,14 @@ dataset this process has not seen is checked for the marker `replayed:<run_id>:<
 
 - marker there: another process replayed into this dataset; use it.
 - no marker, the dataset empty: nothing in it can be stale (a fill needs a token minted in it, after
-  the write); the marker is written, nothing else.
+  the write); the record and the marker are written, nothing else.
+- no marker, but the database records the dataset as replayed (`ReplayedDataset`): a FLUSHDB or an
+  eviction took the marker, not the dataset; the marker is written again, nothing replayed. (Without
+  the record, every process meeting the dataset after a flush would replay the window again: correct,
+  but every entry warmed in the last minutes would miss.)
 - otherwise one process takes the lock (SET NX, with a TTL in case it dies), sends INVALIDATE for
-  every key of the last window in batches of BATCH per round trip, and writes the marker LAST;
+  every key of the last window in batches of BATCH per round trip, and writes the record and the
+  marker LAST;
   every other connection meanwhile fails its connect with `ReplayPending`: the guard answers it as a
   bypass (the read goes to the database, nothing is filled), without tripping the breaker.
 
@@ -30,6 +35,7 @@ of them.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import secrets
 import threading
@@ -38,7 +44,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.apps import apps
-from django.db import DatabaseError
+from django.db import DatabaseError, transaction
 from django.db import connection as db
 from django.utils import timezone
 from redis.crc import key_slot
@@ -103,9 +109,11 @@ def on_connect(connection: Any) -> None:
     lock = backend.make_and_validate_key(f"replaying:{tag}:{dataset[0]}:{dataset[1]}")
     exists, size = _pipeline(connection, [("EXISTS", marker), ("DBSIZE",)])
     if not exists:
-        if size:
+        name = f"{dataset[0]}:{dataset[1]}:{dataset[2]}"
+        if size and not _recorded(name):
             _replay(connection, backend, lock, slots, window)
         # Last: a process that finds it relies on everything before it.
+        _record(name)
         _command(connection, "SET", marker, timezone.now().isoformat(), "EX", MARKER_TTL_S)
     with _seen_lock:
         _seen.add(dataset)
@@ -116,17 +124,12 @@ def _replay(connection: Any, backend: ConsistencyBackend, lock: str, slots: set[
     if not _command(connection, "SET", lock, owner, "NX", "PX", LOCK_TTL_MS):
         raise ReplayPending("another process is replaying recent invalidations into this Redis")
     try:
-        # The hook may run in a thread that had no database connection (the stats flusher's): it
-        # leaves the thread as it found it, so no connection stays checked out of the pool.
-        opened_here = db.connection is None
         try:
-            keys = sorted(recent_keys(timezone.now() - timedelta(seconds=window)))
+            with _database():
+                keys = sorted(recent_keys(timezone.now() - timedelta(seconds=window)))
         except DatabaseError as error:
             # Without them we cannot know what this dataset has lost: it stays unused until they can be read.
             raise ReplayPending(f"the recent invalidations cannot be read ({error})") from None
-        finally:
-            if opened_here and not db.in_atomic_block:
-                db.close()
         make_key = backend.make_and_validate_key
         calls = [(make_key(key), make_key(token_key(key))) for key in keys]
         if slots is not None:
@@ -142,6 +145,45 @@ def _replay(connection: Any, backend: ConsistencyBackend, lock: str, slots: set[
             _command(connection, "EVAL", _RELEASE, 1, lock, owner)
         except RedisError:
             pass  # the lock's TTL ends it
+
+
+@contextlib.contextmanager
+def _database() -> Iterator[None]:
+    """The hook may run in a thread that had no database connection (the stats flusher's): it leaves
+    the thread as it found it, so no connection stays checked out of the pool."""
+    opened_here = db.connection is None
+    try:
+        yield
+    finally:
+        if opened_here and not db.in_atomic_block:
+            db.close()
+
+
+def _recorded(name: str) -> bool:
+    """Whether the database records this dataset as replayed (its Redis marker was flushed or evicted
+    since). Best effort: unreadable, it is not — the replay then runs, as without the record."""
+    from caching.models import ReplayedDataset
+
+    try:
+        with _database(), transaction.atomic():  # inside a turn, a savepoint: a failure leaves the turn usable
+            return ReplayedDataset.objects.filter(pk=name).exists()
+    except Exception:  # noqa: BLE001 — a database error, or no database access in this context
+        return False
+
+
+def _record(name: str) -> None:
+    """Record the dataset as replayed (and forget those older than a marker lives). Best effort: a
+    record lost (not written, or rolled back with the turn whose connection ran the hook) costs one
+    more replay later, never a stale read."""
+    from caching.models import ReplayedDataset
+
+    now = timezone.now()
+    try:
+        with _database(), transaction.atomic():
+            ReplayedDataset.objects.bulk_create([ReplayedDataset(dataset=name, replayed_at=now)], ignore_conflicts=True)
+            ReplayedDataset.objects.filter(replayed_at__lt=now - timedelta(seconds=MARKER_TTL_S)).delete()
+    except Exception:  # noqa: BLE001 — as in _recorded
+        logger.debug("could not record the replayed dataset %s", name)
 
 
 def recent_keys(since: datetime) -> set[str]:

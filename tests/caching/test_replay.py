@@ -22,7 +22,7 @@ from django.utils import timezone
 from caching.backend import serializer, stats
 from caching.consistency import outbox, replay
 from caching.keys import user_memory_key
-from caching.models import PendingInvalidation
+from caching.models import PendingInvalidation, ReplayedDataset
 from caching.servers.cluster import is_cluster, node_clients
 from conversations.models import ProcessedUpdate
 
@@ -44,6 +44,7 @@ def _as_a_process_that_never_saw_it(backend) -> None:
     for _, _, node in node_clients(client, primaries_only=True):
         for key in node.scan_iter(match="*:replayed:*"):
             node.delete(key)
+    ReplayedDataset.objects.all().delete()
     replay.forget_seen()
     if is_cluster(client):
         client.disconnect_connection_pools()
@@ -139,6 +140,33 @@ def test_a_dataset_with_the_marker_is_not_replayed_again(own_redis, redis_server
         own_redis.client.get_client().connection_pool.disconnect()
         assert own_redis.get(user_memory_key(1)) == {"filled": "after the replay"}
         assert _replayed_counts(caplog) == [1]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_dataset_flushed_and_filled_again_is_not_replayed_again(own_redis, redis_server, caplog):
+    """FLUSHDB (or an eviction) takes the marker but not the dataset: a process that meets it later
+    finds the database's record and replays nothing — every warm entry stays a hit."""
+    ProcessedUpdate.objects.create(update_id=1, user_id=1, cache_keys=[user_memory_key(1)])
+    _plant_raw(redis_server, own_redis, user_memory_key(1), {"stale": 1})
+    with caplog.at_level(logging.WARNING, logger="caching.consistency.replay"):
+        assert own_redis.get(user_memory_key(1)) is None
+        assert _replayed_counts(caplog) == [1]
+        redis_server.cli("FLUSHDB")
+        _plant(own_redis, user_memory_key(1), {"filled": "after the flush"})
+        replay.forget_seen()
+        own_redis.client.get_client().connection_pool.disconnect()
+        assert own_redis.get(user_memory_key(1)) == {"filled": "after the flush"}
+        assert _replayed_counts(caplog) == [1]
+        assert redis_server.cli("KEYS", "*:replayed:*") != ""  # the marker written again
+    # The negative control: without the record, the same process replays the window again.
+    ReplayedDataset.objects.all().delete()
+    redis_server.cli("FLUSHDB")
+    _plant(own_redis, user_memory_key(1), {"filled": "after the flush"})
+    replay.forget_seen()
+    own_redis.client.get_client().connection_pool.disconnect()
+    with caplog.at_level(logging.WARNING, logger="caching.consistency.replay"):
+        assert own_redis.get(user_memory_key(1)) is None
+        assert _replayed_counts(caplog) == [1, 1]
 
 
 @pytest.mark.django_db(transaction=True)
