@@ -234,19 +234,24 @@ def test_planted_usda_value_is_refused_and_food_answers_from_fdc(usda_bot, fake_
 
 
 def test_usda_value_planted_again_after_the_refusal_is_not_used(fake_fdc, monkeypatch):
+    from nutrition import selectors
+
     fake_fdc.add(200, {"foods": [fdc_food(fdc_id=7, description="Real", nutrients=BANANA_NUTRIENTS)]})
     key = usda_key(normalise_query("pear"), 5)
-    real_get_or_set = cache.get_or_set
+    real_fetch = selectors._fetch_foods
 
-    def planting_get_or_set(*args, **kwargs):
-        plant(key, b'[{"a": 1}]')  # someone keeps writing there
-        return real_get_or_set(*args, **kwargs)
+    def planting_fetch(*args):
+        plant(key, b'[{"a": 1}]')  # someone keeps writing there: again while the refused value is filled
+        return real_fetch(*args)
 
-    monkeypatch.setattr(cache, "get_or_set", planting_get_or_set)
+    plant(key, b'[{"a": 1}]')
+    monkeypatch.setattr(selectors, "_fetch_foods", planting_fetch)
     with stats.capture() as events:
         foods = search_foods(query="pear", limit=5)
     assert [food["description"] for food in foods] == ["Real"]
     assert events.count(("usda", "error")) == 2
+    # The fill's upstream call, then the one answered without the cache (the key was planted again).
+    assert len(fake_fdc.requests) == 2
 
 
 def test_food_validator_accepts_what_the_providers_give(usda_bot, settings):
