@@ -233,6 +233,16 @@ def test_planted_usda_value_is_refused_and_food_answers_from_fdc(usda_bot, fake_
     assert "Logged 100 g apple: <b>Apples, raw</b> — 89 kcal" in usda_bot.say("/log 100 g apple")
 
 
+def test_a_value_planted_over_one_that_passed_is_checked_again(usda_bot, fake_fdc):
+    """A hit skips the shape check only for the bytes that passed it (caching/backend/verdicts.py)."""
+    assert is_food_list(search_foods(query="apple", limit=5))
+    assert is_food_list(search_foods(query="apple", limit=5))  # a hit: its bytes passed
+    plant(usda_key(normalise_query("apple"), 5), b'[{"a": 1}]')
+    with stats.capture() as events:
+        assert is_food_list(search_foods(query="apple", limit=5))
+    assert events.count(("usda", "error")) == 1 and len(fake_fdc.requests) == 2
+
+
 def test_usda_value_planted_again_after_the_refusal_is_not_used(fake_fdc, monkeypatch):
     from nutrition import selectors
 
