@@ -174,6 +174,26 @@ def main(argv: list[str] | None = None) -> None:
     results["a hit's GET: the guard (guarded(lambda r: r.get) → read())"] = pair(
         before_get, lambda: backend.read(rkey, USER_MEMORY, unavailable), pairs=41, batch=200)
 
+    # The key every read makes: Django's make_and_validate_key (make_key → key_func) beside ours.
+    from django.core.cache.backends.base import BaseCache
+
+    key = user_memory_key(42)
+    assert BaseCache.make_and_validate_key(backend, key) == backend.make_and_validate_key(key)
+    results["a read's key (BaseCache.make_and_validate_key → RedisCache's)"] = pair(
+        lambda: BaseCache.make_and_validate_key(backend, key), lambda: backend.make_and_validate_key(key),
+        pairs=41, batch=1000)
+
+    # The backend every cached read looks up: caches[...] (asgiref's Local) beside once per thread.
+    from caching.consistency.backend import current_backend
+
+    def before_backend() -> object:  # caching/consistency/backend.py's current_backend as it was
+        found = caches["default"]
+        return found if getattr(found, "enabled", False) else None
+
+    assert before_backend() is current_backend()
+    results["the backend a cached read uses (caches[\"default\"] → current_backend())"] = pair(
+        before_backend, current_backend, pairs=41, batch=1000)
+
     # The pool: BlockingConnectionPool(10) beside redis-py's ConnectionPool without a cap (settings),
     # one thread, then a burst of gunicorn's 32 threads (per burst).
     blocking = _before_pool(settings.REDIS_URL)

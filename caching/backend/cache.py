@@ -25,6 +25,7 @@ from django.core.cache.backends.base import (
     MEMCACHE_MAX_KEY_LENGTH,
     BaseCache,
     CacheKeyWarning,
+    default_key_func,
     memcache_key_warnings,
 )
 from django.core.exceptions import ImproperlyConfigured
@@ -138,6 +139,15 @@ class RedisCache(DjangoRedisExtras, GuardedRedis, DjangoRedisCache):
         self.local_copy = local_copy_for(server, max_entries=max_entries)
 
     # --- keys -------------------------------------------------------------------------------------
+    def make_and_validate_key(self, key: Any, version: int | None = None) -> str:
+        # Every read makes one: Django's default key function's format, without its two calls.
+        if type(key) is str and self.key_func is default_key_func:
+            rkey = f"{self.key_prefix}:{self.version if version is None else version}:{key}"
+        else:
+            rkey = self.make_key(key, version=version)
+        self.validate_key(rkey)
+        return rkey
+
     def validate_key(self, key: str) -> None:
         # One C-speed test on the hot path; Django's per-character scan only for keys that fail it.
         if len(key) <= MEMCACHE_MAX_KEY_LENGTH and key.isascii() and key.isprintable() and " " not in key:
