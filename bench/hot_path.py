@@ -51,9 +51,37 @@ def _memory_value(weights: int) -> dict:
             "pending": None}
 
 
-# --- before: a hit's GET as caching/consistency/reads.py sent it, through the guard's general path ---
+# --- before: caching/backend/guard.py's _guard as it was (for a call given no client=) -------------
+def _before_guard(backend, fn, namespaces, op, default):
+    from django_redis.exceptions import ConnectionInterrupted
+
+    from caching.backend import stats
+    from caching.backend.breaker import CLOSED
+    from caching.backend.guard import REDIS_ERRORS, _unwrapped
+
+    if not backend.breaker.allow():
+        for namespace in namespaces:
+            stats.record(namespace, stats.BYPASS)
+        return default
+    try:
+        client = backend.client.get_client(write=True)
+        if backend.breaker.state is not CLOSED:
+            backend.before_probe(client)
+        result = fn(client)
+    except (*REDIS_ERRORS, ConnectionInterrupted) as error:
+        backend.record_failure(_unwrapped(error), namespaces, op)
+        return default
+    backend.breaker.succeeded()
+    return result
+
+
+# --- before: a hit's GET as caching/consistency/reads.py sent it: guarded(lambda r: r.get(rkey)) -------
+def _before_guarded(backend, fn, *, namespace=None, default=None):
+    return _before_guard(backend, fn, () if namespace is None else (namespace,), "call", default)
+
+
 def _before_guarded_get(backend, rkey: str, namespace: str, unavailable: object) -> Callable[[], object]:
-    return lambda: backend.guarded(lambda r: r.get(rkey), namespace=namespace, default=unavailable)
+    return lambda: _before_guarded(backend, lambda r: r.get(rkey), namespace=namespace, default=unavailable)
 
 
 # --- before: settings' Redis pool as it was (BlockingConnectionPool, 10 connections, 0.5 s wait) ---------
@@ -173,6 +201,13 @@ def main(argv: list[str] | None = None) -> None:
     assert before_get() == backend.read(rkey, USER_MEMORY, unavailable) is not None
     results["a hit's GET: the guard (guarded(lambda r: r.get) → read())"] = pair(
         before_get, lambda: backend.read(rkey, USER_MEMORY, unavailable), pairs=41, batch=200)
+    # Any other guarded call (a turn's MGET, its commit's pipeline): django-redis's client looked up per
+    # call beside the one the backend keeps.
+    keys = [rkey, rkey + ":token"]
+    results["a guarded call, e.g. the turn's MGET (the client looked up per call → kept)"] = pair(
+        lambda: _before_guard(backend, lambda r: r.mget(keys), (USER_MEMORY,), "get_many", None),
+        lambda: backend.guarded_many(lambda r: r.mget(keys), (USER_MEMORY,), op="get_many", default=None),
+        pairs=41, batch=200)
 
     # The key every read makes: Django's make_and_validate_key (make_key → key_func) beside ours.
     from django.core.cache.backends.base import BaseCache

@@ -89,7 +89,7 @@ class GuardedRedis:
         cache hit makes this one call."""
         client = self._connected
         if client is None or self.breaker.state is not CLOSED:  # not yet connected, or Redis in doubt
-            return self._guard(lambda r: self._connect(r).get(rkey), (namespace,), "get", default, write=False)
+            return self._guard(lambda r: r.get(rkey), (namespace,), "get", default, write=False)
         try:
             raw = client.get(rkey)
         except (*REDIS_ERRORS, ConnectionInterrupted) as error:
@@ -100,7 +100,9 @@ class GuardedRedis:
         return raw
 
     def _connect(self, client: Any) -> Any:
-        self._connected = client  # django-redis's client for the primary: one per backend, kept
+        # django-redis's client for the primary (its pool is the process's): one per backend, kept,
+        # so that a call while the breaker is closed needs no lookup through django-redis.
+        self._connected = client
         return client
 
     def run_script(self, script: LuaScript, keys: Iterable[Any] = (), args: Iterable[Any] = (), *,
@@ -133,9 +135,11 @@ class GuardedRedis:
                 stats.record(namespace, stats.BYPASS)
             return default
         try:
-            client = self.client.get_client(write=True)
-            if self.breaker.state is not CLOSED:
-                self.before_probe(client)
+            client = self._connected
+            if client is None or self.breaker.state is not CLOSED:
+                client = self._connect(self.client.get_client(write=True))
+                if self.breaker.state is not CLOSED:
+                    self.before_probe(client)
             result = fn(client)
         except (*REDIS_ERRORS, ConnectionInterrupted) as error:
             # django-redis's client wraps Redis errors in ConnectionInterrupted: judged by the cause.
