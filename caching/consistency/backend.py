@@ -59,7 +59,7 @@ def current_backend() -> ConsistencyBackend | None:
     context variable), and every cached read makes it. Changing CACHES (override_settings, the
     `settings` fixture) gives `caches` a new store, so it is looked up again; code that puts a
     backend into `caches[...]` itself calls `forget()`."""
-    connections = caches._connections
+    connections = caches.__dict__["_connections"]  # BaseConnectionHandler's store (not in django-stubs)
     if _found.connections is not connections:
         backend: Any = caches[DEFAULT_CACHE_ALIAS]
         _found.backend = backend if getattr(backend, "enabled", False) else None
