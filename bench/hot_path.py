@@ -51,6 +51,84 @@ def _memory_value(weights: int) -> dict:
             "pending": None}
 
 
+# --- before: caching/backend/guard.py's _guard as it was (for a call given no client=) -------------
+def _before_guard(backend, fn, namespaces, op, default):
+    from django_redis.exceptions import ConnectionInterrupted
+
+    from caching.backend import stats
+    from caching.backend.breaker import CLOSED
+    from caching.backend.guard import REDIS_ERRORS, _unwrapped
+
+    if not backend.breaker.allow():
+        for namespace in namespaces:
+            stats.record(namespace, stats.BYPASS)
+        return default
+    try:
+        client = backend.client.get_client(write=True)
+        if backend.breaker.state is not CLOSED:
+            backend.before_probe(client)
+        result = fn(client)
+    except (*REDIS_ERRORS, ConnectionInterrupted) as error:
+        backend.record_failure(_unwrapped(error), namespaces, op)
+        return default
+    backend.breaker.succeeded()
+    return result
+
+
+# --- before: a hit's GET as caching/consistency/reads.py sent it: guarded(lambda r: r.get(rkey)) -------
+def _before_guarded(backend, fn, *, namespace=None, default=None):
+    return _before_guard(backend, fn, () if namespace is None else (namespace,), "call", default)
+
+
+def _before_guarded_get(backend, rkey: str, namespace: str, unavailable: object) -> Callable[[], object]:
+    return lambda: _before_guarded(backend, lambda r: r.get(rkey), namespace=namespace, default=unavailable)
+
+
+# --- before: settings' Redis pool as it was (BlockingConnectionPool, 10 connections, 0.5 s wait) ---------
+def _before_pool(url: str):
+    import redis
+
+    return redis.Redis(connection_pool=redis.BlockingConnectionPool.from_url(url, max_connections=10, timeout=0.5))
+
+
+THREADS, GETS_PER_THREAD = 32, 10  # gunicorn's threads per worker (healthagent/gunicorn_conf.py)
+
+
+def _burst(client, key: str, failed: list[int]) -> Callable[[], object]:
+    """THREADS threads, released together, each sending GETS_PER_THREAD GETs through `client`'s pool;
+    a GET the pool refuses ("No connection available": counted by the guard as Redis failing) counts."""
+    import threading
+
+    import redis
+
+    def one() -> None:
+        start = threading.Barrier(THREADS)
+
+        def work() -> None:
+            start.wait()
+            for _ in range(GETS_PER_THREAD):
+                try:
+                    client.get(key)
+                except redis.ConnectionError:
+                    failed.append(1)
+
+        threads = [threading.Thread(target=work) for _ in range(THREADS)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+
+    return one
+
+
+def _foods(n: int) -> list[dict]:
+    from nutrition.fdc import parse_food
+
+    from .fake_fdc import search_response
+
+    return [food for food in map(parse_food, search_response("banana", n)["foods"]) if food]
+
+
 def _calls(fn: Callable[[], object], n: int = 200) -> float:
     profiler = cProfile.Profile()
     profiler.enable()
@@ -60,7 +138,8 @@ def _calls(fn: Callable[[], object], n: int = 200) -> float:
     return sum(stat[1] for stat in pstats.Stats(profiler).stats.values()) / n  # type: ignore[attr-defined]
 
 
-def pair(before: Callable[[], object], after: Callable[[], object], *, pairs: int, batch: int) -> dict:
+def pair(before: Callable[[], object], after: Callable[[], object], *, pairs: int, batch: int,
+         count_calls: bool = True) -> dict:
     times: dict[str, list[float]] = {"before": [], "after": []}
     ratios = []
     for i in range(pairs):
@@ -74,14 +153,23 @@ def pair(before: Callable[[], object], after: Callable[[], object], *, pairs: in
         ratios.append(measured["after"] / measured["before"])
     return {"before_us": statistics.median(times["before"]), "after_us": statistics.median(times["after"]),
             "after_over_before": statistics.median(ratios), "range": [min(ratios), max(ratios)],
-            "calls_before": _calls(before), "calls_after": _calls(after)}
+            # cProfile sees this thread only: a burst of threads has no count
+            "calls_before": _calls(before) if count_calls else None, "calls_after": _calls(after) if count_calls else None}
 
 
 def main(argv: list[str] | None = None) -> None:
     import django
 
     django.setup()
+    import orjson
+    import redis
+    from django.conf import settings
+    from django.core.cache import cache, caches
+
+    from caching.backend import verdicts
+    from caching.keys import USER_MEMORY, usda_key, user_memory_key
     from memory.selectors import is_user_memory
+    from nutrition.selectors import is_food_list
 
     old = _before_is_user_memory()
     results = {}
@@ -90,6 +178,68 @@ def main(argv: list[str] | None = None) -> None:
         assert old(value) and is_user_memory(value)
         results[f"is_user_memory, {weights} weights"] = pair(lambda v=value: old(v), lambda v=value: is_user_memory(v),
                                                              pairs=41, batch=500)
+
+    # A hit's shape check: every field checked on every hit, beside the verdict on bytes that passed it.
+    for weights in (0, 30):
+        value = _memory_value(weights)
+        raw, rkey = orjson.dumps(value), cache.make_and_validate_key(user_memory_key(weights + 1))
+        results[f"user_memory hit, {weights} weights: the shape check (is_user_memory → the verdict on its bytes)"] = pair(
+            lambda v=value: is_user_memory(v), lambda v=value, b=raw, k=rkey: verdicts.passes(k, b, v, is_user_memory),
+            pairs=41, batch=500)
+    foods = _foods(5)
+    raw, rkey = orjson.dumps(foods), cache.make_and_validate_key(usda_key("banana", 5))
+    assert len(foods) == 5 and is_food_list(foods)
+    results["search_foods hit, 5 foods: the shape check (is_food_list → the verdict on its bytes)"] = pair(
+        lambda: is_food_list(foods), lambda: verdicts.passes(rkey, raw, foods, is_food_list), pairs=41, batch=500)
+
+    # A hit's GET: through the guard's general path (a lambda, django-redis's client lookup) beside read().
+    backend = caches["default"]
+    rkey = backend.make_and_validate_key(user_memory_key(1))
+    backend.guarded(lambda r: r.set(rkey, orjson.dumps(_memory_value(0))))
+    unavailable = object()
+    before_get = _before_guarded_get(backend, rkey, USER_MEMORY, unavailable)
+    assert before_get() == backend.read(rkey, USER_MEMORY, unavailable) is not None
+    results["a hit's GET: the guard (guarded(lambda r: r.get) → read())"] = pair(
+        before_get, lambda: backend.read(rkey, USER_MEMORY, unavailable), pairs=41, batch=200)
+    # Any other guarded call (a turn's MGET, its commit's pipeline): django-redis's client looked up per
+    # call beside the one the backend keeps.
+    keys = [rkey, rkey + ":token"]
+    results["a guarded call, e.g. the turn's MGET (the client looked up per call → kept)"] = pair(
+        lambda: _before_guard(backend, lambda r: r.mget(keys), (USER_MEMORY,), "get_many", None),
+        lambda: backend.guarded_many(lambda r: r.mget(keys), (USER_MEMORY,), op="get_many", default=None),
+        pairs=41, batch=200)
+
+    # The key every read makes: Django's make_and_validate_key (make_key → key_func) beside ours.
+    from django.core.cache.backends.base import BaseCache
+
+    key = user_memory_key(42)
+    assert BaseCache.make_and_validate_key(backend, key) == backend.make_and_validate_key(key)
+    results["a read's key (BaseCache.make_and_validate_key → RedisCache's)"] = pair(
+        lambda: BaseCache.make_and_validate_key(backend, key), lambda: backend.make_and_validate_key(key),
+        pairs=41, batch=1000)
+
+    # The backend every cached read looks up: caches[...] (asgiref's Local) beside once per thread.
+    from caching.consistency.backend import current_backend
+
+    def before_backend() -> object:  # caching/consistency/backend.py's current_backend as it was
+        found = caches["default"]
+        return found if getattr(found, "enabled", False) else None
+
+    assert before_backend() is current_backend()
+    results["the backend a cached read uses (caches[\"default\"] → current_backend())"] = pair(
+        before_backend, current_backend, pairs=41, batch=1000)
+
+    # The pool: BlockingConnectionPool(10) beside redis-py's ConnectionPool without a cap (settings),
+    # one thread, then a burst of gunicorn's 32 threads (per burst).
+    blocking = _before_pool(settings.REDIS_URL)
+    plain = redis.Redis(connection_pool=redis.ConnectionPool.from_url(settings.REDIS_URL, max_connections=10_000))
+    results["GET through the pool, one thread (BlockingConnectionPool(10) → ConnectionPool)"] = pair(
+        lambda: blocking.get(rkey), lambda: plain.get(rkey), pairs=41, batch=200)
+    failed: dict[str, list[int]] = {"before": [], "after": []}
+    burst = pair(_burst(blocking, rkey, failed["before"]), _burst(plain, rkey, failed["after"]), pairs=21, batch=2,
+                 count_calls=False)
+    burst["failed_before"], burst["failed_after"] = len(failed["before"]), len(failed["after"])
+    results[f"{THREADS} threads × {GETS_PER_THREAD} GETs at once (BlockingConnectionPool(10) → ConnectionPool)"] = burst
     json.dump(results, sys.stdout)
 
 

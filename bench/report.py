@@ -254,10 +254,19 @@ def profile_notes(results: dict) -> list[str]:
                   "cProfile's count, which the machine's speed does not change.", "",
                   "| change | before µs | after µs | after ÷ before | calls before | calls after |",
                   "|---|---:|---:|---:|---:|---:|"]
+        def count(calls: float | None) -> str:
+            return "–" if calls is None else f"{calls:.0f}"
+
         for name, c in changes.items():
             lines.append(f"| {name} | {c['before_us']:.1f} | {c['after_us']:.1f} | {c['after_over_before']:.2f}× "
-                         f"({c['range'][0]:.2f}–{c['range'][1]:.2f}) | {c['calls_before']:.0f} | {c['calls_after']:.0f} |")
+                         f"({c['range'][0]:.2f}–{c['range'][1]:.2f}) | {count(c['calls_before'])} | "
+                         f"{count(c['calls_after'])} |")
         lines.append("")
+        for name, c in changes.items():
+            if "failed_before" in c:
+                lines += [f"{name}: GETs the pool refused (\"No connection available\", which the guard counts as "
+                          f"Redis failing, towards the breaker): {c['failed_before']} before, {c['failed_after']} after.",
+                          ""]
     prof = results.get("profile_turn")
     if prof and "ours_shares" in prof:
         ours, floor = prof["ours_shares"], prof["floor_shares"]

@@ -315,7 +315,9 @@ _redis_options: dict = {
     "CLIENT_CLASS": "caching.backend.client.SafeClient",
     "SOCKET_CONNECT_TIMEOUT": env_float("REDIS_CONNECT_TIMEOUT", 0.25),
     "SOCKET_TIMEOUT": env_float("REDIS_SOCKET_TIMEOUT", 0.25),
-    # Blocking: a burst of threads waits briefly for a connection instead of failing at once.
+    # Capped (REDIS_POOL_MAX_SIZE; a Cluster's or Sentinel's pools always are, 10 by default):
+    # blocking, a burst of threads waits briefly for a connection instead of failing at once. A
+    # single Redis without a cap: see below.
     "CONNECTION_POOL_CLASS": "redis.BlockingConnectionPool",
     "CONNECTION_POOL_KWARGS": {
         "max_connections": env_int("REDIS_POOL_MAX_SIZE", 10, minimum=1),
@@ -350,6 +352,16 @@ elif REDIS_TOPOLOGY is not None:
         _redis_options["SOCKET_CONNECT_TIMEOUT"], _redis_options["SOCKET_TIMEOUT"]))
 else:
     REDIS_URL_EFFECTIVE = REDIS_URL
+if REDIS_TOPOLOGY is None and not os.environ.get("REDIS_POOL_MAX_SIZE", "").strip():
+    # One Redis, no cap: redis-py's ConnectionPool. A thread takes an idle connection or opens one and
+    # never waits for another thread's, so a process holds at most as many as it has threads using
+    # Redis at once (gunicorn's WEB_THREADS, the stats flusher). A blocking pool of 10 under 32 threads
+    # queued them on its lock and, in bursts, failed calls after REDIS_POOL_TIMEOUT — counted as Redis
+    # failing, towards the breaker (BENCHMARKS.md, "The hot path's changes, before beside after").
+    # (redis-py's own default cap is 100: Redis's maxclients default stands in for "none".)
+    _redis_options["CONNECTION_POOL_CLASS"] = "redis.ConnectionPool"
+    _redis_options["CONNECTION_POOL_KWARGS"].update(max_connections=10_000)
+    del _redis_options["CONNECTION_POOL_KWARGS"]["timeout"]
 
 if ENABLE_CACHE:
     CACHES = {

@@ -12,7 +12,7 @@ from django.core.cache import cache
 from django.utils import timezone
 from django.utils.translation import gettext as _, gettext_lazy
 
-from caching.api import refuse_value, usda_key
+from caching.api import usda_key
 from healthagent.errors import ApplicationError
 from nutrition.models import FoodEntry
 from nutrition.providers import get_provider
@@ -58,17 +58,11 @@ def search_foods(*, query: str, limit: int = LOOKUP_LIMIT) -> list[dict]:
         # The offline sample set answers in-process, so there is nothing to save; and its foods must
         # never sit under usda keys, where a switch to USDA would serve them as USDA data.
         return _fetch_foods(normalised, limit)
-    key = usda_key(normalised, limit)
-    foods = cache.get_or_set(key, lambda: _fetch_foods(normalised, limit), timeout=_ttl)
-    if not is_food_list(foods):
-        refuse_value(key=key, reason="not a list of foods")
-        # Deleted: this fills the key again (one upstream call, single flight), unless someone
-        # keeps planting values there, when the upstream answer is used as it is.
-        foods = cache.get_or_set(key, lambda: _fetch_foods(normalised, limit), timeout=_ttl)
-        if not is_food_list(foods):
-            refuse_value(key=key, reason="not a list of foods")
-            foods = _fetch_foods(normalised, limit)
-    return foods
+    # A cached value that is not a list of foods (planted) is refused, deleted and filled again (one
+    # upstream call, single flight); if someone keeps planting values there, the upstream answer is
+    # used as it is. A hit on bytes that passed before is not checked again.
+    return cache.get_or_set(usda_key(normalised, limit), lambda: _fetch_foods(normalised, limit), timeout=_ttl,
+                            valid=is_food_list)
 
 
 # Per 100 g (nutrition.units keeps parsed values within these); the diary scales them by up to 50.

@@ -55,6 +55,23 @@ def test_a_secret_key_means_configured_so_debug_stays_off():
     assert done.stdout.split()[:2] == ["False", "usda"]
 
 
+POOL = ("from django.conf import settings as s; o = s.CACHES['default']['OPTIONS']; "
+        "k = o['CONNECTION_POOL_KWARGS']; print(o['CONNECTION_POOL_CLASS'], k['max_connections'], k.get('timeout'))")
+
+
+@pytest.mark.parametrize("extra, expected", [
+    # No cap: a thread never waits for another's connection (redis-py's own default cap is 100).
+    ({}, ["redis.ConnectionPool", "10000", "None"]),
+    ({"REDIS_POOL_MAX_SIZE": "40"}, ["redis.BlockingConnectionPool", "40", "0.5"]),
+    ({"REDIS_POOL_MAX_SIZE": "40", "REDIS_POOL_TIMEOUT": "2"}, ["redis.BlockingConnectionPool", "40", "2.0"]),
+])
+def test_the_redis_pool_waits_only_when_capped(extra, expected):
+    env = bare_env(REDIS_URL="redis://127.0.0.1:1/0", **extra)
+    done = manage("shell", "-v", "0", "-c", POOL, env=env)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split()[-3:] == expected
+
+
 def test_chat_help_works_straight_from_the_venv_python():
     done = manage("chat", "--help", env=bare_env())
     assert done.returncode == 0, done.stderr

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 import warnings
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from django.core.cache import DEFAULT_CACHE_ALIAS, caches
@@ -25,6 +25,7 @@ from django.core.cache.backends.base import (
     MEMCACHE_MAX_KEY_LENGTH,
     BaseCache,
     CacheKeyWarning,
+    default_key_func,
     memcache_key_warnings,
 )
 from django.core.exceptions import ImproperlyConfigured
@@ -32,7 +33,7 @@ from django.utils.module_loading import import_string
 from django_redis.cache import RedisCache as DjangoRedisCache
 from redis.exceptions import ResponseError
 
-from caching.backend import read_ahead, serializer
+from caching.backend import read_ahead, serializer, verdicts
 from caching.backend import singleflight
 from caching.backend import stats
 from caching.backend.breaker import breaker_for
@@ -138,6 +139,15 @@ class RedisCache(DjangoRedisExtras, GuardedRedis, DjangoRedisCache):
         self.local_copy = local_copy_for(server, max_entries=max_entries)
 
     # --- keys -------------------------------------------------------------------------------------
+    def make_and_validate_key(self, key: Any, version: int | None = None) -> str:
+        # Every read makes one: Django's default key function's format, without its two calls.
+        if type(key) is str and self.key_func is default_key_func:
+            rkey = f"{self.key_prefix}:{self.version if version is None else version}:{key}"
+        else:
+            rkey = self.make_key(key, version=version)
+        self.validate_key(rkey)
+        return rkey
+
     def validate_key(self, key: str) -> None:
         # One C-speed test on the hot path; Django's per-character scan only for keys that fail it.
         if len(key) <= MEMCACHE_MAX_KEY_LENGTH and key.isascii() and key.isprintable() and " " not in key:
@@ -151,16 +161,22 @@ class RedisCache(DjangoRedisExtras, GuardedRedis, DjangoRedisCache):
         value = self._read(self.make_and_validate_key(key, version=version), namespace_of(key), key, client)
         return default if value is _MISSING or value is _UNAVAILABLE else value
 
-    def get_or_set(self, key: Any, default: Any, timeout: Any = DEFAULT_TIMEOUT, version: int | None = None) -> Any:
+    def get_or_set(self, key: Any, default: Any, timeout: Any = DEFAULT_TIMEOUT, version: int | None = None,
+                   valid: Callable[[Any], bool] | None = None) -> Any:
         """Django's get_or_set; a callable default is computed once for concurrent misses on `key`,
         across threads and processes (caching/backend/singleflight.py), and its errors are never stored.
 
-        Our extension: `timeout` may be a callable, `timeout(value) -> seconds`, so that a caller can
-        keep e.g. "no results" for less time than results. A hit is one GET, as with get().
+        Our extensions: `timeout` may be a callable, `timeout(value) -> seconds`, so that a caller can
+        keep e.g. "no results" for less time than results. `valid(value) -> bool` says what a cached
+        value must be to be used (anyone who can write to Redis can plant one): one it refuses is
+        counted as a miss and an error, deleted and computed afresh; if the value the fill ends with
+        fails it too (planted again meanwhile), that is refused as well and a callable default's own
+        answer is returned, not cached. A hit is one GET, as with get(); bytes that passed `valid`
+        before are not checked again (caching/backend/verdicts.py).
         """
         namespace = namespace_of(key)
         rkey = self.make_and_validate_key(key, version=version)
-        value = self._read(rkey, namespace, key)
+        value = self._read(rkey, namespace, key, valid=valid)
         if value is not _MISSING and value is not _UNAVAILABLE:
             return value
         if not callable(default):
@@ -168,16 +184,25 @@ class RedisCache(DjangoRedisExtras, GuardedRedis, DjangoRedisCache):
             if self.add(key, default, timeout=seconds, version=version):
                 return default
             return self.get(key, default, version=version)  # Django: what add() lost to wins
-        return singleflight.fill(self, key=key, rkey=rkey, namespace=namespace, compute=default, timeout=timeout,
-                                 version=version, reached=value is _MISSING)
+        value = singleflight.fill(self, key=key, rkey=rkey, namespace=namespace, compute=default, timeout=timeout,
+                                  version=version, reached=value is _MISSING)
+        if valid is None or valid(value):
+            return value
+        self.refuse(rkey, namespace, serializer.RefusedValue("not the shape this data path expects"), miss=False)
+        return default()
 
-    def _read(self, rkey: str, namespace: str, key: Any, client: Any = None) -> Any:
-        """One GET: the value, _MISSING (Redis answered: not there) or _UNAVAILABLE (it could not).
-        The GET may have been sent already, with others read ahead in one round trip (caching/backend/read_ahead.py)."""
+    def _read(self, rkey: str, namespace: str, key: Any, client: Any = None,
+              valid: Callable[[Any], bool] | None = None) -> Any:
+        """One GET: the value, _MISSING (Redis answered: not there, or a value `valid` refuses) or
+        _UNAVAILABLE (it could not). The GET may have been sent already, with others read ahead in
+        one round trip (caching/backend/read_ahead.py)."""
         raw = read_ahead.take(key)
         if raw is read_ahead.NOT_READ:
-            raw = self._guard(lambda r: r.get(rkey), (namespace,), "get", _UNAVAILABLE, write=False,
-                              client=client)
+            if client is None:
+                raw = self.read(rkey, namespace, _UNAVAILABLE)
+            else:
+                raw = self._guard(lambda r: r.get(rkey), (namespace,), "get", _UNAVAILABLE, write=False,
+                                  client=client)
         if raw is _UNAVAILABLE:
             return _UNAVAILABLE
         if not isinstance(raw, bytes):  # None: Redis answered that it has no value
@@ -187,6 +212,9 @@ class RedisCache(DjangoRedisExtras, GuardedRedis, DjangoRedisCache):
             return _MISSING
         try:
             value = serializer.loads(raw)
+            # The same bytes passed before: checked once, not on every hit (caching/backend/verdicts.py).
+            if valid is not None and not verdicts.passes(rkey, raw, value, valid):
+                raise serializer.RefusedValue("not the shape this data path expects")
         except serializer.RefusedValue as refusal:
             self.refuse(rkey, namespace, refusal)
             return _MISSING

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
+from django.core.cache.backends.base import DEFAULT_TIMEOUT
 from django.core.cache.backends.dummy import DummyCache
 
 T = TypeVar("T")
@@ -14,6 +15,11 @@ T = TypeVar("T")
 class DisabledCache(DummyCache):
     enabled = False
     breaker = None
+
+    def get_or_set(self, key: Any, default: Any, timeout: Any = DEFAULT_TIMEOUT, version: int | None = None,
+                   valid: Callable[[Any], bool] | None = None) -> Any:
+        # `valid`: our backend's extension, for values read from Redis; nothing is read here.
+        return super().get_or_set(key, default, timeout=timeout, version=version)
 
     def guarded(self, fn: Callable[[Any], Any], *, namespace: str | None = None, default: Any = None) -> Any:
         return default

@@ -66,6 +66,7 @@ class GuardedRedis:
     breaker: CircuitBreaker
     client: Any
     make_and_validate_key: Callable[..., str]
+    _connected: Any = None  # the primary's redis-py client, once `_guard` has handed it out
 
     @overload
     def guarded(self, fn: Callable[[Any], T], *, namespace: str | None = None) -> T | None: ...
@@ -81,6 +82,28 @@ class GuardedRedis:
                      write: bool = True) -> T:
         """`guarded` for a call that touches keys of several namespaces (each counts a failure)."""
         return self._guard(fn, namespaces, op, default, write=write)
+
+    def read(self, rkey: str, namespace: str, default: Any) -> Any:
+        """One GET of `rkey` (a key with its prefix): the bytes, None, or `default` when Redis cannot
+        answer — `_guard`'s rules, without its indirections while the breaker is closed: every
+        cache hit makes this one call."""
+        client = self._connected
+        if client is None or self.breaker.state is not CLOSED:  # not yet connected, or Redis in doubt
+            return self._guard(lambda r: r.get(rkey), (namespace,), "get", default, write=False)
+        try:
+            raw = client.get(rkey)
+        except (*REDIS_ERRORS, ConnectionInterrupted) as error:
+            self.record_failure(_unwrapped(error), (namespace,), "get")
+            return default
+        if self.breaker.failures:
+            self.breaker.succeeded()
+        return raw
+
+    def _connect(self, client: Any) -> Any:
+        # django-redis's client for the primary (its pool is the process's): one per backend, kept,
+        # so that a call while the breaker is closed needs no lookup through django-redis.
+        self._connected = client
+        return client
 
     def run_script(self, script: LuaScript, keys: Iterable[Any] = (), args: Iterable[Any] = (), *,
                    namespace: str | None = None, default: Any = None, version: int | None = None) -> Any:
@@ -112,9 +135,11 @@ class GuardedRedis:
                 stats.record(namespace, stats.BYPASS)
             return default
         try:
-            client = self.client.get_client(write=True)
-            if self.breaker.state is not CLOSED:
-                self.before_probe(client)
+            client = self._connected
+            if client is None or self.breaker.state is not CLOSED:
+                client = self._connect(self.client.get_client(write=True))
+                if self.breaker.state is not CLOSED:
+                    self.before_probe(client)
             result = fn(client)
         except (*REDIS_ERRORS, ConnectionInterrupted) as error:
             # django-redis's client wraps Redis errors in ConnectionInterrupted: judged by the cause.
@@ -154,11 +179,13 @@ class GuardedRedis:
         level = logging.WARNING if _first_in_a_while(f"{op}:{error}"[:80]) else logging.DEBUG
         logger.log(level, "Redis refused cache %s (%s); answered as a miss / not stored", op, error)
 
-    def refuse(self, rkey: str, namespace: str, refusal: Exception) -> None:
+    def refuse(self, rkey: str, namespace: str, refusal: Exception, *, miss: bool = True) -> None:
         """A cached value that must not be used (unreadable, unsigned, not the expected shape): a
-        counted miss and error, deleted, a warning."""
+        counted miss (`miss=False`: the read that found it counted one already) and error, deleted,
+        a warning."""
         # Never trusted, never unpickled; deleted so that the next fill (add/get_or_set) can replace it.
-        stats.record(namespace, stats.MISS)
+        if miss:
+            stats.record(namespace, stats.MISS)
         stats.record(namespace, stats.ERROR)
         logger.warning("refused the cached value at %s (%s): treated as a miss and deleted", rkey, refusal)
         self._guard(lambda r: r.delete(rkey), (), "delete", 0)

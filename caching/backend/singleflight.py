@@ -15,9 +15,10 @@ pipelined round trip, SET lock NX PX + GET value, every 5 ms doubling to 50 ms:
 SET before GET is what makes the poll race-free: taking the lock means the previous holder had
 released it, which it does only after storing.
 
-Why polling, not BLPOP or pub/sub: a blocked BLPOP holds a pool connection for the whole wait (the
-pool has 10, and a caller waits 0.5 s for one before counting Redis as failed, so a burst of waiters
-would trip the breaker for everyone) and needs a socket timeout above the 0.25 s ours use; pub/sub
+Why polling, not BLPOP or pub/sub: a blocked BLPOP holds a pool connection for the whole wait (a
+capped pool — REDIS_POOL_MAX_SIZE, a Cluster's or Sentinel's 10 — makes a caller wait 0.5 s for one
+before counting Redis as failed, so a burst of waiters would trip the breaker for everyone; an
+uncapped one opens a connection per waiter) and needs a socket timeout above the 0.25 s ours use; pub/sub
 needs a connection of its own. Polling costs one small round trip per ≤ 50 ms per waiting *process*
 (its threads wait in-process), cannot miss a wake-up, and notices an expired lock by itself.
 

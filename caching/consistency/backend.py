@@ -8,6 +8,7 @@ provides it.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterable
 from typing import Any, Protocol, TypeVar, overload
 
@@ -23,6 +24,8 @@ class ConsistencyBackend(Protocol):
     enabled: bool
 
     def make_and_validate_key(self, key: str, version: int | None = None) -> str: ...
+
+    def read(self, rkey: str, namespace: str, default: Any) -> Any: ...
 
     @overload
     def guarded(self, fn: Callable[[Any], T], *, namespace: str | None = None) -> T | None: ...
@@ -41,8 +44,29 @@ class ConsistencyBackend(Protocol):
     def refuse(self, rkey: str, namespace: str, refusal: Exception) -> None: ...
 
 
+class _Found(threading.local):
+    connections: Any = None  # the `caches` handler's per-thread store the backend was found in
+    backend: Any = None
+
+
+_found = _Found()
+
+
 def current_backend() -> ConsistencyBackend | None:
-    """The default cache backend, looked up once per call (each attribute of the `cache` proxy is a
-    lookup of its own), or None when caching is disabled (ENABLE_CACHE=false)."""
-    backend: Any = caches[DEFAULT_CACHE_ALIAS]
-    return backend if getattr(backend, "enabled", False) else None
+    """The default cache backend, or None when caching is disabled (ENABLE_CACHE=false).
+
+    Looked up in `caches` once per thread: that lookup goes through asgiref's Local (a lock and a
+    context variable), and every cached read makes it. Changing CACHES (override_settings, the
+    `settings` fixture) gives `caches` a new store, so it is looked up again; code that puts a
+    backend into `caches[...]` itself calls `forget()`."""
+    connections = caches.__dict__["_connections"]  # BaseConnectionHandler's store (not in django-stubs)
+    if _found.connections is not connections:
+        backend: Any = caches[DEFAULT_CACHE_ALIAS]
+        _found.backend = backend if getattr(backend, "enabled", False) else None
+        _found.connections = connections
+    return _found.backend
+
+
+def forget() -> None:
+    """Look the backend up again on this thread (after `caches[alias] = ...`)."""
+    _found.connections = None

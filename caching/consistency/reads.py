@@ -19,7 +19,7 @@ import logging
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from caching.backend import read_ahead, serializer, stats
+from caching.backend import read_ahead, serializer, stats, verdicts
 from caching.backend.scripts import ENSURE_TOKEN, FILL_IF_TOKEN
 from caching.consistency import commit_buffer, fence, turn_state
 from caching.consistency.backend import ConsistencyBackend, current_backend
@@ -46,13 +46,14 @@ def _lookup(backend: ConsistencyBackend, key: str, valid: Callable[[Any], bool] 
     if key in buffered:  # read in this turn: until the commit, the same answer serves again
         raw = buffered[key]
     else:
-        raw = backend.guarded(lambda r: r.get(rkey), namespace=namespace, default=_UNAVAILABLE)
+        raw = backend.read(rkey, namespace, _UNAVAILABLE)
     if raw is _UNAVAILABLE:
         return _UNAVAILABLE, None
     if isinstance(raw, bytes):
         try:
             value = serializer.loads(raw)
-            if valid is not None and not valid(value):
+            # The same bytes passed before: checked once, not on every hit (caching/backend/verdicts.py).
+            if valid is not None and not verdicts.passes(rkey, raw, value, valid):
                 raise serializer.RefusedValue("not the shape this data path expects")
         except serializer.RefusedValue as refusal:
             backend.refuse(rkey, namespace, refusal)

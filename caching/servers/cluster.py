@@ -27,8 +27,8 @@ CLUSTER_UNAVAILABLE = (ClusterDownError, ClusterError, SlotNotCoveredError)
 
 
 class SentinelBlockingConnectionPool(SentinelConnectionPool, BlockingConnectionPool):
-    """redis-py's Sentinel pool fails at once when all its connections are busy; like the single
-    Redis's pool (settings: BlockingConnectionPool), a burst of threads waits briefly instead."""
+    """redis-py's Sentinel pool fails at once when all its connections are busy; like a capped single
+    Redis's pool (settings: REDIS_POOL_MAX_SIZE), a burst of threads waits briefly instead."""
 
 
 class CacheCluster(RedisCluster):
@@ -81,7 +81,7 @@ class ClusterConnectionFactory(ConnectionFactory):
         params = self.make_connection_params(url)  # timeouts, USERNAME/PASSWORD options
         params.pop("parser_class", None)
         params.pop("url", None)
-        # A blocking pool per node, as for a single Redis: a burst of threads waits briefly for a
+        # A blocking pool per node, as for a capped single Redis: a burst of threads waits briefly for a
         # connection (`timeout`) instead of failing at once.
         params.update(self.pool_cls_kwargs)
         params.setdefault("max_connections", 10)

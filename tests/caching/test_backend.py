@@ -1,6 +1,7 @@
 """The backend as callers see it: Django's API, safe values, Redis errors answered, one round trip per hit."""
 
 import logging
+import os
 import pickle
 import subprocess
 import sys
@@ -10,6 +11,7 @@ from pathlib import Path
 import orjson
 import pytest
 import redis
+from django.conf import settings
 from django.core.cache import cache
 from django.core.cache.backends.base import CacheKeyWarning
 from django_redis import get_redis_connection
@@ -159,9 +161,12 @@ def test_django_redis_tooling_still_works():
     assert cache.delete_pattern("user_memory:*") >= 1
     assert get_redis_connection("default").ping()
     client = get_redis_connection("default")
-    if isinstance(client, redis.RedisCluster):  # one pool per node
-        client = client.get_default_node().redis_connection
-    assert client.connection_pool.max_connections == 10
+    if isinstance(client, redis.RedisCluster):  # one pool per node, blocking, 10 each
+        assert client.get_default_node().redis_connection.connection_pool.max_connections == 10
+    elif settings.REDIS_TOPOLOGY is None and not os.environ.get("REDIS_POOL_MAX_SIZE", "").strip():
+        # One connection per thread using Redis at once, no thread waits for another's (settings).
+        assert type(client.connection_pool) is redis.ConnectionPool
+        assert client.connection_pool.max_connections == 10_000
 
 
 @pytest.mark.redis_server

@@ -233,20 +233,35 @@ def test_planted_usda_value_is_refused_and_food_answers_from_fdc(usda_bot, fake_
     assert "Logged 100 g apple: <b>Apples, raw</b> — 89 kcal" in usda_bot.say("/log 100 g apple")
 
 
+def test_a_value_planted_over_one_that_passed_is_checked_again(usda_bot, fake_fdc):
+    """A hit skips the shape check only for the bytes that passed it (caching/backend/verdicts.py)."""
+    assert is_food_list(search_foods(query="apple", limit=5))
+    assert is_food_list(search_foods(query="apple", limit=5))  # a hit: its bytes passed
+    plant(usda_key(normalise_query("apple"), 5), b'[{"a": 1}]')
+    with stats.capture() as events:
+        assert is_food_list(search_foods(query="apple", limit=5))
+    assert events.count(("usda", "error")) == 1 and len(fake_fdc.requests) == 2
+
+
 def test_usda_value_planted_again_after_the_refusal_is_not_used(fake_fdc, monkeypatch):
+    from nutrition import selectors
+
     fake_fdc.add(200, {"foods": [fdc_food(fdc_id=7, description="Real", nutrients=BANANA_NUTRIENTS)]})
     key = usda_key(normalise_query("pear"), 5)
-    real_get_or_set = cache.get_or_set
+    real_fetch = selectors._fetch_foods
 
-    def planting_get_or_set(*args, **kwargs):
-        plant(key, b'[{"a": 1}]')  # someone keeps writing there
-        return real_get_or_set(*args, **kwargs)
+    def planting_fetch(*args):
+        plant(key, b'[{"a": 1}]')  # someone keeps writing there: again while the refused value is filled
+        return real_fetch(*args)
 
-    monkeypatch.setattr(cache, "get_or_set", planting_get_or_set)
+    plant(key, b'[{"a": 1}]')
+    monkeypatch.setattr(selectors, "_fetch_foods", planting_fetch)
     with stats.capture() as events:
         foods = search_foods(query="pear", limit=5)
     assert [food["description"] for food in foods] == ["Real"]
     assert events.count(("usda", "error")) == 2
+    # The fill's upstream call, then the one answered without the cache (the key was planted again).
+    assert len(fake_fdc.requests) == 2
 
 
 def test_food_validator_accepts_what_the_providers_give(usda_bot, settings):
