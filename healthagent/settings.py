@@ -390,6 +390,9 @@ if USDA_CONNECT_TIMEOUT + USDA_READ_TIMEOUT > USDA_TIME_BUDGET:
     )
 # A bot turn must not hang on a long Retry-After: longer waits are not retried but reported.
 USDA_MAX_RETRY_AFTER = env_float("USDA_MAX_RETRY_AFTER", 5.0)
+# Turns per process that may wait on FDC at once (outside their transaction, holding a worker
+# thread); the next are told at once that the food database is slow, nothing guessed.
+USDA_CONCURRENCY = env_int("USDA_CONCURRENCY", 8, minimum=1)
 
 # --- The agent (optional): an OpenAI-compatible chat-completions endpoint with tool calling --------
 # All three or none: without them free text is answered by the rules alone and nothing leaves the
