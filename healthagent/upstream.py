@@ -48,11 +48,12 @@ class _Failed:
 
 _memo: contextvars.ContextVar[dict | None] = contextvars.ContextVar("upstream_memo", default=None)
 _deferring: contextvars.ContextVar[bool] = contextvars.ContextVar("upstream_deferring", default=False)
+_last_attempt: contextvars.ContextVar[bool] = contextvars.ContextVar("upstream_last_attempt", default=False)
 
 
 def deferring() -> bool:
     """Whether an upstream call now would be made inside a turn's transaction (and is deferred)."""
-    return _deferring.get() and _memo.get() is not None
+    return _deferring.get() and _memo.get() is not None and not _last_attempt.get()
 
 
 @contextmanager
@@ -74,15 +75,14 @@ def kept(key: Hashable) -> bool:
 def outside(key: Hashable, call: Callable[[], T]) -> T:
     """`call()`, made outside any turn's transaction: at once when none is open, else the answer
     this update got before (its ApplicationError raised again), else CallOutside."""
-    if not deferring():
-        return call()
     memo = _memo.get()
-    assert memo is not None
-    if key in memo:
+    if memo is not None and key in memo:
         kept = memo[key]
         if isinstance(kept, _Failed):
             raise kept.error
         return kept
+    if not deferring():
+        return call()
     raise CallOutside(key, call)
 
 
@@ -111,8 +111,8 @@ def _attempts(turn: Callable[[], T]) -> T:
                 memo[needed.key] = _Failed(error)
     logger.warning("a turn needed more than %s upstream calls: the rest are made inside its transaction",
                    MAX_ATTEMPTS)
-    token = _memo.set(None)
+    token = _last_attempt.set(True)
     try:
         return turn()
     finally:
-        _memo.reset(token)
+        _last_attempt.reset(token)
