@@ -3,7 +3,8 @@
 A turn is one transaction (conversations/updates.py): the claim of its update, its reads, its
 writes, COMMIT. A call that can take seconds must not be made inside it: it would hold the
 transaction, the claim's row and a pooled database connection for as long as the upstream takes,
-and the connections other users' turns need run out first (docs/ARCHITECTURE.md, "Slow upstreams").
+and the connections other users' turns need run out first (docs/ARCHITECTURE.md, "Slow upstreams"):
+so the call is made with the connection given back to the pool too.
 
 So inside a turn (`deferring()`), code that needs such a call asks `outside(key, call)`: the answer
 this update already has under `key`, or `CallOutside` is raised. The turn's transaction rolls back
@@ -21,6 +22,8 @@ import logging
 from collections.abc import Callable, Hashable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
+
+from django.db import connections
 
 from healthagent.errors import ApplicationError
 
@@ -98,6 +101,17 @@ def attempts(turn: Callable[[], T]) -> T:
         _memo.reset(token)
 
 
+def _release_connections() -> None:
+    """Give this thread's database connections back before the slow call: out of its transaction, a
+    request still holds its pooled connection until the request ends (Django closes it then), and
+    the pool's connections, not the worker threads, are what other users' turns run short of. The
+    turn's next attempt takes one again (one pool checkout, only on this slow path)."""
+    for alias in connections:
+        wrapper = connections[alias]
+        if wrapper.connection is not None and not wrapper.in_atomic_block:  # in a test's atomic: kept
+            wrapper.close()
+
+
 def _attempts(turn: Callable[[], T]) -> T:
     memo = _memo.get()
     assert memo is not None
@@ -105,6 +119,7 @@ def _attempts(turn: Callable[[], T]) -> T:
         try:
             return turn()
         except CallOutside as needed:
+            _release_connections()
             try:
                 memo[needed.key] = needed.call()
             except ApplicationError as error:

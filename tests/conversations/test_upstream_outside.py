@@ -47,14 +47,19 @@ def _post(secret: str, update: dict) -> dict:
             connection.close()
 
 
+def _state() -> tuple[bool, bool]:
+    return connection.in_atomic_block, connection.connection is not None
+
+
 @pytest.fixture
 def fdc_calls(monkeypatch):
-    """Each FDC search a turn makes: whether a transaction was open in the calling thread."""
-    seen: list[bool] = []
+    """Each FDC search a turn makes: (a transaction open in the calling thread, its database
+    connection still held rather than given back to the pool)."""
+    seen: list[tuple[bool, bool]] = []
     real = selectors._fetch_foods
 
     def fetch(query: str, limit: int) -> list[dict]:
-        seen.append(connection.in_atomic_block)
+        seen.append(_state())
         return real(query, limit)
 
     monkeypatch.setattr(selectors, "_fetch_foods", fetch)
@@ -72,7 +77,7 @@ def usda(fake_fdc, webhook_secret, settings):
 def test_a_food_lookup_is_made_with_no_transaction_open(usda, fdc_calls, webhook_secret):
     body = _post(webhook_secret, make_update("/log 150 g banana"))
     assert "Banana" in body["text"]
-    assert fdc_calls == [False]
+    assert fdc_calls == [(False, False)]
     assert FoodEntry.objects.get(user_id=42).grams == 150
 
 
@@ -84,19 +89,19 @@ def test_with_the_cache_off_the_turn_reads_its_own_lookup_and_makes_it_once(usda
     monkeypatch.setattr(cache, "get_or_set", lambda key, default, **kwargs: default())
     body = _post(webhook_secret, make_update("I had 150 g banana and 100 g banana"))
     assert "Banana" in body["text"]
-    assert fdc_calls == [False]  # one query, one upstream call, made outside
+    assert fdc_calls == [(False, False)]  # one query, one upstream call, made outside
     assert FoodEntry.objects.filter(user_id=42).count() == 2
 
 
 def test_an_upstream_error_is_kept_for_the_turn_and_answered(usda, fdc_calls, webhook_secret, monkeypatch):
     def unavailable(query: str, limit: int) -> list[dict]:
-        fdc_calls.append(connection.in_atomic_block)
+        fdc_calls.append(_state())
         raise ApplicationError("Sorry, nutrition lookups are unavailable right now.", status=503)
 
     monkeypatch.setattr(selectors, "_fetch_foods", unavailable)
     body = _post(webhook_secret, make_update("/log 150 g banana"))
     assert "unavailable" in body["text"]
-    assert fdc_calls == [False]
+    assert fdc_calls == [(False, False)]
     assert not FoodEntry.objects.exists()
 
 
@@ -108,7 +113,7 @@ def test_a_redelivery_while_the_lookup_runs_does_not_log_twice(usda, webhook_sec
     real, answers, calls = selectors._fetch_foods, [], []
 
     def fetch(query: str, limit: int) -> list[dict]:
-        calls.append(connection.in_atomic_block)
+        calls.append(_state())
         if len(calls) == 1:  # the first delivery is outside its transaction: Telegram sends it again
             second = threading.Thread(target=lambda: answers.append(_post(webhook_secret, update)))
             second.start()
@@ -118,7 +123,7 @@ def test_a_redelivery_while_the_lookup_runs_does_not_log_twice(usda, webhook_sec
     monkeypatch.setattr(selectors, "_fetch_foods", fetch)
     first = _post(webhook_secret, update)
     assert answers == [first]
-    assert calls == [False, False]
+    assert calls == [(False, False), (False, False)]
     assert FoodEntry.objects.filter(user_id=42).count() == 1
     assert Message.objects.filter(role="user", content="/log 150 g banana").count() == 1
     assert ProcessedUpdate.objects.filter(pk=777_001).count() == 1
@@ -172,11 +177,11 @@ def ada(db):
 
 @pytest.fixture
 def model_calls(monkeypatch):
-    seen: list[bool] = []
+    seen: list[tuple[bool, bool]] = []
     real = provider.complete
 
     def complete(**kwargs):
-        seen.append(connection.in_atomic_block)
+        seen.append(_state())
         return real(**kwargs)
 
     monkeypatch.setattr(provider, "complete", complete)
@@ -190,7 +195,7 @@ def test_the_model_is_asked_with_no_transaction_open_and_its_writes_made_in_the_
                                  lambda results: "Ich habe 2 Eier eingetragen.")
     body = _post(webhook_secret, make_update("Ich habe zwei Eier gegessen"))
     assert "Logged: 2 eggs (you said “zwei”)" in body["text"]
-    assert model_calls == [False, False]  # the tool call and the answer
+    assert model_calls == [(False, False)] * 2  # the tool call and the answer
     assert FoodEntry.objects.filter(user_id=42).count() == 1
 
 
@@ -217,6 +222,6 @@ def test_a_redelivery_while_the_model_answers_does_not_log_twice(ada, fake_llm, 
     first = _post(webhook_secret, update)
     assert answers == [first]
     assert "Logged: 2 eggs" in first["text"]
-    assert model_calls == [False] * 4  # each delivery asked the model (tool call, answer); the second's writes count
+    assert model_calls == [(False, False)] * 4  # each delivery asked the model (tool call, answer); the second's writes count
     assert FoodEntry.objects.filter(user_id=42).count() == 1
     assert ProcessedUpdate.objects.filter(pk=777_002).count() == 1
