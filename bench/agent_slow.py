@@ -163,9 +163,9 @@ def _section(args: argparse.Namespace, results: dict) -> str:
         "|---|---:|---:|---:|---:|---:|---:|",
         *rows,
         "",
-        "A turn waiting on the model holds its thread and its database connection (the turn is one transaction): "
-        "unbounded, the slow provider takes the pool from the turns that need no model. LLM_CONCURRENCY bounds the "
-        "turns that wait on it per process; the rest get the rules' reply at once.",
+        "A turn waits on the model outside its transaction, its database connection given back to the pool "
+        "(healthagent/upstream.py), so it holds a worker thread only; LLM_CONCURRENCY bounds the turns that wait on "
+        "it per process, the rest get the rules' reply at once. The unbounded row shows what the threads alone cost.",
         END,
         "",
     ])
