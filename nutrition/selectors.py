@@ -68,7 +68,7 @@ def search_foods(*, query: str, limit: int = LOOKUP_LIMIT) -> list[dict]:
         return _fetch_foods(normalised, limit)
     key = usda_key(normalised, limit)
     if upstream.deferring():  # inside a bot turn's transaction: a hit, else the lookup made outside it
-        cached = cache.get(key)
+        cached = None if upstream.kept(key) else cache.get(key)
         if is_food_list(cached):
             return cached
         return upstream.outside(key, lambda: _bounded(lambda: _looked_up(key, normalised, limit)))
