@@ -95,7 +95,9 @@ def answer(*, user_id: int, memory: dict, history: tuple[dict, ...], tz: str | N
     scope = {"question": question, "model": settings.LLM_MODEL, "prompt_version": PROMPT_VERSION,
              "day": today.isoformat()}
     candidates = _candidates(scope, user_id, versions, follow_up=bool(earlier))
-    asked = ("agent", user_id, question, tuple(sorted(versions.items())))
+    # Not keyed by the versions: an attempt more must find what this update's model said, even if
+    # another turn changed the context in between (the answer then is as old as the model's call).
+    asked = ("agent", user_id, question)
     # This update's own outcome first: the attempt that asked the model may have kept its answer.
     found = None if upstream.kept(asked) else answer_lookup(candidates)
     if found is not None:
@@ -212,6 +214,7 @@ def _converse(run: Run, text: str, earlier: list[dict], deadline: float) -> str:
         remaining = deadline - time.monotonic()
         if remaining < 0.2:
             raise _Unanswered("time budget", tuple(run.notes))
+        upstream.release_connections()  # a tool may have read the database: not held while the model thinks
         try:
             completion = provider.complete(messages=messages, tools=SCHEMAS, timeout=remaining)
         except provider.ProviderFailed as failed:

@@ -101,7 +101,7 @@ def attempts(turn: Callable[[], T]) -> T:
         _memo.reset(token)
 
 
-def _release_connections() -> None:
+def release_connections() -> None:
     """Give this thread's database connections back before the slow call: out of its transaction, a
     request still holds its pooled connection until the request ends (Django closes it then), and
     the pool's connections, not the worker threads, are what other users' turns run short of. The
@@ -119,7 +119,7 @@ def _attempts(turn: Callable[[], T]) -> T:
         try:
             return turn()
         except CallOutside as needed:
-            _release_connections()
+            release_connections()
             try:
                 memo[needed.key] = needed.call()
             except ApplicationError as error:

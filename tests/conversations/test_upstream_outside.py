@@ -225,3 +225,12 @@ def test_a_redelivery_while_the_model_answers_does_not_log_twice(ada, fake_llm, 
     assert model_calls == [(False, False)] * 4  # each delivery asked the model (tool call, answer); the second's writes count
     assert FoodEntry.objects.filter(user_id=42).count() == 1
     assert ProcessedUpdate.objects.filter(pk=777_002).count() == 1
+
+
+def test_a_tool_that_reads_the_database_gives_its_connection_back_before_the_next_model_call(
+        ada, fake_llm, model_calls, webhook_secret, settings):  # noqa: F811
+    settings.NUTRITION_PROVIDER = "sample"
+    fake_llm.responder = by_tool("read_diary", {"day": "yesterday"}, lambda results: "Gestern: nichts.")
+    body = _post(webhook_secret, make_update("Was habe ich gestern gegessen, bitte?"))
+    assert "Gestern: nichts." in body["text"]
+    assert model_calls == [(False, False)] * 2  # the second comes after the tool's query
