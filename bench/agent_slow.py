@@ -14,6 +14,7 @@ Markdown section; `--write` puts it into BENCHMARKS.md (where `make bench` keeps
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import statistics
@@ -61,18 +62,24 @@ def _turn(port: int, user: int, text: str, update_id: int) -> tuple[float, int, 
     return time.monotonic() - started, status, reply
 
 
+# Update ids new to the database in every run and round: an id it processed before (an earlier run on
+# the same database) would be answered with the stored reply, and measure nothing.
+_UPDATE_IDS = itertools.count(int(time.time() * 1000) % 10**12 * 10)
+
+
 def _round(port: int, base: int, users: int) -> dict:
     """`users` agent questions at once, then (once they are in flight) `users` turns that need no model."""
     slow: list = [None] * users
     quick: list = [None] * users
     go = threading.Barrier(users)
+    ids = [next(_UPDATE_IDS) for _ in range(2 * users)]
 
     def ask(i: int) -> None:
         go.wait()
-        slow[i] = _turn(port, base + i, f"was soll ich heute abend essen, {i}?", base * 10 + i)
+        slow[i] = _turn(port, base + i, f"was soll ich heute abend essen, {i}?", ids[i])
 
     def plain(i: int) -> None:
-        quick[i] = _turn(port, base + 5000 + i, "/today", base * 10 + 5000 + i)
+        quick[i] = _turn(port, base + 5000 + i, "/today", ids[users + i])
 
     askers = [threading.Thread(target=ask, args=(i,)) for i in range(users)]
     for thread in askers:
