@@ -9,6 +9,11 @@ the context its tools read — user memory (a digest of the entry this turn read
 computes every candidate key from the current versions, so a changed context is a miss with nothing
 to delete. An answer that read no context is shared by every user; a turn whose tools wrote
 anything is never kept.
+
+The model is asked outside the turn's transaction (healthagent/upstream.py): inside it, a miss of
+the answer cache raises CallOutside, the turn rolls back, `_outside` asks the model with the context
+this attempt read (its tools read, and plan their writes: agent/tools.py), and the turn runs again:
+it finds the outcome in the update's memo and makes the planned writes, after its claim.
 """
 
 from __future__ import annotations
@@ -30,12 +35,13 @@ from django.conf import settings
 
 from caching.api import (agent_answer_key, agent_budget_key, agent_flight_key, answer_lookup, answer_single_flight,
                          budget_add, budget_spent, count_model_call)
+from healthagent import upstream
 from healthagent.errors import ApplicationError
 from nutrition.selectors import local_today
 
 from . import provider
 from .prompt import PROMPT_VERSION, system_prompt
-from .tools import DIARY, HISTORY, MEMORY, SCHEMAS, TOOLS, Run
+from .tools import DIARY, HISTORY, MEMORY, SCHEMAS, TOOLS, Plan, Run, apply
 
 logger = logging.getLogger(__name__)
 FOLLOW_UP_MESSAGES = 6  # the conversation sent with a reply to the agent's own question
@@ -89,11 +95,36 @@ def answer(*, user_id: int, memory: dict, history: tuple[dict, ...], tz: str | N
     scope = {"question": question, "model": settings.LLM_MODEL, "prompt_version": PROMPT_VERSION,
              "day": today.isoformat()}
     candidates = _candidates(scope, user_id, versions, follow_up=bool(earlier))
-    found = answer_lookup(candidates)
+    # Not keyed by the versions: an attempt more must find what this update's model said, even if
+    # another turn changed the context in between (the answer then is as old as the model's call).
+    asked = ("agent", user_id, question)
+    # This update's own outcome first: the attempt that asked the model may have kept its answer.
+    found = None if upstream.kept(asked) else answer_lookup(candidates)
     if found is not None:
         logger.info("agent: user %s answered from the cache", user_id)
         return AgentReply(text=found["text"], cached=True)
-    if _spent(user_id, today.isoformat()) >= settings.LLM_DAILY_TOKENS:
+    outcome = upstream.outside(asked, lambda: _outside(run, text, earlier, scope, versions, candidates))
+    if outcome is None:
+        return None
+    notes = (*outcome.notes, *apply(user_id=user_id, plans=outcome.plans))
+    if not outcome.text and not notes:
+        return None
+    return AgentReply(text=outcome.text, notes=notes)
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    """What the model answered, and the writes its tools planned (made inside the turn)."""
+
+    text: str
+    notes: tuple[str, ...]
+    plans: tuple[Plan, ...]
+
+
+def _outside(run: Run, text: str, earlier: list[dict], scope: dict, versions: dict[str, str],
+             candidates: list[str]) -> _Outcome | None:
+    user_id = run.user_id
+    if _spent(user_id, run.today.isoformat()) >= settings.LLM_DAILY_TOKENS:
         logger.info("agent: user %s spent today's token budget: answered by the rules", user_id)
         return None
     slots = _slots(settings.LLM_CONCURRENCY)
@@ -107,7 +138,7 @@ def answer(*, user_id: int, memory: dict, history: tuple[dict, ...], tz: str | N
 
 
 def _asked(run: Run, text: str, earlier: list[dict], scope: dict, versions: dict[str, str],
-           candidates: list[str]) -> AgentReply | None:
+           candidates: list[str]) -> _Outcome | None:
     user_id, question = run.user_id, scope["question"]
     deadline = time.monotonic() + settings.LLM_TURN_BUDGET
 
@@ -126,15 +157,17 @@ def _asked(run: Run, text: str, earlier: list[dict], scope: dict, versions: dict
                                         wait=max(0.1, deadline - time.monotonic()))
     except _Unanswered as unanswered:
         logger.info("agent: user %s answered by the rules (%s)", user_id, unanswered.reason)
-        return AgentReply(text="", notes=unanswered.notes) if unanswered.notes else None
-    return AgentReply(text=found["text"], notes=tuple(run.notes))
+        # What the tools planned before it stopped is still made: the user said it.
+        return _Outcome(text="", notes=unanswered.notes, plans=tuple(run.plans)) if unanswered.notes or run.plans else None
+    return _Outcome(text=found["text"], notes=tuple(run.notes), plans=tuple(run.plans))
 
 
 @functools.lru_cache(maxsize=4)
 def _slots(size: int) -> threading.BoundedSemaphore:
     """The turns of this process that may wait on the model at once (calling it, or waiting for
-    another's call of the same question): each holds a thread and a database connection while it
-    waits, so a slow provider must not take them all from the turns that need no model."""
+    another's call of the same question): each holds a worker thread while it waits (no transaction,
+    no database connection: it waits outside the turn's), so a slow provider must not take them all
+    from the turns that need no model."""
     return threading.BoundedSemaphore(size)
 
 
@@ -181,6 +214,7 @@ def _converse(run: Run, text: str, earlier: list[dict], deadline: float) -> str:
         remaining = deadline - time.monotonic()
         if remaining < 0.2:
             raise _Unanswered("time budget", tuple(run.notes))
+        upstream.release_connections()  # a tool may have read the database: not held while the model thinks
         try:
             completion = provider.complete(messages=messages, tools=SCHEMAS, timeout=remaining)
         except provider.ProviderFailed as failed:

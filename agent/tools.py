@@ -3,15 +3,18 @@ write keeps the cache fresh and every refusal the bot applies (ranges, the 5 kg 
 amounts it would have to guess) applies to the model too.
 
 A tool returns JSON-able data for the model. It records on the run which context entries it read
-(for the answer's cache key) and what it wrote (a turn that wrote is never cached), and the lines
-the bot itself adds to the answer for every write, so the user reads what was really recorded.
+(for the answer's cache key). The model is asked outside the turn's transaction (healthagent/upstream.py),
+so a tool that would write only checks and plans the write (`Run.plans`: a turn that plans one is
+never cached); `apply` makes the planned writes inside the turn's transaction, after its claim — a
+redelivery never writes twice — and returns the lines the bot itself adds to the answer for every
+write, so the user reads what was really recorded.
 """
 
 from __future__ import annotations
 
 import datetime
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -21,9 +24,8 @@ from memory import services as memory_services
 from memory import weights
 from memory.energy import bmi_line, daily_target
 from memory.fields import FIELDS
-from memory.selectors import load_user_memory
 from nutrition.phrases import Item
-from nutrition.reading import read_item
+from nutrition.reading import Reading, read_item
 from nutrition.selectors import diary_day, search_foods
 from nutrition.services import food_log_reading
 
@@ -31,6 +33,28 @@ from . import texts
 
 MAX_ITEMS = 8
 MEMORY, DIARY, HISTORY = "memory", "diary", "history"  # the context entries an answer may read
+
+
+@dataclass(frozen=True)
+class PlannedLog:
+    reading: Reading
+    amount: str
+    food: str
+    quote: str
+
+
+@dataclass(frozen=True)
+class PlannedPending:
+    pending: dict
+
+
+@dataclass(frozen=True)
+class PlannedProfile:
+    field: str
+    raw: str
+
+
+Plan = PlannedLog | PlannedPending | PlannedProfile
 
 
 @dataclass
@@ -44,8 +68,10 @@ class Run:
     said: str  # the user's own words this turn (and the question they answer): amounts must come from here
     diary_today: dict | None = None
     reads: set[str] = field(default_factory=set)
-    wrote: bool = False
+    wrote: bool = False  # a write is planned (the answer depends on it: never cached)
     notes: list[str] = field(default_factory=list)
+    plans: list[Plan] = field(default_factory=list)
+    planned_profile: dict[str, object] = field(default_factory=dict)
 
     def today_diary(self) -> dict:
         if self.diary_today is None:
@@ -53,9 +79,14 @@ class Run:
         return self.diary_today
 
     def current_memory(self) -> dict:
-        if self.wrote:  # this turn changed it: read it again (the cache layer reads the database then)
-            return load_user_memory(user_id=self.user_id) or {}
-        return self.memory
+        """The memory the turn read, with the profile values this run plans to save."""
+        if not self.planned_profile:
+            return self.memory
+        return {**self.memory, "profile": {**(self.memory.get("profile") or {}), **self.planned_profile}}
+
+    def plan(self, write: Plan) -> None:
+        self.plans.append(write)
+        self.wrote = True
 
 
 def _num(value: Any) -> float | None:
@@ -107,11 +138,12 @@ def log_food(run: Run, items: list) -> Any:
             continue
         reading = read_item(Item(f"{amount} {food}"))
         if reading.loggable:
-            logged = _log(run, reading)
-            results.append({"food": food, "logged": True, "grams": _num(logged.entry.grams),
-                            "kcal": _num(logged.entry.kcal), "matched": logged.entry.description})
-            run.notes.append(texts.LOGGED.format(amount=amount, food=food, quote=quote, grams=_num(logged.entry.grams),
-                                                 description=logged.entry.description, kcal=_num(logged.entry.kcal)))
+            assert reading.food is not None and reading.grams is not None
+            run.plan(PlannedLog(reading=reading, amount=amount, food=food, quote=quote))
+            kcal = reading.food.get("kcal")
+            results.append({"food": food, "logged": True, "grams": _num(reading.grams),
+                            "kcal": None if kcal is None else round(float(kcal) * float(reading.grams) / 100, 1),
+                            "matched": reading.food["description"]})
         elif reading.question:
             results.append({"food": food, "logged": False, "ask": reading.question})
             asked.append({"said": reading.item.text[:200], "query": reading.query[:200], "to": reading.item.to[:200],
@@ -121,16 +153,33 @@ def log_food(run: Run, items: list) -> Any:
             results.append({"food": food, "logged": False, "why": why})
             run.notes.append(texts.NOT_LOGGED.format(amount=amount, food=food, why=why))
     if asked:  # the next message may answer it ("200 g"): the rules take it from there (conversations.meals)
-        memory_services.pending_set(user_id=run.user_id, pending={"items": asked})
-        run.wrote = True
+        run.plan(PlannedPending(pending={"items": asked}))
     return results
 
 
-def _log(run: Run, reading: Any) -> Any:
-    logged = food_log_reading(user_id=run.user_id, reading=reading)
-    run.wrote = True
-    run.diary_today = None
-    return logged
+def apply(*, user_id: int, plans: Sequence[Plan]) -> list[str]:
+    """Make the planned writes (inside the turn's transaction); the lines that say what was recorded."""
+    notes: list[str] = []
+    for write in plans:
+        if isinstance(write, PlannedLog):
+            try:
+                entry = food_log_reading(user_id=user_id, reading=write.reading).entry
+            except ApplicationError as refusal:
+                notes.append(texts.NOT_LOGGED.format(amount=write.amount, food=write.food, why=refusal.message))
+                continue
+            notes.append(texts.LOGGED.format(amount=write.amount, food=write.food, quote=write.quote,
+                                             grams=_num(entry.grams), description=entry.description,
+                                             kcal=_num(entry.kcal)))
+        elif isinstance(write, PlannedPending):
+            memory_services.pending_set(user_id=user_id, pending=write.pending)
+        else:
+            try:
+                profile = memory_services.profile_update(user_id=user_id, field=write.field, raw_value=write.raw)
+            except ApplicationError as refusal:
+                notes.append(texts.NOT_LOGGED.format(amount=write.raw, food=write.field, why=refusal.message))
+                continue
+            notes.append(texts.SAVED.format(field=write.field, value=getattr(profile, write.field)))
+    return notes
 
 
 def read_diary(run: Run, day: str = "today") -> Any:
@@ -162,13 +211,12 @@ def set_profile(run: Run, field: str, value: str) -> Any:
     value = str(value)
     if field not in ("goal", "activity", "sex") and not said_by_user(value, value, run.said):
         return {"saved": False, "why": "the user did not say this value: ask them"}
-    try:
-        profile = memory_services.profile_update(user_id=run.user_id, field=field, raw_value=str(value)[:40])
-    except ApplicationError as error:
-        return {"saved": False, "why": error.message}
-    run.wrote = True
-    saved = getattr(profile, field)
-    run.notes.append(texts.SAVED.format(field=field, value=saved))
+    values, errors = memory_services.profile_parse({field: value[:40]})
+    if errors:
+        return {"saved": False, "why": next(iter(errors.values()))}
+    saved = next(iter(values.values()))
+    run.plan(PlannedProfile(field=field, raw=value[:40]))
+    run.planned_profile[field] = saved
     return {"saved": True, "field": field, "value": float(saved) if isinstance(saved, Decimal) else saved}
 
 

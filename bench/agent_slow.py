@@ -3,7 +3,9 @@ workers × 32 threads) on PostgreSQL and Redis, a fake provider answering each c
 users asking it at once — and meanwhile 50 other users sending turns that need no model. Once with
 LLM_CONCURRENCY at its default and once unbounded (the control), side by side.
 
-    BENCH_DATABASE_URL=postgres://…/db .venv/bin/python -m bench.agent_slow [--latency 5] [--write]
+    BENCH_DATABASE_URL=postgres://…/db .venv/bin/python -m bench.agent_slow [--latency 5] [--write] [--before TREE]
+
+`--before TREE` measures another code tree first, in the same run (e.g. `git archive main | tar -x -C TREE`).
 
 The database must exist (it is migrated, and the benchmark's users are deleted at the end). Prints a
 Markdown section; `--write` puts it into BENCHMARKS.md (where `make bench` keeps it).
@@ -12,6 +14,7 @@ Markdown section; `--write` puts it into BENCHMARKS.md (where `make bench` keeps
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import statistics
@@ -59,18 +62,24 @@ def _turn(port: int, user: int, text: str, update_id: int) -> tuple[float, int, 
     return time.monotonic() - started, status, reply
 
 
+# Update ids new to the database in every run and round: an id it processed before (an earlier run on
+# the same database) would be answered with the stored reply, and measure nothing.
+_UPDATE_IDS = itertools.count(int(time.time() * 1000) % 10**12 * 10)
+
+
 def _round(port: int, base: int, users: int) -> dict:
     """`users` agent questions at once, then (once they are in flight) `users` turns that need no model."""
     slow: list = [None] * users
     quick: list = [None] * users
     go = threading.Barrier(users)
+    ids = [next(_UPDATE_IDS) for _ in range(2 * users)]
 
     def ask(i: int) -> None:
         go.wait()
-        slow[i] = _turn(port, base + i, f"was soll ich heute abend essen, {i}?", base * 10 + i)
+        slow[i] = _turn(port, base + i, f"was soll ich heute abend essen, {i}?", ids[i])
 
     def plain(i: int) -> None:
-        quick[i] = _turn(port, base + 5000 + i, "/today", base * 10 + 5000 + i)
+        quick[i] = _turn(port, base + 5000 + i, "/today", ids[users + i])
 
     askers = [threading.Thread(target=ask, args=(i,)) for i in range(users)]
     for thread in askers:
@@ -94,6 +103,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--latency", type=float, default=5.0)
     parser.add_argument("--users", type=int, default=50)
     parser.add_argument("--write", action="store_true")
+    parser.add_argument("--before", type=Path, help="a code tree to measure too, first (e.g. an export of main)")
     args = parser.parse_args(argv)
     database_url = os.environ["BENCH_DATABASE_URL"]
 
@@ -105,16 +115,19 @@ def main(argv: list[str] | None = None) -> int:
     fake = FakeLLM(lambda request: Scripted(200, json.dumps(text("Antwort: Gemüse.")).encode(), delay=args.latency))
     results = {}
     try:
-        for name, concurrency in (("LLM_CONCURRENCY=4 (default)", 4), ("unbounded (control)", 1000)):
+        trees = [(f"{args.before}: ", args.before)] if args.before else []
+        runs = [(f"{prefix}{name}", root, concurrency) for prefix, root in [*trees, ("" if not trees else "this tree: ", ROOT)]
+                for name, concurrency in (("LLM_CONCURRENCY=4 (default)", 4), ("unbounded (control)", 1000))]
+        for name, root, concurrency in runs:
             port = free_port()
             env = _env(database_url, redis.url, fake.url, concurrency, port)
-            subprocess.run([sys.executable, "manage.py", "migrate", "-v", "0"], cwd=ROOT, env=env, check=True)
-            log = open(workdir / f"gunicorn-{concurrency}.log", "wb")
+            subprocess.run([sys.executable, "manage.py", "migrate", "-v", "0"], cwd=root, env=env, check=True)
+            log = open(workdir / f"gunicorn-{len(results)}.log", "wb")
             server = subprocess.Popen([str(Path(sys.executable).with_name("gunicorn")), "healthagent.wsgi", "-c",
-                                       "python:healthagent.gunicorn_conf"], cwd=ROOT, env=env, stdout=log, stderr=log)
+                                       "python:healthagent.gunicorn_conf"], cwd=root, env=env, stdout=log, stderr=log)
             try:
                 _wait(port)
-                results[name] = _round(port, 900_000 + concurrency * 100, args.users)
+                results[name] = _round(port, 900_000 + concurrency * 100 + len(results) * 100_000, args.users)
             finally:
                 server.terminate()
                 server.wait(20)
@@ -157,9 +170,9 @@ def _section(args: argparse.Namespace, results: dict) -> str:
         "|---|---:|---:|---:|---:|---:|---:|",
         *rows,
         "",
-        "A turn waiting on the model holds its thread and its database connection (the turn is one transaction): "
-        "unbounded, the slow provider takes the pool from the turns that need no model. LLM_CONCURRENCY bounds the "
-        "turns that wait on it per process; the rest get the rules' reply at once.",
+        "A turn waits on the model outside its transaction, its database connection given back to the pool "
+        "(healthagent/upstream.py), so it holds a worker thread only; LLM_CONCURRENCY bounds the turns that wait on "
+        "it per process, the rest get the rules' reply at once. The unbounded row shows what the threads alone cost.",
         END,
         "",
     ])

@@ -15,6 +15,7 @@ from django.db import IntegrityError, transaction
 from django.utils import translation
 
 from caching.api import bot_turn, invalidate_on_commit, invalidate_user
+from healthagent import upstream
 from healthagent.errors import ApplicationError
 from memory.selectors import load_user_memory
 from memory.services import profile_ensure
@@ -107,6 +108,10 @@ def handle_update(update: object) -> dict:
     if message is None:
         with translation.override(language.of_message(update.get("message") or update.get("edited_message"))):
             return bot.respond_other(update)  # photos, stickers, edits, groups: bot.py decides whether to answer
+    return upstream.attempts(lambda: _text_turn(update, message))
+
+
+def _text_turn(update: dict, message: dict) -> dict:
     try:
         with translation.override(language.of_message(message)):
             return _turn(update, message)
@@ -128,8 +133,10 @@ def handle_update(update: object) -> dict:
 def _turn(update: dict, message: dict) -> dict:
     update_id, user_id, chat_id = update["update_id"], message["from"]["id"], message["chat"]["id"]
     # The transaction with the cache protocol around it (caching.api.bot_turn): the turn's keys go on
-    # its ProcessedUpdate row, and its reads rely on the outbox check that the claim carries.
-    with bot_turn(user_id=user_id) as cache_turn:
+    # its ProcessedUpdate row, and its reads rely on the outbox check that the claim carries. A slow
+    # upstream call (FDC, the model) is never made in it: the turn rolls back, the call is made, the
+    # turn runs again with its answer (healthagent/upstream.py; handle_update's upstream.attempts).
+    with bot_turn(user_id=user_id) as cache_turn, upstream.in_transaction():
         claim = update_claim(update_id=update_id, user_id=user_id, window=limits.RATE_WINDOW_SECONDS,
                              limit=limits.turn_limit())
         if claim is None:

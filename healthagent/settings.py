@@ -402,6 +402,9 @@ if USDA_CONNECT_TIMEOUT + USDA_READ_TIMEOUT > USDA_TIME_BUDGET:
     )
 # A bot turn must not hang on a long Retry-After: longer waits are not retried but reported.
 USDA_MAX_RETRY_AFTER = env_float("USDA_MAX_RETRY_AFTER", 5.0)
+# Turns per process that may wait on FDC at once (outside their transaction, holding a worker
+# thread); the next are told at once that the food database is slow, nothing guessed.
+USDA_CONCURRENCY = env_int("USDA_CONCURRENCY", 8, minimum=1)
 
 # --- The agent (optional): an OpenAI-compatible chat-completions endpoint with tool calling --------
 # All three or none: without them free text is answered by the rules alone and nothing leaves the
@@ -423,7 +426,7 @@ LLM_TURN_BUDGET = env_float("LLM_TURN_BUDGET", 15.0)  # the whole agent part of 
 LLM_MAX_STEPS = env_int("LLM_MAX_STEPS", 4, minimum=1)  # model calls per turn
 LLM_DAILY_TOKENS = env_int("LLM_DAILY_TOKENS", 50_000)  # per user and day (0: no agent)
 # Turns per process that may wait on the model at once; the next get the rules' reply at once. Each
-# waiting turn holds a thread and a database connection: a slow provider keeps the rest for other users.
+# waiting turn holds a thread (not its transaction: healthagent/upstream.py): the rest stay for other users.
 LLM_CONCURRENCY = env_int("LLM_CONCURRENCY", 4, minimum=1)
 LLM_BREAKER_FAILURES = env_int("LLM_BREAKER_FAILURES", 3, minimum=1)
 LLM_BREAKER_COOLDOWN = env_float("LLM_BREAKER_COOLDOWN", 30.0)

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import datetime
+import functools
+import logging
+import threading
 import unicodedata
+from collections.abc import Callable
 from decimal import Decimal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -13,6 +17,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _, gettext_lazy
 
 from caching.api import usda_key
+from healthagent import upstream
 from healthagent.errors import ApplicationError
 from nutrition.models import FoodEntry
 from nutrition.providers import get_provider
@@ -20,6 +25,9 @@ from nutrition.providers import get_provider
 MAX_QUERY_CHARS = 100
 MAX_LIMIT = 50
 EMPTY_QUERY = gettext_lazy("Tell me what to look up, e.g. /food banana")
+FDC_BUSY = gettext_lazy("Sorry, the food database is slow right now, so I looked nothing up and logged nothing. "
+                        "Please try again in a minute.")
+logger = logging.getLogger(__name__)
 
 
 def normalise_query(query: str) -> str:
@@ -58,11 +66,20 @@ def search_foods(*, query: str, limit: int = LOOKUP_LIMIT) -> list[dict]:
         # The offline sample set answers in-process, so there is nothing to save; and its foods must
         # never sit under usda keys, where a switch to USDA would serve them as USDA data.
         return _fetch_foods(normalised, limit)
+    key = usda_key(normalised, limit)
+    if upstream.deferring():  # inside a bot turn's transaction: a hit, else the lookup made outside it
+        cached = None if upstream.kept(key) else cache.get(key)
+        if is_food_list(cached):
+            return cached
+        return upstream.outside(key, lambda: _bounded(lambda: _looked_up(key, normalised, limit)))
+    return _looked_up(key, normalised, limit)
+
+
+def _looked_up(key: str, normalised: str, limit: int) -> list[dict]:
     # A cached value that is not a list of foods (planted) is refused, deleted and filled again (one
     # upstream call, single flight); if someone keeps planting values there, the upstream answer is
     # used as it is. A hit on bytes that passed before is not checked again.
-    return cache.get_or_set(usda_key(normalised, limit), lambda: _fetch_foods(normalised, limit), timeout=_ttl,
-                            valid=is_food_list)
+    return cache.get_or_set(key, lambda: _fetch_foods(normalised, limit), timeout=_ttl, valid=is_food_list)
 
 
 # Per 100 g (nutrition.units keeps parsed values within these); the diary scales them by up to 50.
@@ -113,6 +130,25 @@ def _ttl(foods: list[dict]) -> int:
     # FDC keeps adding foods (branded ones weekly): a query that finds nothing today is asked again
     # within the hour, while results stay good for the day.
     return settings.CACHE_TTL_NUTRITION if foods else settings.CACHE_TTL_NUTRITION_EMPTY
+
+
+@functools.lru_cache(maxsize=4)
+def _slots(size: int) -> threading.BoundedSemaphore:
+    return threading.BoundedSemaphore(size)
+
+
+def _bounded(lookup: Callable[[], list[dict]]) -> list[dict]:
+    """A turn's lookup, if fewer than USDA_CONCURRENCY of this process's turns wait on FDC now: each
+    holds a worker thread while it waits, so a slow FDC must not take them all from the turns that
+    need no lookup. Past the bound the turn says so at once (nothing looked up, nothing logged)."""
+    slots = _slots(settings.USDA_CONCURRENCY)
+    if not slots.acquire(blocking=False):
+        logger.info("food lookup refused: USDA_CONCURRENCY turns of this process already wait on FDC")
+        raise ApplicationError(FDC_BUSY, status=503)
+    try:
+        return lookup()
+    finally:
+        slots.release()
 
 
 def _fetch_foods(query: str, limit: int) -> list[dict]:
