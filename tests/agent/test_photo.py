@@ -1,0 +1,236 @@
+"""A photo of a meal becomes a *proposed* entry (conversations/photos.py, agent/vision.py): the photo
+fetched from a fake Bot API, the foods named by the fake vision model through its tool, nothing logged
+until "yes". Counts only: diary rows, model calls, Bot API calls."""
+
+from __future__ import annotations
+
+import itertools
+import json
+
+import pytest
+from django.db import connection
+
+from conversations import photos
+from conversations.models import ProcessedUpdate
+from memory.models import Preference, Profile
+from nutrition.models import FoodEntry
+from tests.agent.fakes import Scripted, calls, images, text, user_text
+from tests.factories import ProfileFactory
+from tests.telegram_api import TOKEN, FakeBotAPI
+
+pytestmark = pytest.mark.django_db
+JPEG = b"\xff\xd8\xff\xe0" + b"\x00\x10JFIF" + bytes(range(256)) * 4
+RICE_AND_CHICKEN = {"items": [{"food": "cooked white rice", "grams": 180}, {"food": "roasted chicken breast", "grams": 120}]}
+TEXT_ONLY = "I read text only"
+_ids = itertools.count(90_000)
+
+
+@pytest.fixture
+def ada(db):
+    return ProfileFactory(telegram_id=42, name="Ada")
+
+
+@pytest.fixture
+def telegram(settings):
+    server = FakeBotAPI()
+    settings.TELEGRAM_BOT_TOKEN, settings.TELEGRAM_API_URL = TOKEN, server.url
+    server.files["big"] = JPEG
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def vision(fake_llm, telegram, settings):
+    """The fake provider as a vision model naming rice and chicken; the fake Bot API serving a JPEG."""
+    settings.LLM_VISION_MODEL = "fake-vision"
+    fake_llm.responder = lambda request: calls(("report_foods", RICE_AND_CHICKEN))
+    return fake_llm
+
+
+def photo_update(*, caption=None, sizes=None, update_id=None, document=None, user_id=42):
+    message = {"message_id": 8, "date": 1_700_000_000, "chat": {"id": user_id, "type": "private"},
+               "from": {"id": user_id, "is_bot": False, "first_name": "Ada", "username": "ada"}}
+    if document is not None:
+        message["document"] = document
+    else:
+        message["photo"] = sizes if sizes is not None else [
+            {"file_id": "small", "file_unique_id": "s", "width": 90, "height": 60, "file_size": 900},
+            {"file_id": "big", "file_unique_id": "b", "width": 1280, "height": 853, "file_size": len(JPEG)}]
+    if caption is not None:
+        message["caption"] = caption
+    return {"update_id": next(_ids) if update_id is None else update_id, "message": message}
+
+
+def send(bot, update):
+    response = bot.post(update)
+    assert response.status_code == 200, response.content
+    return response.json()
+
+
+def diary_rows():
+    return FoodEntry.objects.filter(user_id=42).count()
+
+
+def test_a_photo_is_proposed_and_nothing_is_logged_until_yes(bot, ada, vision, telegram):
+    answer = send(bot, photo_update())["text"]
+    assert "estimates from the photo" in answer and "180 g" in answer and "120 g" in answer and "yes" in answer
+    assert diary_rows() == 0
+    assert len(vision.requests) == 1
+    request = vision.requests[0]
+    assert request["model"] == "fake-vision" and images(request) == [JPEG]  # the largest size, as sent
+    assert [m for m, _ in telegram.calls] == ["getFile", "download"]
+    assert telegram.calls[0][1]["file_id"] == "big"
+    assert Profile.objects.get(pk=42).pending == {"photo": [
+        {"text": "180 g cooked white rice", "food": "cooked white rice", "said": False},
+        {"text": "120 g roasted chicken breast", "food": "roasted chicken breast", "said": False}]}
+
+    logged = bot.say("yes")
+    entries = list(FoodEntry.objects.filter(user_id=42).order_by("id"))
+    assert [(e.grams, e.description.split(",")[0]) for e in entries] == [(180, "Rice"), (120, "Chicken")]
+    assert "Logged" in logged
+    assert Profile.objects.get(pk=42).pending is None
+    assert bot.say("yes") and diary_rows() == 2  # the proposal is gone: a second "yes" logs nothing
+    assert len(vision.requests) == 1 + 1  # that "yes" went to the agent as free text; no photo call
+
+
+def test_no_logs_nothing(bot, ada, vision):
+    send(bot, photo_update())
+    assert "nothing from the photo logged" in bot.say("no")
+    assert diary_rows() == 0 and Profile.objects.get(pk=42).pending is None
+
+
+def test_a_correction_changes_the_proposal_and_asks_again(bot, ada, vision):
+    send(bot, photo_update())
+    answer = bot.say("the rice was 150 g")
+    assert "150 g" in answer and "180 g" not in answer and "yes" in answer
+    assert diary_rows() == 0
+    bot.say("yes")
+    assert sorted(FoodEntry.objects.filter(user_id=42).values_list("grams", flat=True)) == [120, 150]
+
+
+def test_a_correction_that_leaves_no_estimate_logs(bot, ada, vision):
+    vision.responder = lambda request: calls(("report_foods", {"items": [{"food": "banana", "grams": 130}]}))
+    send(bot, photo_update())
+    answer = bot.say("200 g")  # the one item's amount, in the user's words: nothing left to ask
+    assert "Logged" in answer
+    assert list(FoodEntry.objects.filter(user_id=42).values_list("grams", flat=True)) == [200]
+
+
+def test_any_other_message_drops_the_proposal(bot, ada, vision):
+    send(bot, photo_update())
+    bot.say("/today")
+    assert Profile.objects.get(pk=42).pending is None
+    bot.say("yes")
+    assert diary_rows() == 0
+
+
+def test_the_caption_amount_wins_and_is_sent(bot, ada, vision):
+    answer = send(bot, photo_update(caption="200 g of rice"))["text"]
+    assert "you said “200 g of rice”" in answer
+    assert user_text(vision.requests[0]) == "200 g of rice"
+    bot.say("yes")
+    assert sorted(FoodEntry.objects.filter(user_id=42).values_list("grams", flat=True)) == [120, 200]
+
+
+def test_confirmation_goes_through_the_refusals(bot, ada, vision):
+    vision.responder = lambda request: calls(("report_foods", {"items": [
+        {"food": "cooked white rice", "grams": 9000}, {"food": "unobtainium stew", "grams": 100},
+        {"food": "broccoli", "grams": 80}]}))
+    answer = send(bot, photo_update())["text"]
+    assert answer.count("Left out") == 2  # the 5 kg cap and an unknown food are not proposed
+    bot.say("yes")
+    assert list(FoodEntry.objects.filter(user_id=42).values_list("grams", flat=True)) == [80]
+
+
+def test_without_a_vision_model_photos_get_text_only_and_no_model_call(bot, ada, fake_llm, telegram, settings):
+    assert settings.LLM_VISION_MODEL == ""
+    assert TEXT_ONLY in send(bot, photo_update())["text"]
+    assert send(bot, photo_update()) == {}  # once per conversation, as before
+    assert fake_llm.requests == [] and telegram.calls == []
+
+
+def test_ai_off_photos_get_text_only_and_no_model_call(bot, ada, vision, telegram):
+    Preference.objects.create(user_id=42, key="ai", value="off")
+    assert TEXT_ONLY in send(bot, photo_update())["text"]
+    assert vision.requests == [] and telegram.calls == []
+
+
+@pytest.mark.parametrize("failure", [
+    Scripted(500, b'{"error": {"message": "boom"}}'),
+    Scripted(200, b'{"not": "a completion"}'),
+    text("I see rice."),  # no tool call
+    calls(("report_foods", '{"items": [{"food": "rice"}]}')),  # malformed arguments
+    calls(("report_foods", {"items": []})),  # no food seen
+])
+def test_each_model_failure_asks_for_words(bot, ada, vision, failure):
+    vision.responder = lambda request: failure
+    answer = send(bot, photo_update())["text"]
+    assert "in words" in answer
+    assert diary_rows() == 0 and Profile.objects.get(pk=42).pending is None
+
+
+def test_timeout_budget_and_breaker_ask_for_words(bot, ada, vision, settings):
+    settings.LLM_TIMEOUT, settings.LLM_BREAKER_FAILURES = 0.2, 1
+    vision.responder = lambda request: Scripted(200, b"{}", delay=1.0)
+    assert "in words" in send(bot, photo_update())["text"]  # timeout: the breaker opens
+    assert "in words" in send(bot, photo_update())["text"]  # breaker open: no call
+    assert len(vision.requests) == 1
+    from agent import provider
+    provider.breaker.failures, provider.breaker.opened_at = 0, None
+    settings.LLM_DAILY_TOKENS = 0
+    assert "in words" in send(bot, photo_update())["text"]  # budget spent: no call
+    assert len(vision.requests) == 1
+
+
+def test_a_redelivered_photo_gets_the_stored_reply_and_one_model_call(bot, ada, vision, telegram):
+    update = photo_update()
+    first = send(bot, update)
+    assert send(bot, update) == first
+    assert len(vision.requests) == 1 and [m for m, _ in telegram.calls].count("getFile") == 1
+    assert diary_rows() == 0
+
+
+def test_too_large_and_not_an_image_get_a_clear_reply(bot, ada, vision, telegram, settings):
+    settings.LLM_VISION_MAX_BYTES = 10_000
+    sizes = [{"file_id": "huge", "file_unique_id": "h", "width": 4000, "height": 3000, "file_size": 20_000}]
+    assert "too large" in send(bot, photo_update(sizes=sizes))["text"]
+    # Telegram did not say the size: the download stops at the cap.
+    telegram.files["unsized"] = JPEG * 20
+    sizes = [{"file_id": "unsized", "file_unique_id": "u", "width": 4000, "height": 3000}]
+    assert "too large" in send(bot, photo_update(sizes=sizes))["text"]
+    telegram.files["text"] = b"just some text, not an image"
+    sizes = [{"file_id": "text", "file_unique_id": "t", "width": 10, "height": 10, "file_size": 28}]
+    assert "couldn't read that image" in send(bot, photo_update(sizes=sizes))["text"]
+    document = {"file_id": "pdf", "file_unique_id": "p", "mime_type": "application/pdf", "file_size": 100}
+    assert "not at this kind of file" in send(bot, photo_update(document=document))["text"]
+    assert vision.requests == [] and diary_rows() == 0
+
+
+def test_the_bot_api_failing_asks_for_words(bot, ada, vision, telegram):
+    telegram.fail("getFile", 502)
+    assert "in words" in send(bot, photo_update())["text"]
+    assert vision.requests == []
+
+
+def test_the_fetch_and_the_model_call_run_outside_the_turn_transaction(bot, ada, vision, monkeypatch):
+    depth = len(connection.atomic_blocks)  # the test's own transaction
+    seen = []
+    look = photos.look
+
+    def recording(**kwargs):
+        seen.append(len(connection.atomic_blocks))
+        return look(**kwargs)
+
+    monkeypatch.setattr(photos, "look", recording)
+    send(bot, photo_update())
+    assert seen == [depth]
+    assert len(vision.requests) == 1
+
+
+def test_the_reply_is_in_the_users_language(bot, ada, vision):
+    update = photo_update()
+    update["message"]["from"]["language_code"] = "de"
+    answer = send(bot, update)["text"]
+    assert "Schätzungen" in answer or "geschätzt" in answer
+    stored = ProcessedUpdate.objects.get(pk=update["update_id"]).response
+    assert stored["text"] == answer and json.dumps(stored)
