@@ -17,6 +17,7 @@ from decimal import Decimal
 from typing import Any
 
 from healthagent.errors import ApplicationError
+from healthagent.numbers import fmt_g
 from memory import services as memory_services
 from memory import weights
 from memory.energy import bmi_line, daily_target
@@ -110,8 +111,8 @@ def log_food(run: Run, items: list) -> Any:
             logged = _log(run, reading)
             results.append({"food": food, "logged": True, "grams": _num(logged.entry.grams),
                             "kcal": _num(logged.entry.kcal), "matched": logged.entry.description})
-            run.notes.append(texts.LOGGED.format(amount=amount, food=food, quote=quote, grams=_num(logged.entry.grams),
-                                                 description=logged.entry.description, kcal=_num(logged.entry.kcal)))
+            run.notes.append(texts.LOGGED.format(amount=amount, food=food, quote=quote, grams=fmt_g(_num(logged.entry.grams)),
+                                                 description=logged.entry.description, kcal=fmt_g(_num(logged.entry.kcal))))
         elif reading.question:
             results.append({"food": food, "logged": False, "ask": reading.question})
             asked.append({"said": reading.item.text[:200], "query": reading.query[:200], "to": reading.item.to[:200],
@@ -168,7 +169,8 @@ def set_profile(run: Run, field: str, value: str) -> Any:
         return {"saved": False, "why": error.message}
     run.wrote = True
     saved = getattr(profile, field)
-    run.notes.append(texts.SAVED.format(field=field, value=saved))
+    run.notes.append(texts.SAVED.format(field=field, value=fmt_g(saved) if isinstance(saved, (Decimal, float, int))
+                                        and not isinstance(saved, bool) else saved))
     return {"saved": True, "field": field, "value": float(saved) if isinstance(saved, Decimal) else saved}
 
 
