@@ -58,7 +58,7 @@ NOT_AN_IMAGE = gettext_lazy("I can look at photos of meals, but not at this kind
 NO_FOOD = gettext_lazy("I couldn't make out any food I know on that photo, so I logged nothing. Tell me in words "
                        "what you ate, like “200 g rice and a chicken breast”.")
 HEAD = gettext_lazy("📷 From your photo I'd log this — <b>estimates from the photo</b>, please check them:")
-ASK = gettext_lazy("Log it? Reply “yes”, correct an amount (“the rice was 150 g”), or “no”.")
+ASK = gettext_lazy("Log it? Reply “yes”, correct an amount (like “{example}”), or “no”.")
 NOTHING_LOGGED = gettext_lazy("OK, nothing from the photo logged.")
 
 # "yes" in the languages the bot speaks, and what people add to it.
@@ -183,10 +183,12 @@ def _caption_amounts(caption: str) -> list[_Said]:
 
 
 def _matching(items: list[dict], words: str) -> int | None:
-    """The one item `words` names ("rice" → "cooked white rice"), or None (none, or several)."""
+    """The item `words` names best ("rice" → "cooked white rice"; "cooked rice" → it rather than
+    "cooked broccoli"), or None (none, or a tie)."""
     wanted = set(content_words(words))
-    hits = [i for i, item in enumerate(items) if wanted and wanted & set(tokens(item["food"]))]
-    return hits[0] if len(hits) == 1 else None
+    shared = [len(wanted & set(tokens(item["food"]))) for item in items]
+    best = max(shared, default=0)
+    return shared.index(best) if best and shared.count(best) == 1 else None
 
 
 def _proposal(turn: Turn, items: list[dict]) -> Reply:
@@ -209,7 +211,7 @@ def _proposal(turn: Turn, items: list[dict]) -> Reply:
         return reply(str(NO_FOOD), *left_out, helpful=False)
     lines += left_out
     lines.append(_("About {kcal} kcal in all.").format(kcal=fmt_number(total)))
-    lines.append(str(ASK))
+    lines.append(ASK.format(example=esc(f"{kept[0]['food']} 150 g", 80)))
     pending_set(user_id=turn.user_id, pending={"photo": kept})
     return reply(*lines)
 
