@@ -111,8 +111,8 @@ def log_food(run: Run, items: list) -> Any:
             logged = _log(run, reading)
             results.append({"food": food, "logged": True, "grams": _num(logged.entry.grams),
                             "kcal": _num(logged.entry.kcal), "matched": logged.entry.description})
-            run.notes.append(texts.LOGGED.format(amount=amount, food=food, quote=quote, grams=fmt_g(_num(logged.entry.grams)),
-                                                 description=logged.entry.description, kcal=fmt_g(_num(logged.entry.kcal))))
+            run.notes.append(texts.LOGGED.format(amount=amount, food=food, quote=quote, grams=fmt_g(logged.entry.grams),
+                                                 description=logged.entry.description, kcal=fmt_g(logged.entry.kcal)))
         elif reading.question:
             results.append({"food": food, "logged": False, "ask": reading.question})
             asked.append({"said": reading.item.text[:200], "query": reading.query[:200], "to": reading.item.to[:200],

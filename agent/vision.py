@@ -74,7 +74,7 @@ def see_meal(*, user_id: int, tz: str | None, image: bytes, mime: str, caption: 
         if remaining < 0.2:
             return Unseen("time budget")
         url = f"data:{mime};base64,{base64.b64encode(image).decode('ascii')}"
-        messages = [{"role": "system", "content": INSTRUCTION},
+        messages: list[dict] = [{"role": "system", "content": INSTRUCTION},
                     {"role": "user", "content": [{"type": "text", "text": caption[:1000] or "(no caption)"},
                                                  {"type": "image_url", "image_url": {"url": url}}]}]
         try:

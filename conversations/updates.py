@@ -153,7 +153,8 @@ def _photo_turn(update: dict, message: dict) -> dict:
     3. In a second transaction, lock the update row, read the foods, keep the proposal as the pending
     question and store the reply. A redelivery during step 2 finds the mark and waits for the reply."""
     update_id, user_id, chat_id = update["update_id"], message["from"]["id"], message["chat"]["id"]
-    caption = clean_text(message.get("caption") if isinstance(message.get("caption"), str) else "")[:1000]
+    raw_caption = message.get("caption")
+    caption = clean_text(raw_caption if isinstance(raw_caption, str) else "")[:1000]
     with bot_turn(user_id=user_id) as cache_turn:
         claim = update_claim(update_id=update_id, user_id=user_id, window=limits.RATE_WINDOW_SECONDS,
                              limit=limits.turn_limit())
@@ -181,6 +182,7 @@ def _photo_turn(update: dict, message: dict) -> dict:
             update_in_progress(update_id=update_id)
     if claim is None:
         return _photo_awaited(update_id, user_id, chat_id, message, caption)
+    assert isinstance(file, photos.Wanted)  # every other answer returned above
     photos.release_connection()
     seen = photos.look(user_id=user_id, tz=turn.tz, file=file, caption=caption)
     with bot_turn(user_id=user_id) as cache_turn:

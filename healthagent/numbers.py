@@ -1,6 +1,8 @@
 """Numbers as the active language writes them: "72.5" in English, "72,5" in German and Spanish.
 Shared by the conversation's replies and the lines the agent adds itself."""
 
+from typing import SupportsFloat
+
 from django.utils import formats
 
 
@@ -10,6 +12,6 @@ def localized(number: str) -> str:
     return number if separator == "." else number.replace(".", separator)
 
 
-def fmt_g(value: object) -> str:
+def fmt_g(value: SupportsFloat | str) -> str:
     """A number as `:g` shows it ("72.5", "70"), with the language's decimal separator."""
     return localized(f"{float(value):g}")
