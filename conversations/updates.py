@@ -10,6 +10,7 @@ reached Redis).
 from __future__ import annotations
 
 import logging
+import math
 import time
 
 from django.conf import settings
@@ -219,14 +220,17 @@ def _photo_finish(update_id: int, user_id: int, chat_id: int, message: dict, cap
 PHOTO_WAIT_POLL = 0.25  # seconds between a redelivery's looks at the first delivery's row
 
 
+def _pause() -> None:
+    time.sleep(PHOTO_WAIT_POLL)
+
+
 def _photo_awaited(update_id: int, user_id: int, chat_id: int, message: dict, caption: str) -> dict:
     """A redelivery of a photo whose first delivery is still at the model: wait for its reply (as a
     text turn's redelivery waits on the claim's row lock), with short reads that hold no
     transaction. If none comes within the turn's budget, the first delivery died: answer it here (the
     first, if alive after all, finds the update finished and returns this reply)."""
-    deadline = time.monotonic() + settings.LLM_TURN_BUDGET + 5
-    while time.monotonic() < deadline:
-        time.sleep(PHOTO_WAIT_POLL)
+    for _ in range(math.ceil((settings.LLM_TURN_BUDGET + 5) / PHOTO_WAIT_POLL)):
+        _pause()
         if ProcessedUpdate.objects.filter(pk=update_id).values_list("response", flat=True).first() != IN_PROGRESS:
             break
     with bot_turn(user_id=user_id) as cache_turn:

@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import itertools
 import json
+import threading
 
 import pytest
 from django.db import connection
 
-from conversations import photos
-from conversations.models import ProcessedUpdate
+from conversations import photos, updates
+from conversations.models import Message, ProcessedUpdate
+from conversations.services import IN_PROGRESS
 from memory.models import Preference, Profile
 from nutrition.models import FoodEntry
 from tests.agent.fakes import Scripted, calls, images, text, user_text
@@ -234,3 +236,64 @@ def test_the_reply_is_in_the_users_language(bot, ada, vision):
     assert "Schätzungen" in answer or "geschätzt" in answer
     stored = ProcessedUpdate.objects.get(pk=update["update_id"]).response
     assert stored["text"] == answer and json.dumps(stored)
+
+
+@pytest.mark.django_db(transaction=True)  # two deliveries, each with its own connection and commits
+def test_a_redelivery_while_the_model_runs_waits_for_the_first_reply(bot, ada, vision, monkeypatch):
+    """Telegram gave up on the first delivery while the model was at work and sent the update again:
+    the redelivery finds the claim in progress, waits for it, and answers with its reply."""
+    redelivery_waits, first_done = threading.Event(), threading.Event()
+
+    def pause():  # the redelivery's wait between looks at the row: the first may finish now
+        redelivery_waits.set()
+        assert first_done.wait(30)
+
+    def seen(request):
+        assert redelivery_waits.wait(30)
+        return calls(("report_foods", RICE_AND_CHICKEN))
+
+    in_step_two = threading.Event()
+    look = photos.look
+
+    def looking(**kwargs):  # the first delivery's claim is committed: it is in step 2
+        in_step_two.set()
+        return look(**kwargs)
+
+    monkeypatch.setattr(updates, "_pause", pause)
+    monkeypatch.setattr(photos, "look", looking)
+    vision.responder = seen
+    update, replies = photo_update(), {}
+
+    def deliver(name):
+        try:
+            replies[name] = send(bot, update)
+        finally:
+            if name == "first":
+                first_done.set()
+            connection.close()
+
+    threads = [threading.Thread(target=deliver, args=("first",))]
+    threads[0].start()
+    assert in_step_two.wait(30)
+    threads.append(threading.Thread(target=deliver, args=("again",)))
+    threads[1].start()
+    for thread in threads:
+        thread.join(60)
+    assert replies["first"] == replies["again"] and "estimates from the photo" in replies["first"]["text"]
+    assert len(vision.requests) == 1
+    assert Message.objects.filter(user_id=42).count() == 2  # one turn stored
+
+
+def test_a_redelivery_of_a_photo_whose_first_delivery_died_is_answered(bot, ada, vision, monkeypatch):
+    """The process that claimed it died in step 2 (the row stays in progress): the redelivery waits
+    its time, then answers itself — asking for words, with no second model call."""
+    update = photo_update()
+    ProcessedUpdate.objects.create(update_id=update["update_id"], user_id=42, response=IN_PROGRESS)
+    pauses = []
+    monkeypatch.setattr(updates, "_pause", lambda: pauses.append(1))
+    answer = send(bot, update)
+    assert "in words" in answer["text"] and len(pauses) > 1
+    assert vision.requests == []
+    assert ProcessedUpdate.objects.get(pk=update["update_id"]).response == answer
+    assert send(bot, update) == answer
+
