@@ -4,7 +4,8 @@ Exactly-once: the update_id row is inserted first, in the same transaction as ev
 writes. A redelivery (Telegram resends whenever it did not get our answer) collides on the primary
 key — on PostgreSQL it waits for the first delivery to commit — and gets the stored reply back,
 after the turn's cache keys are invalidated again (the first delivery may have died before it
-reached Redis).
+reached Redis). A photo turn claims the same way but calls the model between two transactions
+(`_photo_turn`; docs/ARCHITECTURE.md "A photo of a meal").
 """
 
 from __future__ import annotations
