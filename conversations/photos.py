@@ -202,7 +202,7 @@ def _proposal(turn: Turn, items: list[dict]) -> Reply:
         kcal = float(reading.food.get("kcal") or 0) * float(reading.grams) / 100
         total += kcal
         kept.append(item)
-        how = _("you said “{said}”").format(said=esc(item["text"], 60)) if item["said"] else _("estimate")
+        how = _("your amount") if item["said"] else _("estimate")
         lines.append(_("• {food}: {grams}, {kcal} kcal ({how}) — <i>{description}</i>").format(
             food=esc(item["food"], 60), grams=fmt_grams(reading.grams), kcal=fmt_number(kcal), how=how,
             description=esc(reading.food["description"], 100)))
