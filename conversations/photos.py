@@ -153,6 +153,13 @@ def propose(turn: Turn, seen: tuple[agent_api.Seen, ...] | str, caption: str) ->
     """The proposed entry (kept as the pending question), or the reply that says why there is none."""
     if isinstance(seen, str):
         return reply(seen)
+    try:
+        return _proposed(turn, seen, caption)
+    except ApplicationError as error:  # the bot's own refusal, as bot.respond makes it a reply
+        return reply(esc(error.message, 1000))
+
+
+def _proposed(turn: Turn, seen: tuple[agent_api.Seen, ...], caption: str) -> Reply:
     items = [{"text": f"{max(1, round(s.grams))} g {s.food}"[:200], "food": s.food[:200], "said": False}
              for s in seen]
     for said in _caption_amounts(caption):  # the user's words win over the estimates
