@@ -26,6 +26,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import connection
+from django.utils.functional import Promise
 from django.utils.translation import gettext as _, gettext_lazy
 
 from agent import api as agent_api
@@ -118,9 +119,10 @@ def release_connection() -> None:
         connection.close()
 
 
-def look(*, user_id: int, tz: str | None, file: Wanted, caption: str) -> tuple[agent_api.Seen, ...] | str:
+def look(*, user_id: int, tz: str | None, file: Wanted, caption: str) -> tuple[agent_api.Seen, ...] | Promise:
     """Fetch the photo and ask the vision model what is on it (within LLM_TURN_BUDGET): the foods it
-    names, or the reply that says why there are none. Never inside a database transaction."""
+    names, or the reply that says why there are none (translated when it is sent: in step 3, in the
+    user's language). Never inside a database transaction."""
     deadline = time.monotonic() + settings.LLM_TURN_BUDGET
     try:
         api = BotAPI()
@@ -128,30 +130,30 @@ def look(*, user_id: int, tz: str | None, file: Wanted, caption: str) -> tuple[a
             found = api.call("getFile", file_id=file.file_id, http_timeout=max(0.1, min(10.0, deadline - time.monotonic())))
             path = found.get("file_path") if isinstance(found, dict) else None
             if not isinstance(path, str) or not path:
-                return str(UNREADABLE)
+                return UNREADABLE
             if _int(found.get("file_size")) > settings.LLM_VISION_MAX_BYTES:
-                return str(TOO_LARGE)
+                return TOO_LARGE
             image = api.download(path, max_bytes=settings.LLM_VISION_MAX_BYTES, deadline=deadline)
         finally:
             api.close()
     except BotAPIError as error:
         logger.warning("photo of user %s: %s failed (%s)", user_id, error.method, error.code)
-        return str(TOO_LARGE) if error.code == 413 else str(UNSEEN)
+        return TOO_LARGE if error.code == 413 else UNSEEN
     mime = next((kind for magic, kind in _IMAGE_TYPES.items() if image.startswith(magic)), None)
     if mime is None and image[:4] == b"RIFF" and image[8:12] == b"WEBP":
         mime = "image/webp"
     if mime is None:
-        return str(UNREADABLE)
+        return UNREADABLE
     seen = agent_api.see_meal(user_id=user_id, tz=tz, image=image, mime=mime, caption=caption, deadline=deadline)
     if isinstance(seen, agent_api.Unseen):
         logger.info("photo of user %s: answered without the model (%s)", user_id, seen.reason)
-        return str(UNSEEN)
+        return UNSEEN
     return seen
 
 
-def propose(turn: Turn, seen: tuple[agent_api.Seen, ...] | str, caption: str) -> Reply:
+def propose(turn: Turn, seen: tuple[agent_api.Seen, ...] | Promise, caption: str) -> Reply:
     """The proposed entry (kept as the pending question), or the reply that says why there is none."""
-    if isinstance(seen, str):
+    if isinstance(seen, Promise):
         return reply(seen)
     try:
         return _proposed(turn, seen, caption)

@@ -177,9 +177,9 @@ def _photo_turn(update: dict, message: dict) -> dict:
                 turn_finish(update_id=update_id, user_id=user_id, messages=[], response=body)
                 return body
             meals.drop_pending(turn)  # a new message: the question asked before lapses
-            file = photos.wanted(message)
-            if isinstance(file, str):  # a file that is no image, or too large: said at once
-                with translation.override(language.of_turn(turn.profile, message)):
+            with translation.override(language.of_turn(turn.profile, message)):
+                file = photos.wanted(message)
+                if isinstance(file, str):  # a file that is no image, or too large: said at once
                     return _photo_finish(update_id, user_id, chat_id, message, caption, reply(file))
             update_in_progress(update_id=update_id)
     if claim is None:

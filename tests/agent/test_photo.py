@@ -298,3 +298,11 @@ def test_a_redelivery_of_a_photo_whose_first_delivery_died_is_answered(bot, ada,
     assert ProcessedUpdate.objects.get(pk=update["update_id"]).response == answer
     assert send(bot, update) == answer
 
+
+
+def test_every_photo_reply_is_in_the_language_the_user_chose(bot, vision, telegram):
+    ProfileFactory(telegram_id=42, name="Ada", language="es")  # Telegram says English (no language_code)
+    vision.responder = lambda request: Scripted(500, b'{"error": {"message": "down"}}')
+    assert "Ahora mismo no he podido ver tu foto" in send(bot, photo_update())["text"]
+    document = {"file_id": "pdf", "file_unique_id": "p", "mime_type": "application/pdf", "file_size": 100}
+    assert "Puedo ver fotos de comidas" in send(bot, photo_update(document=document))["text"]
