@@ -4,7 +4,8 @@ what was seen into a *proposed* entry the user confirms (conversations/photos.py
 
 One model call per photo, under the same breaker, daily token budget and per-process concurrency
 as the agent's text turns (answering.py); any failure is a `Unseen` with a short reason, safe to log.
-What is sent: the fixed instruction below, the caption, the image. Never a name, an id, the diary.
+What is sent: the fixed instruction below, the tool's schema, the caption, the image. Never a name,
+an id, the diary; logs name only the failure's kind.
 """
 
 from __future__ import annotations
