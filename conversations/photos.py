@@ -67,8 +67,9 @@ YES = re.compile(r"^(?:yes|yep|yeah|y|ok|okay|sure|correct|right|log it|please d
                  r"richtig|sí|si|vale|claro|correcto)(?:[ ,]+(?:please|bitte|por favor|thanks|danke|gracias))?"
                  r"[.!👍]*$", re.I)
 NO = re.compile(r"^(?:nein|nee|no,? gracias|no lo registres|nichts)[.!]*$", re.I)
-_IMAGE_TYPES = {b"\xff\xd8\xff": "image/jpeg", b"\x89PNG\r\n\x1a\n": "image/png", b"GIF87a": "image/gif",
-                b"GIF89a": "image/gif"}
+_PNG = b"\x89PNG\r\n\x1a\n"
+# PNG chunks that carry words or metadata rather than pixels (EXIF may hold where a photo was taken).
+_PNG_METADATA = {b"tEXt", b"iTXt", b"zTXt", b"eXIf", b"tIME"}
 
 
 @dataclass(frozen=True)
@@ -139,16 +140,58 @@ def look(*, user_id: int, tz: str | None, file: Wanted, caption: str) -> tuple[a
     except BotAPIError as error:
         logger.warning("photo of user %s: %s failed (%s)", user_id, error.method, error.code)
         return TOO_LARGE if error.code == 413 else UNSEEN
-    mime = next((kind for magic, kind in _IMAGE_TYPES.items() if image.startswith(magic)), None)
-    if mime is None and image[:4] == b"RIFF" and image[8:12] == b"WEBP":
-        mime = "image/webp"
-    if mime is None:
+    stripped = without_metadata(image)
+    if stripped is None:
         return UNREADABLE
+    mime, image = stripped
     seen = agent_api.see_meal(user_id=user_id, tz=tz, image=image, mime=mime, caption=caption, deadline=deadline)
     if isinstance(seen, agent_api.Unseen):
         logger.info("photo of user %s: answered without the model (%s)", user_id, seen.reason)
         return UNSEEN
     return seen
+
+
+def without_metadata(image: bytes) -> tuple[str, bytes] | None:
+    """(MIME type, the image without its metadata) of a JPEG or PNG, or None for anything else or a
+    file that does not parse. Telegram re-encodes photos, but an image sent as a file keeps what the
+    camera wrote — EXIF with the place it was taken, a comment: none of it goes to the provider. JPEG
+    keeps its segments but APP1–APP15 and comments; PNG its chunks but text, EXIF and time."""
+    if image.startswith(b"\xff\xd8"):
+        return _jpeg_without_metadata(image)
+    if image.startswith(_PNG):
+        return _png_without_metadata(image)
+    return None
+
+
+def _jpeg_without_metadata(image: bytes) -> tuple[str, bytes] | None:
+    kept, at = [image[:2]], 2
+    while at + 4 <= len(image) and image[at] == 0xFF:
+        marker = image[at + 1]
+        if marker == 0xDA:  # start of scan: the compressed pixels follow, to the end
+            kept.append(image[at:])
+            return "image/jpeg", b"".join(kept)
+        length = int.from_bytes(image[at + 2:at + 4], "big")
+        if length < 2 or at + 2 + length > len(image):
+            return None
+        if not (0xE1 <= marker <= 0xEF or marker == 0xFE):
+            kept.append(image[at:at + 2 + length])
+        at += 2 + length
+    return None
+
+
+def _png_without_metadata(image: bytes) -> tuple[str, bytes] | None:
+    kept, at = [_PNG], len(_PNG)
+    while at + 12 <= len(image):
+        length, kind = int.from_bytes(image[at:at + 4], "big"), image[at + 4:at + 8]
+        end = at + 12 + length
+        if end > len(image):
+            return None
+        if kind not in _PNG_METADATA:
+            kept.append(image[at:end])
+        at = end
+        if kind == b"IEND":
+            return "image/png", b"".join(kept)
+    return None
 
 
 def propose(turn: Turn, seen: tuple[agent_api.Seen, ...] | Promise, caption: str) -> Reply:

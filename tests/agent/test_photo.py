@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import itertools
 import threading
+import zlib
 
 import pytest
 from django.db import connection
@@ -20,7 +21,19 @@ from tests.factories import ProfileFactory
 from tests.telegram_api import TOKEN, FakeBotAPI
 
 pytestmark = pytest.mark.django_db
-JPEG = b"\xff\xd8\xff\xe0" + b"\x00\x10JFIF" + bytes(range(256)) * 4
+
+
+def _segment(marker, data):
+    return bytes([0xFF, marker]) + (len(data) + 2).to_bytes(2, "big") + data
+
+
+def _jpeg(*extra):
+    """A JPEG's structure: SOI, APP0 (JFIF), `extra` segments, a quantisation table, the scan, EOI."""
+    return (b"\xff\xd8" + _segment(0xE0, b"JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00") + b"".join(extra)
+            + _segment(0xDB, bytes(65)) + _segment(0xDA, bytes(6)) + bytes(range(255)) * 4 + b"\xff\xd9")
+
+
+JPEG = _jpeg()
 RICE_AND_CHICKEN = {"items": [{"food": "cooked white rice", "grams": 180}, {"food": "roasted chicken breast", "grams": 120}]}
 TEXT_ONLY = "I read text only"
 _ids = itertools.count(90_000)
@@ -306,3 +319,27 @@ def test_every_photo_reply_is_in_the_language_the_user_chose(bot, vision, telegr
     assert "Ahora mismo no he podido ver tu foto" in send(bot, photo_update())["text"]
     document = {"file_id": "pdf", "file_unique_id": "p", "mime_type": "application/pdf", "file_size": 100}
     assert "Puedo ver fotos de comidas" in send(bot, photo_update(document=document))["text"]
+
+
+def test_what_the_camera_wrote_is_not_sent(bot, ada, vision, telegram):
+    """An image sent as a file keeps its EXIF (where it was taken) and comments: the provider gets
+    the pixels without them."""
+    exif = _segment(0xE1, b"Exif\x00\x00GPS 52.5200N 13.4050E") + _segment(0xFE, b"Ada's kitchen")
+    telegram.files["exif"] = _jpeg(exif)
+    document = {"file_id": "exif", "file_unique_id": "e", "mime_type": "image/jpeg", "file_size": len(_jpeg(exif))}
+    assert "estimates from the photo" in send(bot, photo_update(document=document))["text"]
+    assert images(vision.requests[0]) == [JPEG]
+
+    png = _PNG + b"".join(_chunk(kind, data) for kind, data in (
+        (b"IHDR", bytes(13)), (b"tEXt", b"Location\x00Berlin"), (b"eXIf", b"GPS"), (b"IDAT", bytes(20)), (b"IEND", b"")))
+    telegram.files["png"] = png
+    document = {"file_id": "png", "file_unique_id": "p", "mime_type": "image/png", "file_size": len(png)}
+    send(bot, photo_update(document=document))
+    assert images(vision.requests[1]) == [_PNG + _chunk(b"IHDR", bytes(13)) + _chunk(b"IDAT", bytes(20)) + _chunk(b"IEND", b"")]
+
+
+_PNG = b"\x89PNG\r\n\x1a\n"
+
+
+def _chunk(kind, data):
+    return len(data).to_bytes(4, "big") + kind + data + zlib.crc32(kind + data).to_bytes(4, "big")
