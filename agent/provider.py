@@ -75,14 +75,15 @@ def _client(base_url: str, api_key: str, retries: int) -> openai.OpenAI:
     return openai.OpenAI(base_url=base_url, api_key=api_key, max_retries=retries, timeout=settings.LLM_TIMEOUT)
 
 
-def complete(*, messages: list[dict], tools: list[dict], timeout: float) -> Completion:
-    """One model call of at most `timeout` seconds (each try; LLM_MAX_RETRIES tries more at most)."""
+def complete(*, messages: list[dict], tools: list[dict], timeout: float, model: str | None = None) -> Completion:
+    """One model call of at most `timeout` seconds (each try; LLM_MAX_RETRIES tries more at most), to
+    LLM_MODEL or `model` (the vision model, on the same endpoint)."""
     if not breaker.allows():
         raise ProviderFailed("breaker open")
     client = _client(settings.LLM_BASE_URL, settings.LLM_API_KEY, settings.LLM_MAX_RETRIES)
     try:
         create: Any = client.chat.completions.create  # messages and tools are plain dicts of the same shape
-        response = create(model=settings.LLM_MODEL, messages=messages, tools=tools, tool_choice="auto",
+        response = create(model=model or settings.LLM_MODEL, messages=messages, tools=tools, tool_choice="auto",
                           temperature=0, max_tokens=500, timeout=max(0.1, min(timeout, settings.LLM_TIMEOUT)))
         choice = response.choices[0]
         message = choice.message

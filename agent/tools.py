@@ -20,6 +20,7 @@ from decimal import Decimal
 from typing import Any
 
 from healthagent.errors import ApplicationError
+from healthagent.numbers import fmt_g
 from memory import services as memory_services
 from memory import weights
 from memory.energy import bmi_line, daily_target
@@ -168,8 +169,8 @@ def apply(*, user_id: int, plans: Sequence[Plan]) -> list[str]:
                 notes.append(texts.NOT_LOGGED.format(amount=write.amount, food=write.food, why=refusal.message))
                 continue
             notes.append(texts.LOGGED.format(amount=write.amount, food=write.food, quote=write.quote,
-                                             grams=_num(entry.grams), description=entry.description,
-                                             kcal=_num(entry.kcal)))
+                                             grams=fmt_g(entry.grams), description=entry.description,
+                                             kcal=fmt_g(entry.kcal)))
         elif isinstance(write, PlannedPending):
             memory_services.pending_set(user_id=user_id, pending=write.pending)
         else:
@@ -178,7 +179,9 @@ def apply(*, user_id: int, plans: Sequence[Plan]) -> list[str]:
             except ApplicationError as refusal:
                 notes.append(texts.NOT_LOGGED.format(amount=write.raw, food=write.field, why=refusal.message))
                 continue
-            notes.append(texts.SAVED.format(field=write.field, value=getattr(profile, write.field)))
+            saved = getattr(profile, write.field)
+            notes.append(texts.SAVED.format(field=write.field, value=fmt_g(saved) if isinstance(saved, (Decimal, float, int))
+                                            and not isinstance(saved, bool) else saved))
     return notes
 
 

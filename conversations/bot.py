@@ -16,7 +16,7 @@ from django.utils.translation import gettext as _, gettext_lazy
 from healthagent.errors import ApplicationError
 from memory.services import profile_ensure, profile_mark_blocked, text_only_notice_due
 
-from . import chats, freetext, meals
+from . import chats, freetext, meals, photos
 from .commands import CACHE_KEYS, COMMANDS, Turn
 from .replies import Reply, esc, reply
 from .cleaning import clean_name, storable_id
@@ -55,6 +55,8 @@ def respond(*, turn: Turn, text: str) -> Reply:
             if command is None:
                 return _unknown_command(name, args)
             return command(turn, args)
+        if (answered := photos.answer_proposal(turn, text)) is not None:
+            return answered
         if (answered := meals.answer_pending(turn, text)) is not None:
             return answered
         meals.drop_pending(turn)
@@ -105,6 +107,11 @@ def respond_other(update: dict) -> dict:
     user_id, chat_id, sender = found
     profile_ensure(user_id=user_id, name=clean_name(sender.get("first_name"), 100),
                    username=clean_name(sender.get("username"), 64))
+    return text_only(user_id=user_id, chat_id=chat_id)
+
+
+def text_only(*, user_id: int, chat_id: int) -> dict:
+    """The one-line "I read text only", once per conversation ({} when it was said already)."""
     if not text_only_notice_due(user_id=user_id):
         return {}
     return _send(chat_id, TEXT_ONLY)

@@ -7,6 +7,7 @@ at another server (the tests' fake Bot API).
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import requests
@@ -48,6 +49,26 @@ class BotAPI:
         the file in `field`, the other parameters as form fields."""
         data = {name: str(value) for name, value in params.items() if value not in (None, "")}
         return self._post(method, http_timeout, data=data, files={field: (filename, content, mime_type)})
+
+    def download(self, file_path: str, *, max_bytes: int, deadline: float) -> bytes:
+        """A file getFile named (https://api.telegram.org/file/bot<token>/<file_path>), at most
+        `max_bytes` long (a longer one: BotAPIError with code 413, before it is all read), read by
+        `deadline` (time.monotonic(); later: code 408)."""
+        try:
+            with self._session.get(f"{self._base}/file/bot{self._token}/{file_path}", stream=True,
+                                   timeout=max(0.1, deadline - time.monotonic())) as response:
+                if response.status_code != 200:
+                    raise BotAPIError("download", f"HTTP {response.status_code}", code=response.status_code)
+                content = bytearray()
+                for chunk in response.iter_content(64 * 1024):
+                    content += chunk
+                    if len(content) > max_bytes:
+                        raise BotAPIError("download", "the file is larger than allowed", code=413)
+                    if time.monotonic() > deadline:
+                        raise BotAPIError("download", "out of time", code=408)
+                return bytes(content)
+        except requests.RequestException as exc:
+            raise BotAPIError("download", f"no answer from the Bot API ({type(exc).__name__})") from None
 
     def _post(self, method: str, http_timeout: float, **body: Any) -> Any:
         try:

@@ -129,15 +129,25 @@ def cmd_log(turn: Turn, args: str) -> Reply:
     return _reply(turn, readings, footer=_("/undo to remove it · /today for the day"))
 
 
+def log_readings(turn: Turn, readings: list[Reading]) -> Reply:
+    """Log what was understood and ask about the rest, as a meal in words is (a confirmed photo)."""
+    return _reply(turn, readings)
+
+
+def unhedged(text: str) -> str:
+    """An answer without its hedges: "no, about 150 g." → "150 g"."""
+    return _HEDGES.sub("", text.strip().rstrip(".!"))
+
+
 def answer_pending(turn: Turn, text: str) -> Reply | None:
     """The answer to the question the bot asked, when `text` is one: an amount ("10 g", "a pat",
     "2"), maybe with the food's name, or "skip". None when `text` is something else."""
     pending = turn.memory.get("pending")
-    if not pending:
+    if not pending or "items" not in pending:  # a photo's proposal is conversations.photos'
         return None
     items = [Item(p["said"], addition=p["addition"], to=p["to"]) for p in pending["items"]]
     first, query = items[0], pending["items"][0]["query"]
-    said = _HEDGES.sub("", text.strip().rstrip(".!"))
+    said = unhedged(text)
     if SKIP.match(said):
         rest = [read_item(item) for item in items[1:]]
         return (_reply(turn, rest, extra=[_("OK, {food} not logged.").format(food=esc(query, 60))]) if rest

@@ -6,8 +6,9 @@ import html
 import re
 from dataclasses import dataclass
 
-from django.utils import formats
 from django.utils.functional import Promise
+
+from healthagent.numbers import fmt_g as fmt_g, localized  # fmt_g: the conversation's modules take it from here
 
 from .cleaning import clean_text
 from .files import OutgoingFile
@@ -73,21 +74,10 @@ def to_plain(text: str) -> str:
     return html.unescape(_TAG.sub("", text))
 
 
-def localized(number: str) -> str:
-    """A number formatted with a point, with the active language's decimal separator ("1,5" in German)."""
-    separator = formats.get_format("DECIMAL_SEPARATOR")
-    return number if separator == "." else number.replace(".", separator)
-
-
 def fmt_number(value: object, digits: int = 0) -> str:
     if value is None:
         return "?"
     return localized(f"{float(value):.{digits}f}")
-
-
-def fmt_g(value: object) -> str:
-    """A number as `:g` shows it ("72.5", "70"), with the language's decimal separator."""
-    return localized(f"{float(value):g}")
 
 
 def fmt_grams(value: object) -> str:

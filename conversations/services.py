@@ -136,6 +136,32 @@ def _claim_sql() -> str:
     )
 
 
+# The reply stored on a claimed photo update while its model call runs outside the transaction
+# (conversations/updates.py): a redelivery that finds it waits for the real one.
+IN_PROGRESS = {"in_progress": "photo"}
+
+
+def update_in_progress(*, update_id: int) -> None:
+    """The claimed update's turn goes on outside the transaction (a photo's model call)."""
+    ProcessedUpdate.objects.filter(pk=update_id).update(response=IN_PROGRESS)
+
+
+def update_resume(*, update_id: int) -> bool | None:
+    """Take up a photo turn again, in its second transaction: lock its update row (a redelivery that
+    gave up waiting may finish it meanwhile) and learn whether invalidations are pending, as the claim
+    does. None when the update is no longer in progress: someone else finished it."""
+    quote = connection.ops.quote_name
+    lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {quote('response')}, {outbox_pending_sql()} FROM "
+                       f"{quote(ProcessedUpdate._meta.db_table)} WHERE {quote('update_id')} = %s{lock}", [update_id])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    response = json.loads(row[0]) if isinstance(row[0], str) else row[0]
+    return bool(row[1]) if response == IN_PROGRESS else None
+
+
 def conversation_prune(*, before: datetime, dry_run: bool = False, batch_size: int = 1000) -> dict[str, int]:
     """Delete processed updates, messages and finished outgoing messages older than `before`; return
     how many of each.

@@ -4,13 +4,17 @@ Exactly-once: the update_id row is inserted first, in the same transaction as ev
 writes. A redelivery (Telegram resends whenever it did not get our answer) collides on the primary
 key — on PostgreSQL it waits for the first delivery to commit — and gets the stored reply back,
 after the turn's cache keys are invalidated again (the first delivery may have died before it
-reached Redis).
+reached Redis). A photo turn claims the same way but calls the model between two transactions
+(`_photo_turn`; docs/ARCHITECTURE.md "A photo of a meal").
 """
 
 from __future__ import annotations
 
 import logging
+import math
+import time
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import translation
 
@@ -20,12 +24,15 @@ from healthagent.errors import ApplicationError
 from memory.selectors import load_user_memory
 from memory.services import profile_ensure
 
-from . import bot, chats, language, limits, outgoing
+from agent import api as agent_api
+
+from . import bot, chats, language, limits, meals, outgoing, photos
 from .commands import Turn
 from .models import Message, ProcessedUpdate
+from .replies import Reply, reply
 from .selectors import get_conversation_history
 from .cleaning import clean_name, clean_text, storable_id
-from .services import NewMessage, turn_finish, update_claim
+from .services import IN_PROGRESS, NewMessage, turn_finish, update_claim, update_in_progress, update_resume
 
 logger = logging.getLogger(__name__)
 CONTEXT_MESSAGES = 20
@@ -105,6 +112,9 @@ def handle_update(update: object) -> dict:
     """
     message = text_message(update)
     assert isinstance(update, dict)  # text_message raised BadUpdate for anything else
+    if message is None and (photo := photo_message(update)) is not None:
+        with translation.override(language.of_message(photo)):
+            return _photo_turn(update, photo)
     if message is None:
         with translation.override(language.of_message(update.get("message") or update.get("edited_message"))):
             return bot.respond_other(update)  # photos, stickers, edits, groups: bot.py decides whether to answer
@@ -128,6 +138,115 @@ def _text_turn(update: dict, message: dict) -> dict:
             pass  # Redis unreachable: the keys went to the outbox, which every reader applies first
         with translation.override(language.of_message(message)):
             return _turn(update, message)
+
+
+def photo_message(update: dict) -> dict | None:
+    """A photo (or file) in a private chat, when a vision model is configured: the photo turn's (else
+    None: bot.respond_other answers, "I read text only")."""
+    message = update.get("message")
+    if not (settings.LLM_VISION_MODEL and photos.is_photo(message)) \
+            or chats.classify(message) is not chats.Chat.PRIVATE:
+        return None
+    assert isinstance(message, dict)
+    if not all(storable_id(value) for value in (update["update_id"], message["from"]["id"], message["chat"]["id"])):
+        return None
+    return message
+
+
+def _photo_turn(update: dict, message: dict) -> dict:
+    """A photo of a meal: three steps, so that the seconds of the Bot API download and the model call
+    hold no transaction (nor, with the pool, a connection). 1. Claim the update in a short transaction,
+    as a text turn does, and mark it in progress. 2. Fetch the photo and ask the model, outside any.
+    3. In a second transaction, lock the update row, read the foods, keep the proposal as the pending
+    question and store the reply. A redelivery during step 2 finds the mark and waits for the reply."""
+    update_id, user_id, chat_id = update["update_id"], message["from"]["id"], message["chat"]["id"]
+    raw_caption = message.get("caption")
+    caption = clean_text(raw_caption if isinstance(raw_caption, str) else "")[:1000]
+    with bot_turn(user_id=user_id) as cache_turn:
+        claim = update_claim(update_id=update_id, user_id=user_id, window=limits.RATE_WINDOW_SECONDS,
+                             limit=limits.turn_limit())
+        if claim is None:
+            stored = ProcessedUpdate.objects.only("response").get(pk=update_id).response
+            if stored != IN_PROGRESS:
+                return _redelivered(update_id, chat_id)
+        else:
+            refusal = limits.refusal(recent_turns=claim.recent_turns, text=caption)
+            if refusal is not None:
+                body = {"method": "sendMessage", "chat_id": chat_id, "text": refusal, "parse_mode": "HTML"} if refusal else {}
+                turn_finish(update_id=update_id, user_id=user_id, messages=[], response=body)
+                return body
+            cache_turn.claimed(outbox_pending=claim.outbox_pending)
+            turn = _photo_context(user_id, message)
+            if not agent_api.vision_enabled(turn.memory):  # /pref ai off: as without a vision model
+                body = bot.text_only(user_id=user_id, chat_id=chat_id)
+                turn_finish(update_id=update_id, user_id=user_id, messages=[], response=body)
+                return body
+            meals.drop_pending(turn)  # a new message: the question asked before lapses
+            with translation.override(language.of_turn(turn.profile, message)):
+                file = photos.wanted(message)
+                if isinstance(file, str):  # a file that is no image, or too large: said at once
+                    return _photo_finish(update_id, user_id, chat_id, message, caption, reply(file))
+            update_in_progress(update_id=update_id)
+    if claim is None:
+        return _photo_awaited(update_id, user_id, chat_id, message, caption)
+    assert isinstance(file, photos.Wanted)  # every other answer returned above
+    photos.release_connection()
+    seen = photos.look(user_id=user_id, tz=turn.tz, file=file, caption=caption)
+    with bot_turn(user_id=user_id) as cache_turn:
+        outbox_pending = update_resume(update_id=update_id)
+        if outbox_pending is None:  # a redelivery gave up waiting and answered
+            return _redelivered(update_id, chat_id)
+        cache_turn.claimed(outbox_pending=outbox_pending)
+        turn = _photo_context(user_id, message)
+        with translation.override(language.of_turn(turn.profile, message)):
+            return _photo_finish(update_id, user_id, chat_id, message, caption, photos.propose(turn, seen, caption))
+
+
+def _photo_context(user_id: int, message: dict) -> Turn:
+    memory = load_user_memory(user_id=user_id)
+    profile_ensure(user_id=user_id, name=str(message["from"].get("first_name") or ""),
+                   username=str(message["from"].get("username") or ""),
+                   known=memory["profile"] if memory else None, app_language=language.of_message(message))
+    if memory is None:
+        memory = load_user_memory(user_id=user_id) or {}
+    return Turn(user_id=user_id, first_name=str(message["from"].get("first_name") or ""), memory=memory,
+                telegram_language=language.of_message(message))
+
+
+def _photo_finish(update_id: int, user_id: int, chat_id: int, message: dict, caption: str, answer: Reply) -> dict:
+    body = {"method": "sendMessage", "chat_id": chat_id, "text": answer.text, "parse_mode": "HTML"}
+    said = f"{photos.STORED_AS} {caption}".strip()
+    turn_finish(update_id=update_id, user_id=user_id, response=body, messages=[
+        NewMessage(role=Message.Role.USER, content=said, telegram_message_id=_int(message.get("message_id"))),
+        NewMessage(role=Message.Role.ASSISTANT, content=answer.text, helpful=answer.helpful)])
+    logger.info("update %s handled for user %s (a photo)", update_id, user_id)
+    return body
+
+
+PHOTO_WAIT_POLL = 0.25  # seconds between a redelivery's looks at the first delivery's row
+
+
+def _pause() -> None:
+    time.sleep(PHOTO_WAIT_POLL)
+
+
+def _photo_awaited(update_id: int, user_id: int, chat_id: int, message: dict, caption: str) -> dict:
+    """A redelivery of a photo whose first delivery is still at the model: wait for its reply (as a
+    text turn's redelivery waits on the claim's row lock), with short reads that hold no
+    transaction. If none comes within the turn's budget, the first delivery died: answer it here (the
+    first, if alive after all, finds the update finished and returns this reply)."""
+    for _ in range(math.ceil((settings.LLM_TURN_BUDGET + 5) / PHOTO_WAIT_POLL)):
+        _pause()
+        if ProcessedUpdate.objects.filter(pk=update_id).values_list("response", flat=True).first() != IN_PROGRESS:
+            break
+    with bot_turn(user_id=user_id) as cache_turn:
+        outbox_pending = update_resume(update_id=update_id)
+        if outbox_pending is None:
+            return _redelivered(update_id, chat_id)
+        cache_turn.claimed(outbox_pending=outbox_pending)
+        turn = _photo_context(user_id, message)
+        with translation.override(language.of_turn(turn.profile, message)):
+            return _photo_finish(update_id, user_id, chat_id, message, caption, reply(str(photos.UNSEEN)))
 
 
 def _turn(update: dict, message: dict) -> dict:

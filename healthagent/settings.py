@@ -431,6 +431,14 @@ LLM_CONCURRENCY = env_int("LLM_CONCURRENCY", 4, minimum=1)
 LLM_BREAKER_FAILURES = env_int("LLM_BREAKER_FAILURES", 3, minimum=1)
 LLM_BREAKER_COOLDOWN = env_float("LLM_BREAKER_COOLDOWN", 30.0)
 CACHE_TTL_AGENT = env_int("CACHE_TTL_AGENT", 1800, minimum=1)
+# A model on the same endpoint that accepts images (often LLM_MODEL itself, e.g. gpt-4o-mini): a photo
+# of a meal then becomes a proposed diary entry (conversations/photos.py). Empty: photos get the
+# one-line "I read text only". The largest photo fetched from Telegram and sent to it, in bytes.
+LLM_VISION_MODEL = os.environ.get("LLM_VISION_MODEL", "").strip()
+if LLM_VISION_MODEL and not LLM_ENABLED:
+    raise ImproperlyConfigured("LLM_VISION_MODEL is a model on LLM_BASE_URL: set LLM_BASE_URL, LLM_API_KEY and "
+                               "LLM_MODEL too (or leave LLM_VISION_MODEL empty)")
+LLM_VISION_MAX_BYTES = env_int("LLM_VISION_MAX_BYTES", 4_000_000, minimum=10_000)
 
 # --- Telegram ------------------------------------------------------------------------------------
 # Turns one user may take per minute (conversations/limits.py): the next one is answered "slow down",

@@ -90,18 +90,25 @@ def _is_weights(value: object) -> bool:
 
 
 _PENDING_ITEM = {"said": _text(200), "query": _text(200), "to": _text(200), "addition": lambda v: type(v) is bool}
+# A meal proposed from a photo (conversations/photos.py): what each item is read as ("180 g rice"),
+# its food, and whether the user said the amount (a caption, a correction) or the photo estimated it.
+_PHOTO_ITEM = {"text": _text(200), "food": _text(200), "said": lambda v: type(v) is bool}
 
 
 def is_pending(value: object) -> bool:
-    """None, or the question the bot waits an answer to: {"items": [item, …]} (at most 8)."""
+    """None, or the question the bot waits an answer to: {"items": [item, …]} (at most 8), or a
+    meal proposed from a photo: {"photo": [item, …]} (at most 8)."""
     if value is None:
         return True
-    if type(value) is not dict or value.keys() != {"items"} or type(value["items"]) is not list:
+    if type(value) is not dict or len(value) != 1:
         return False
-    items = value["items"]
+    name, items = next(iter(value.items()))
+    checks = {"items": _PENDING_ITEM, "photo": _PHOTO_ITEM}.get(name)
+    if checks is None or type(items) is not list:
+        return False
     return 1 <= len(items) <= 8 and all(
-        type(item) is dict and item.keys() == _PENDING_ITEM.keys()
-        and all(check(item[name]) for name, check in _PENDING_ITEM.items()) for item in items)
+        type(item) is dict and item.keys() == checks.keys()
+        and all(check(item[field]) for field, check in checks.items()) for item in items)
 
 
 def is_user_memory(value: object) -> bool:

@@ -29,6 +29,7 @@ class FakeBotAPI:
         self.timed_calls: list[tuple[str, dict, float]] = []  # with time.monotonic() of arrival
         self.sent: list[dict] = []
         self.webhook: dict[str, Any] = {"url": "", "pending_update_count": 0}
+        self.files: dict[str, bytes] = {}  # file_id → content: getFile names it, GET /file/bot<token>/<path> serves it
         self._failures: dict[str, deque] = defaultdict(deque)
         # hold(): the next call of a method waits (after it was received and counted) until released.
         self._holds: dict[str, deque] = defaultdict(deque)
@@ -56,6 +57,16 @@ class FakeBotAPI:
                     self.wfile.write(payload)
                 except (BrokenPipeError, ConnectionResetError):
                     pass  # the caller was killed while its answer was held back (a fault the tests inject)
+
+            def do_GET(self) -> None:  # noqa: N802: a file download, /file/bot<token>/<file_path>
+                _file, prefix, path = self.path.lstrip("/").split("/", 2)
+                with fake._lock:
+                    fake.calls.append(("download", {"file_path": path}))
+                    content = fake.files.get(path.removeprefix("photos/")) if prefix == f"bot{fake.token}" else None
+                self.send_response(200 if content is not None else 404)
+                self.send_header("Content-Length", str(len(content or b"")))
+                self.end_headers()
+                self.wfile.write(content or b"")
 
             def log_message(self, *args: Any) -> None:
                 pass
@@ -116,6 +127,8 @@ class FakeBotAPI:
             if self._failures[method]:
                 return self._failures[method].popleft()
             handler = getattr(self, f"_{method}", None)
+            if method == "getFile" and params.get("file_id") not in self.files:
+                return 400, {"ok": False, "error_code": 400, "description": "Bad Request: invalid file_id"}
             if handler is None:
                 return 404, {"ok": False, "error_code": 404, "description": "Not Found: method not found"}
             return 200, {"ok": True, "result": handler(params)}
@@ -129,6 +142,11 @@ class FakeBotAPI:
         offset = params.get("offset", 0)
         self.updates = [u for u in self.updates if u["update_id"] >= offset]  # confirmed ones are gone
         return list(self.updates[:100])
+
+    def _getFile(self, params: dict) -> dict:  # noqa: N802
+        file_id = params["file_id"]
+        return {"file_id": file_id, "file_unique_id": f"u{file_id}", "file_size": len(self.files[file_id]),
+                "file_path": f"photos/{file_id}"}
 
     def _sendMessage(self, params: dict) -> dict:  # noqa: N802
         self.sent.append(params)

@@ -4,14 +4,16 @@ for the tests (tests/agent/) and the agent benchmark (bench/agent.py).
 Every request is checked against the chat-completions request schema (what the `openai` SDK must
 send and any compatible server expects): the path, the bearer key, a model, messages with valid
 roles, tool results answering the tool calls the assistant made, tools declared as JSON-schema
-functions. A request that breaks it is answered 400 and recorded in `invalid` (tests assert it stays
+functions, a user message's content parts (text, and images as base64 data URLs: `images()`). A request that breaks it is answered 400 and recorded in `invalid` (tests assert it stays
 empty). Valid requests are answered by `responder(request) -> dict | Scripted`: a completion built
 with `text()` / `calls()`, or a scripted status, body and delay.
 """
 
 from __future__ import annotations
 
+import base64
 import json
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -87,6 +89,9 @@ def schema_errors(path: str, headers: dict, body: Any) -> list[str]:
         elif role == "tool":
             if message.get("tool_call_id") not in open_calls or not isinstance(content, str):
                 errors.append(f"messages[{i}]: tool result for no call")
+        elif role == "user" and isinstance(content, list):
+            errors += [f"messages[{i}].content[{j}]: {error}" for j, part in enumerate(content)
+                       for error in _part_errors(part)]
         elif not isinstance(content, str):
             errors.append(f"messages[{i}].content")
     for tool in body.get("tools") or []:
@@ -97,6 +102,34 @@ def schema_errors(path: str, headers: dict, body: Any) -> list[str]:
     if body.get("tool_choice") not in (None, "auto", "none", "required"):
         errors.append("tool_choice")
     return errors
+
+
+_DATA_URL = re.compile(r"data:image/(?:jpeg|png|gif|webp);base64,([A-Za-z0-9+/]+={0,2})")
+
+
+def _part_errors(part: Any) -> list[str]:
+    """A user message's content part: {type: text, text} or {type: image_url, image_url: {url}} with a
+    base64 data URL of an image (what the bot sends; an http URL would make the provider fetch it)."""
+    if not isinstance(part, dict) or part.get("type") not in ("text", "image_url"):
+        return ["type"]
+    if part["type"] == "text":
+        return [] if isinstance(part.get("text"), str) and part.keys() == {"type", "text"} else ["text part"]
+    image = part.get("image_url")
+    match = _DATA_URL.fullmatch(image.get("url", "")) if isinstance(image, dict) else None
+    if match is None:
+        return ["image_url: not a base64 data URL of an image"]
+    try:
+        base64.b64decode(match.group(1), validate=True)
+    except ValueError:
+        return ["image_url: bad base64"]
+    return []
+
+
+def images(request: dict) -> list[bytes]:
+    """The images a request carries (decoded), in order."""
+    return [base64.b64decode(part["image_url"]["url"].partition(",")[2])
+            for message in request["messages"] if isinstance(message.get("content"), list)
+            for part in message["content"] if part.get("type") == "image_url"]
 
 
 class FakeLLM:
@@ -171,7 +204,11 @@ def tool_results(request: dict) -> list[Any]:
 
 
 def user_text(request: dict) -> str:
-    return next(m["content"] for m in reversed(request["messages"]) if m["role"] == "user")
+    """The last user message's text (of a message with content parts: its text parts)."""
+    content = next(m["content"] for m in reversed(request["messages"]) if m["role"] == "user")
+    if isinstance(content, list):
+        return " ".join(part["text"] for part in content if part.get("type") == "text")
+    return content
 
 
 def by_tool(tool: str, arguments: dict | None = None, answer: Callable[[list], str] | None = None):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 
 import pytest
 
@@ -276,3 +277,19 @@ def test_the_sdk_and_its_http_client_log_nothing_of_a_turn(bot, ada, fake_llm, c
         logging.getLogger().setLevel(logging.DEBUG)
         bot.say("wie geht es dir heute so?")
     assert "wie geht es" not in caplog.text and TEST_LLM_KEY not in caplog.text
+
+
+def test_the_bots_own_lines_use_the_languages_decimal_comma(bot, ada, fake_llm):
+    def respond(request):
+        if last(request)["role"] != "user":
+            return text("Erledigt.")
+        return calls(("log_food", {"items": [{"food": "rice", "amount": "75 g", "said": "75 g"}]}),
+                     ("set_profile", {"field": "weight_kg", "value": "68.5"}))
+
+    fake_llm.responder = respond
+    answer = bot.say("Ich hatte 75 g Reis und wiege 68.5 kg", language_code="de")
+    notes = [line for line in answer.splitlines() if line != "Erledigt."]
+    assert len(notes) == 2 and "68,5" in notes[1]
+    assert all(re.search(r"\d\.\d", line) is None for line in notes)
+    assert re.search(r"\d,\d", notes[0])  # 75 g of rice: a fraction of a kcal
+    assert "weight_kg 68.5" in bot.say("I weigh 68.5 kg now, and had 75 g rice", language_code="en")  # English: a point
