@@ -68,11 +68,16 @@ def search_foods(*, query: str, limit: int = LOOKUP_LIMIT) -> list[dict]:
         return _fetch_foods(normalised, limit)
     key = usda_key(normalised, limit)
     if upstream.deferring():  # inside a bot turn's transaction: a hit, else the lookup made outside it
-        cached = None if upstream.kept(key) else cache.get(key)
+        cached = _NOT_CACHED if upstream.kept(key) else cache.get(key, _NOT_CACHED)
         if is_food_list(cached):
             return cached
+        if cached is not _NOT_CACHED:  # planted or corrupt ("null" too): counted, deleted, filled by the lookup
+            refuse_value(key=key, reason="not a list of foods")
         return upstream.outside(key, lambda: _bounded(lambda: _looked_up(key, normalised, limit)))
     return _looked_up(key, normalised, limit)
+
+
+_NOT_CACHED = object()
 
 
 def _looked_up(key: str, normalised: str, limit: int) -> list[dict]:
