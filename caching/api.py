@@ -17,7 +17,7 @@ from caching.consistency.reads import read_through, read_through_list
 from caching.consistency.replay import replay_source
 from caching.keys import (NAMESPACES, PROGRESS_PERIODS, agent_answer_key, agent_budget_key, agent_flight_key,
                           conversation_history_key, progress_key, usda_key, user_memory_key)
-from caching.ops.actions import invalidate_namespace, invalidate_user
+from caching.ops.actions import invalidate_namespace, invalidate_user, refuse_value
 from caching.ops.dashboard import urls as dashboard_urls
 from caching.ops.metrics import FleetCacheCollector, sync_process_counters
 from caching.ops.pacing import send_slot
@@ -37,7 +37,7 @@ __all__ = [
     # what a Redis that lost acknowledged writes gets replayed: a source of recent invalidations
     "replay_source",
     # operators and refusals
-    "invalidate_namespace", "invalidate_user",
+    "invalidate_namespace", "invalidate_user", "refuse_value",
     # a rate every process shares (outgoing Telegram messages)
     "send_slot",
     # observing it

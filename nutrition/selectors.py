@@ -16,7 +16,7 @@ from django.core.cache import cache
 from django.utils import timezone
 from django.utils.translation import gettext as _, gettext_lazy
 
-from caching.api import usda_key
+from caching.api import refuse_value, usda_key
 from healthagent import upstream
 from healthagent.errors import ApplicationError
 from nutrition.models import FoodEntry

@@ -11,7 +11,7 @@ from caching.backend.cache import redis_cache
 from caching.backend import stats
 from caching.consistency.invalidation import invalidate
 from caching.consistency.outbox import add_untaken
-from caching.keys import NAMESPACES, user_keys
+from caching.keys import NAMESPACES, namespace_of, user_keys
 from healthagent.errors import ApplicationError
 
 _SCAN_BATCH = 500
@@ -41,6 +41,18 @@ def invalidate_user(*, user_id: int) -> int:
     if missed:
         raise _unreachable()
     return sum(count or 0 for count in removed.values())
+
+
+def refuse_value(*, key: str, reason: str) -> None:
+    """A value `cache.get`/`get_or_set` just returned that the data path cannot use (the wrong shape:
+    planted or corrupt): counted as a miss and an error instead of the hit it was counted as,
+    deleted, and logged — as the backend does with bytes it cannot read."""
+    backend = redis_cache()
+    if backend is None:
+        return
+    namespace = namespace_of(key)
+    stats.record(namespace, stats.HIT, -1)
+    backend.refuse(backend.make_and_validate_key(key), namespace, ValueError(reason))
 
 
 def invalidate_namespace(*, namespace: str) -> int:
