@@ -44,6 +44,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.apps import apps
+from django.core.exceptions import SynchronousOnlyOperation
 from django.db import DatabaseError, transaction
 from django.db import connection as db
 from django.utils import timezone
@@ -147,6 +148,11 @@ def _replay(connection: Any, backend: ConsistencyBackend, lock: str, slots: set[
             pass  # the lock's TTL ends it
 
 
+# What the record's best effort gives up on: the database failing, or no database to be used here — a
+# thread running an event loop (SynchronousOnlyOperation), a test that uses none (RuntimeError).
+_NO_DATABASE = (DatabaseError, SynchronousOnlyOperation, RuntimeError)
+
+
 @contextlib.contextmanager
 def _database() -> Iterator[None]:
     """The hook may run in a thread that had no database connection (the stats flusher's): it leaves
@@ -167,7 +173,7 @@ def _recorded(name: str) -> bool:
     try:
         with _database(), transaction.atomic():  # inside a turn, a savepoint: a failure leaves the turn usable
             return ReplayedDataset.objects.filter(pk=name).exists()
-    except (DatabaseError, RuntimeError):  # RuntimeError: no database access here (a test that uses none)
+    except _NO_DATABASE:
         return False
 
 
@@ -182,7 +188,7 @@ def _record(name: str) -> None:
         with _database(), transaction.atomic():
             ReplayedDataset.objects.bulk_create([ReplayedDataset(dataset=name, replayed_at=now)], ignore_conflicts=True)
             ReplayedDataset.objects.filter(replayed_at__lt=now - timedelta(seconds=MARKER_TTL_S)).delete()
-    except (DatabaseError, RuntimeError):  # as in _recorded
+    except _NO_DATABASE:
         logger.debug("could not record the replayed dataset %s", name)
 
 
