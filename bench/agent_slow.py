@@ -18,48 +18,27 @@ import itertools
 import json
 import os
 import statistics
-import subprocess
-import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
 
-import requests
-
-from bench import sections
+from bench import sections, servers
 
 BEGIN, END = "<!-- agent-slow: bench/agent_slow.py --write -->", "<!-- /agent-slow -->"
 ROOT = Path(__file__).resolve().parents[1]
-SECRET = "bench-secret_1"
 
 
-def _env(database_url: str, redis_url: str, llm_url: str, concurrency: int, port: int) -> dict[str, str]:
+def _env(database_url: str, redis_url: str, llm_url: str, concurrency: int) -> dict[str, str]:
     from tools.fake_llm import TEST_LLM_KEY
 
-    return {**{k: v for k, v in os.environ.items() if not k.startswith("PYTEST")},
-            "HEALTHAGENT_ENV_FILE": "", "DJANGO_DEBUG": "false", "PORT": str(port), "HOST": "127.0.0.1",
-            "DJANGO_SECRET_KEY": "bench-secret-key-not-for-production-0123456789abcdefghij",
-            "TELEGRAM_WEBHOOK_SECRET": SECRET, "DATABASE_URL": database_url, "REDIS_URL": redis_url,
-            "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
-            "NUTRITION_PROVIDER": "sample", "LOG_LEVEL": "WARNING", "BOT_TURNS_PER_MINUTE": "100000",
-            "WEB_CONCURRENCY": "2", "WEB_THREADS": "32", "LLM_BASE_URL": llm_url, "LLM_API_KEY": TEST_LLM_KEY,
-            "LLM_MODEL": "fake-model", "LLM_TIMEOUT": "8", "LLM_MAX_RETRIES": "0", "LLM_TURN_BUDGET": "15",
-            "LLM_CONCURRENCY": str(concurrency)}
+    return servers.webhook_env(database_url, redis_url, NUTRITION_PROVIDER="sample", LLM_BASE_URL=llm_url,
+                               LLM_API_KEY=TEST_LLM_KEY, LLM_MODEL="fake-model", LLM_TIMEOUT="8", LLM_MAX_RETRIES="0",
+                               LLM_TURN_BUDGET="15", LLM_CONCURRENCY=str(concurrency))
 
 
-def _turn(port: int, user: int, text: str, update_id: int) -> tuple[float, int, str]:
-    body = {"update_id": update_id, "message": {"message_id": 1, "date": int(time.time()),
-            "chat": {"id": user, "type": "private"}, "from": {"id": user, "is_bot": False, "first_name": "B"},
-            "text": text}}
-    started = time.monotonic()
-    try:
-        response = requests.post(f"http://127.0.0.1:{port}/telegram/webhook/", data=json.dumps(body), timeout=60,
-                                 headers={"Content-Type": "application/json", "X-Telegram-Bot-Api-Secret-Token": SECRET})
-        status, reply = response.status_code, (response.json().get("text", "") if response.ok else "")
-    except requests.RequestException:
-        status, reply = 0, ""
-    return time.monotonic() - started, status, reply
+def _turn(url: str, user: int, text: str, update_id: int) -> tuple[float, int, str]:
+    return servers.post_text(url, user, text, update_id, timeout=60)
 
 
 # Update ids new to the database in every run and round: an id it processed before (an earlier run on
@@ -67,7 +46,7 @@ def _turn(port: int, user: int, text: str, update_id: int) -> tuple[float, int, 
 _UPDATE_IDS = itertools.count(int(time.time() * 1000) % 10**12 * 10)
 
 
-def _round(port: int, base: int, users: int) -> dict:
+def _round(url: str, base: int, users: int) -> dict:
     """`users` agent questions at once, then (once they are in flight) `users` turns that need no model."""
     slow: list = [None] * users
     quick: list = [None] * users
@@ -76,10 +55,10 @@ def _round(port: int, base: int, users: int) -> dict:
 
     def ask(i: int) -> None:
         go.wait()
-        slow[i] = _turn(port, base + i, f"was soll ich heute abend essen, {i}?", ids[i])
+        slow[i] = _turn(url, base + i, f"was soll ich heute abend essen, {i}?", ids[i])
 
     def plain(i: int) -> None:
-        quick[i] = _turn(port, base + 5000 + i, "/today", ids[users + i])
+        quick[i] = _turn(url, base + 5000 + i, "/today", ids[users + i])
 
     askers = [threading.Thread(target=ask, args=(i,)) for i in range(users)]
     for thread in askers:
@@ -108,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     database_url = os.environ["BENCH_DATABASE_URL"]
 
     from tools.fake_llm import FakeLLM, Scripted, text
-    from tools.redis_server import RedisServer, free_port
+    from tools.redis_server import RedisServer
 
     workdir = Path(tempfile.mkdtemp(prefix="bench-agent-slow-"))
     redis = RedisServer.start_new(workdir)
@@ -119,19 +98,12 @@ def main(argv: list[str] | None = None) -> int:
         runs = [(f"{prefix}{name}", root, concurrency) for prefix, root in [*trees, ("" if not trees else "this tree: ", ROOT)]
                 for name, concurrency in (("LLM_CONCURRENCY=4 (default)", 4), ("unbounded (control)", 1000))]
         for name, root, concurrency in runs:
-            port = free_port()
-            env = _env(database_url, redis.url, fake.url, concurrency, port)
-            subprocess.run([sys.executable, "manage.py", "migrate", "-v", "0"], cwd=root, env=env, check=True)
-            log = open(workdir / f"gunicorn-{len(results)}.log", "wb")
-            server = subprocess.Popen([str(Path(sys.executable).with_name("gunicorn")), "healthagent.wsgi", "-c",
-                                       "python:healthagent.gunicorn_conf"], cwd=root, env=env, stdout=log, stderr=log)
+            env = _env(database_url, redis.url, fake.url, concurrency)
+            server, url = servers.serve_tree(f"gunicorn-{len(results)}", env, workdir, root=root)
             try:
-                _wait(port)
-                results[name] = _round(port, 900_000 + concurrency * 100 + len(results) * 100_000, args.users)
+                results[name] = _round(url, 900_000 + concurrency * 100 + len(results) * 100_000, args.users)
             finally:
-                server.terminate()
-                server.wait(20)
-                log.close()
+                server.stop()
             redis.cli("FLUSHALL")
     finally:
         fake.close()
@@ -141,18 +113,6 @@ def main(argv: list[str] | None = None) -> int:
     if args.write:
         sections.write(section, BEGIN, END)
     return 0
-
-
-def _wait(port: int) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if requests.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code == 200:
-                return
-        except requests.RequestException:
-            pass
-        time.sleep(0.2)
-    raise SystemExit("the server did not start")
 
 
 def _section(args: argparse.Namespace, results: dict) -> str:

@@ -19,44 +19,26 @@ import itertools
 import json
 import os
 import statistics
-import subprocess
-import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
 
-import requests
+from bench import servers
 
 ROOT = Path(__file__).resolve().parents[1]
-SECRET = "bench-secret_1"
 
 
-def _env(database_url: str, redis_url: str, fdc_url: str, port: int) -> dict[str, str]:
-    return {**{k: v for k, v in os.environ.items() if not k.startswith("PYTEST")},
-            "HEALTHAGENT_ENV_FILE": "", "DJANGO_DEBUG": "false", "PORT": str(port), "HOST": "127.0.0.1",
-            "DJANGO_SECRET_KEY": "bench-secret-key-not-for-production-0123456789abcdefghij",
-            "TELEGRAM_WEBHOOK_SECRET": SECRET, "DATABASE_URL": database_url, "REDIS_URL": redis_url,
-            "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost", "ENABLE_CACHE": "false",
-            "NUTRITION_PROVIDER": "usda", "USDA_API_KEY": "bench-key", "USDA_API_URL": fdc_url,
-            "LOG_LEVEL": "WARNING", "BOT_TURNS_PER_MINUTE": "100000", "WEB_CONCURRENCY": "2", "WEB_THREADS": "32"}
+def _env(database_url: str, redis_url: str, fdc_url: str) -> dict[str, str]:
+    return servers.webhook_env(database_url, redis_url, ENABLE_CACHE="false", NUTRITION_PROVIDER="usda",
+                               USDA_API_KEY="bench-key", USDA_API_URL=fdc_url)
 
 
-def _turn(port: int, user: int, text: str, update_id: int) -> tuple[float, int, str]:
-    body = {"update_id": update_id, "message": {"message_id": 1, "date": int(time.time()),
-            "chat": {"id": user, "type": "private"}, "from": {"id": user, "is_bot": False, "first_name": "B"},
-            "text": text}}
-    started = time.monotonic()
-    try:
-        response = requests.post(f"http://127.0.0.1:{port}/telegram/webhook/", data=json.dumps(body), timeout=30,
-                                 headers={"Content-Type": "application/json", "X-Telegram-Bot-Api-Secret-Token": SECRET})
-        status, reply = response.status_code, (response.json().get("text", "") if response.ok else "")
-    except requests.RequestException:
-        status, reply = 0, ""
-    return time.monotonic() - started, status, reply
+def _turn(url: str, user: int, text: str, update_id: int) -> tuple[float, int, str]:
+    return servers.post_text(url, user, text, update_id, timeout=30)
 
 
-def _phase(port: int, ids: itertools.count, *, quick: int, slow: int, seconds: float, base: int) -> dict:
+def _phase(url: str, ids: itertools.count, *, quick: int, slow: int, seconds: float, base: int) -> dict:
     stop = threading.Event()
     quick_results: list[tuple[float, int, str]] = []
     slow_results: list[tuple[float, int, str]] = []
@@ -64,7 +46,7 @@ def _phase(port: int, ids: itertools.count, *, quick: int, slow: int, seconds: f
 
     def loop(user: int, text: object, into: list) -> None:
         while not stop.is_set():
-            into.append(_turn(port, user, text() if callable(text) else str(text), next(ids)))
+            into.append(_turn(url, user, text() if callable(text) else str(text), next(ids)))
 
     threads = [threading.Thread(target=loop, args=(base + 5000 + i, "/today", quick_results)) for i in range(quick)]
     threads += [threading.Thread(target=loop, args=(base + i, lambda: f"/food slowfood {_letters(next(words))}",
@@ -100,24 +82,6 @@ def _letters(n: int) -> str:
     return word
 
 
-def _serve(root: Path, env: dict[str, str], log: Path) -> subprocess.Popen:
-    subprocess.run([sys.executable, "manage.py", "migrate", "-v", "0"], cwd=root, env=env, check=True)
-    return subprocess.Popen([sys.executable, "-m", "gunicorn", "healthagent.wsgi", "-c", "python:healthagent.gunicorn_conf"],
-                            cwd=root, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT)
-
-
-def _wait(port: int) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if requests.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code == 200:
-                return
-        except requests.RequestException:
-            pass
-        time.sleep(0.2)
-    raise SystemExit("the server did not start")
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--before", type=Path, help="a code tree to measure first (e.g. an export of main)")
@@ -131,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     database_url = os.environ["BENCH_DATABASE_URL"]
 
-    from tools.redis_server import RedisServer, free_port
+    from tools.redis_server import RedisServer
 
     from .fake_fdc import FakeFDC
 
@@ -144,20 +108,17 @@ def main(argv: list[str] | None = None) -> int:
     extra = dict(setting.split("=", 1) for setting in args.env)
     try:
         for name, root in trees:
-            port = free_port()
-            env = {**_env(database_url, redis.url, fdc.url, port), **extra}
-            server = _serve(root, env, workdir / f"gunicorn-{name}.log")
+            env = {**_env(database_url, redis.url, fdc.url), **extra}
+            server, url = servers.serve_tree(f"gunicorn-{name}", env, workdir, root=root)
             try:
-                _wait(port)
                 for i in range(args.quick):  # the /today users exist before the clock starts
-                    _turn(port, 800_000 + 5000 + i, "/start", next(ids))
-                results[f"{name}, FDC idle"] = _phase(port, ids, quick=args.quick, slow=0, seconds=args.seconds,
+                    _turn(url, 800_000 + 5000 + i, "/start", next(ids))
+                results[f"{name}, FDC idle"] = _phase(url, ids, quick=args.quick, slow=0, seconds=args.seconds,
                                                       base=800_000)
-                results[f"{name}, FDC slow"] = _phase(port, ids, quick=args.quick, slow=args.slow,
+                results[f"{name}, FDC slow"] = _phase(url, ids, quick=args.quick, slow=args.slow,
                                                       seconds=args.seconds, base=800_000)
             finally:
-                server.terminate()
-                server.wait(30)
+                server.stop()
             redis.cli("FLUSHALL")
     finally:
         fdc.close()

@@ -5,6 +5,7 @@ flushed only when it is empty or marked as the benchmark's own.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -92,11 +93,11 @@ class PrivateRedis:
 class Process:
     """A child process with a log file; stopped with SIGTERM, then SIGKILL."""
 
-    def __init__(self, name: str, command: list[str], env: dict[str, str], logdir: Path) -> None:
+    def __init__(self, name: str, command: list[str], env: dict[str, str], logdir: Path, *, cwd: Path = ROOT) -> None:
         self.name = name
         self.log_path = logdir / f"{name}.log"
         self._log = open(self.log_path, "wb")
-        self.popen = subprocess.Popen(command, env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=self._log)
+        self.popen = subprocess.Popen(command, env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=self._log)
 
     @property
     def pid(self) -> int:
@@ -137,13 +138,22 @@ def gunicorn_command() -> list[str]:
     return [PYTHON, "-m", "gunicorn", *SERVE_ARGS]
 
 
-def launch_gunicorn(name: str, env: dict[str, str], logdir: Path) -> tuple[Process, str]:
-    """Start gunicorn as `make serve` does, on a free port; `wait_ready` before use."""
+def launch_gunicorn(name: str, env: dict[str, str], logdir: Path, *, root: Path = ROOT) -> tuple[Process, str]:
+    """Start gunicorn as `make serve` does, on a free port, from the code tree `root` (another tree:
+    `--before` of bench/fdc_slow.py and bench/agent_slow.py); `wait_ready` before use."""
     port = free_port()
     env = {**env, "HOST": "127.0.0.1", "PORT": str(port)}
     for variable in ("WEB_CONCURRENCY", "WEB_THREADS", "GUNICORN_CMD_ARGS"):
         env.pop(variable, None)  # the shipped defaults, not a developer's shell
-    return Process(name, gunicorn_command(), env, logdir), f"http://127.0.0.1:{port}"
+    return Process(name, gunicorn_command(), env, logdir, cwd=root), f"http://127.0.0.1:{port}"
+
+
+def serve_tree(name: str, env: dict[str, str], logdir: Path, *, root: Path = ROOT) -> tuple[Process, str]:
+    """Migrate the database in `env`, start gunicorn as shipped from `root`, and wait until it answers."""
+    manage(env, "migrate", "-v", "0", root=root)
+    process, url = launch_gunicorn(name, env, logdir, root=root)
+    wait_ready(process, url)
+    return process, url
 
 
 def launch_custom_gunicorn(name: str, env: dict[str, str], logdir: Path, *, workers: int, threads: int) -> tuple[Process, str]:
@@ -192,8 +202,38 @@ def wait_ready(process: Process, url: str) -> None:
     raise BenchError(f"gunicorn ({name}) did not answer /healthz within 60 s: {process.log_tail()}")
 
 
-def manage(env: dict[str, str], *args: str) -> str:
-    done = subprocess.run([PYTHON, "manage.py", *args], env=env, cwd=ROOT, capture_output=True, text=True)
+def manage(env: dict[str, str], *args: str, root: Path = ROOT) -> str:
+    done = subprocess.run([PYTHON, "manage.py", *args], env=env, cwd=root, capture_output=True, text=True)
     if done.returncode:
         raise BenchError(f"manage.py {' '.join(args)} failed:\n{done.stderr[-2000:]}")
     return done.stdout
+
+
+# --- the one-off side-by-side scripts (bench/fdc_slow.py, bench/agent_slow.py) ----------------------
+WEBHOOK_SECRET = "bench-secret_1"
+
+
+def webhook_env(database_url: str, redis_url: str, **settings: str) -> dict[str, str]:
+    """The environment of a production-settings gunicorn on the given database and Redis (no .env, no
+    pytest variables, WARNING logs, no rate limit), plus `settings`."""
+    return {**{k: v for k, v in os.environ.items() if not k.startswith("PYTEST")},
+            "HEALTHAGENT_ENV_FILE": "", "DJANGO_DEBUG": "false",
+            "DJANGO_SECRET_KEY": "bench-secret-key-not-for-production-0123456789abcdefghij",
+            "TELEGRAM_WEBHOOK_SECRET": WEBHOOK_SECRET, "DATABASE_URL": database_url, "REDIS_URL": redis_url,
+            "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost", "LOG_LEVEL": "WARNING", "BOT_TURNS_PER_MINUTE": "100000",
+            **settings}
+
+
+def post_text(url: str, user: int, text: str, update_id: int, *, timeout: float) -> tuple[float, int, str]:
+    """One text message from `user` to the webhook at `url`: (seconds, HTTP status or 0, reply text)."""
+    body = {"update_id": update_id, "message": {"message_id": 1, "date": int(time.time()),
+            "chat": {"id": user, "type": "private"}, "from": {"id": user, "is_bot": False, "first_name": "B"},
+            "text": text}}
+    started = time.monotonic()
+    try:
+        response = requests.post(f"{url}/telegram/webhook/", data=json.dumps(body), timeout=timeout,
+                                 headers={"Content-Type": "application/json", "X-Telegram-Bot-Api-Secret-Token": WEBHOOK_SECRET})
+        status, reply = response.status_code, (response.json().get("text", "") if response.ok else "")
+    except (requests.RequestException, ValueError):
+        status, reply = 0, ""
+    return time.monotonic() - started, status, reply
