@@ -23,6 +23,7 @@ from pathlib import Path
 from bench import sections
 
 BEGIN, END = "<!-- agent: bench/agent.py --write -->", "<!-- /agent -->"
+SECTION = sections.Section(BEGIN, END)
 FOODS = ("banana", "apple", "egg", "rice", "oats", "milk", "bread", "butter", "chicken", "salmon", "yogurt",
          "cheese", "potato", "pasta", "orange", "avocado", "tofu", "lentils", "broccoli", "honey")
 
@@ -140,7 +141,7 @@ def _run(args: argparse.Namespace, fake, redis) -> int:
     section = _section(args, miss_ms, hit_ms, figures, len(pool))
     print(section)
     if args.write:
-        write_section(section)
+        SECTION.write(section)
     return 0
 
 
@@ -180,15 +181,6 @@ def _section(args, miss_ms, hit_ms, figures, questions: int) -> str:
         END,
         "",
     ])
-
-
-def write_section(section: str, path: Path = sections.BENCHMARKS) -> None:
-    sections.write(section, BEGIN, END, path)
-
-
-def measured_section(path: Path = sections.BENCHMARKS) -> str | None:
-    """The section as BENCHMARKS.md holds it now (bench/run.py keeps it when it rewrites the file)."""
-    return sections.read(BEGIN, END, path)
 
 
 if __name__ == "__main__":

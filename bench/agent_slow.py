@@ -26,6 +26,7 @@ from pathlib import Path
 from bench import sections, servers
 
 BEGIN, END = "<!-- agent-slow: bench/agent_slow.py --write -->", "<!-- /agent-slow -->"
+SECTION = sections.Section(BEGIN, END)
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -111,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
     section = _section(args, results)
     print(section)
     if args.write:
-        sections.write(section, BEGIN, END)
+        SECTION.write(section)
     return 0
 
 
@@ -136,14 +137,6 @@ def _section(args: argparse.Namespace, results: dict) -> str:
         END,
         "",
     ])
-
-
-def write_section(section: str, path: Path = sections.BENCHMARKS) -> None:
-    sections.write(section, BEGIN, END, path)
-
-
-def measured_section(path: Path = sections.BENCHMARKS) -> str | None:
-    return sections.read(BEGIN, END, path)
 
 
 if __name__ == "__main__":

@@ -14,11 +14,11 @@ import argparse
 import os
 import statistics
 import time
-from pathlib import Path
 
 from bench import sections
 
 BEGIN, END = "<!-- claim: bench/claim.py --write -->", "<!-- /claim -->"
+SECTION = sections.Section(BEGIN, END)
 
 
 def main() -> None:
@@ -101,16 +101,7 @@ def main() -> None:
     section = "\n".join(lines)
     print(section)
     if args.write:
-        write_section(section)
-
-
-def write_section(section: str, path: Path = sections.BENCHMARKS) -> None:
-    sections.write(section, BEGIN, END, path)
-
-
-def measured_section(path: Path = sections.BENCHMARKS) -> str | None:
-    """The section as BENCHMARKS.md holds it now (bench/run.py keeps it when it rewrites the file)."""
-    return sections.read(BEGIN, END, path)
+        SECTION.write(section)
 
 
 if __name__ == "__main__":

@@ -34,6 +34,7 @@ from typing import Any
 from bench import sections
 
 BEGIN, END = "<!-- cluster: bench/cluster.py --write -->", "<!-- /cluster -->"
+SECTION = sections.Section(BEGIN, END)
 HOT_SHARE = 0.05  # of the Cluster's commands on the stats hash's slot: above it, shard the hash
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/healthagent_bench"
 
@@ -88,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
     section = render(results, argv=sys.argv[1:])
     print(section)
     if args.write:
-        write_section(section)
+        SECTION.write(section)
     return 0
 
 
@@ -293,15 +294,6 @@ def render(results: dict, *, argv: list[str]) -> str:
         "",
     ]
     return "\n".join(lines)
-
-
-def write_section(section: str, path: Path = sections.BENCHMARKS) -> None:
-    sections.write(section, BEGIN, END, path)
-
-
-def measured_section(path: Path = sections.BENCHMARKS) -> str | None:
-    """The section as BENCHMARKS.md holds it now (bench/run.py keeps it when it rewrites the file)."""
-    return sections.read(BEGIN, END, path)
 
 
 if __name__ == "__main__":

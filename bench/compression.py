@@ -30,6 +30,7 @@ from bench import sections
 
 ROOT = Path(__file__).resolve().parents[1]
 BEGIN, END = "<!-- compression: bench/compression.py --write -->", "<!-- /compression -->"
+SECTION = sections.Section(BEGIN, END)
 FORMATS = {
     "json": None,
     "zstd": "django_redis.compressors.zstd.ZStdCompressor",
@@ -168,15 +169,6 @@ def render(result: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_section(section: str, path: Path = sections.BENCHMARKS) -> None:
-    sections.write(section, BEGIN, END, path)
-
-
-def measured_section(path: Path = sections.BENCHMARKS) -> str | None:
-    """The section as BENCHMARKS.md holds it now (bench/run.py keeps it when it rewrites the file)."""
-    return sections.read(BEGIN, END, path)
-
-
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--reps", type=int, default=9)
@@ -192,7 +184,7 @@ def main(argv: list[str] | None = None) -> None:
     json.dump(result, sys.stdout, indent=1)
     print()
     if args.write:
-        write_section(render(result))
+        SECTION.write(render(result))
 
 
 if __name__ == "__main__":

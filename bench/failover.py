@@ -34,6 +34,7 @@ from bench.servers import BenchError, launch_custom_gunicorn, manage, wait_ready
 from tools.redis_topologies import MASTER_NAME, Cluster, SentinelSet, wait_for
 
 BEGIN, END = "<!-- failover: bench/failover.py --write -->", "<!-- /failover -->"
+SECTION = sections.Section(BEGIN, END)
 SECRET = "bench-failover-secret"
 USERS = 40
 GAP_S = 4.0  # steady load between two faults (and before the first)
@@ -261,7 +262,7 @@ def main() -> None:
     section = "\n".join(lines)
     print(section)
     if args.write:
-        write_section(section)
+        SECTION.write(section)
 
 
 def _redis_version() -> str:
@@ -271,15 +272,6 @@ def _redis_version() -> str:
 
     out = subprocess.run([REDIS_SERVER, "--version"], capture_output=True, text=True).stdout
     return "redis-server " + next((p.split("=")[1] for p in out.split() if p.startswith("v=")), "?")
-
-
-def write_section(section: str, path: Path = sections.BENCHMARKS) -> None:
-    sections.write(section, BEGIN, END, path)
-
-
-def measured_section(path: Path = sections.BENCHMARKS) -> str | None:
-    """The section as BENCHMARKS.md holds it now (bench/run.py keeps it when it rewrites the file)."""
-    return sections.read(BEGIN, END, path)
 
 
 if __name__ == "__main__":

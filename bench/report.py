@@ -623,19 +623,14 @@ def main(argv: list[str] | None = None) -> int:
     import json
     import sys
 
-    from . import claim, cluster, compression, failover
-    from .run import ROOT
+    from .run import ROOT, rewrite_keeping_own_sections
 
     path = Path((argv or sys.argv[1:])[0]).resolve()
     results = json.loads(path.read_text())
     markdown = ROOT / "BENCHMARKS.md"
     chart = path.with_suffix(".png")
-    kept = [(module, module.measured_section(markdown)) for module in (compression, claim, cluster, failover)]
-    markdown.write_text(render(results, chart=chart if chart.exists() else None, json_path=path,
-                               relative_to=markdown.parent))
-    for module, section in kept:
-        if section:
-            module.write_section(section, markdown)
+    rewrite_keeping_own_sections(markdown, render(results, chart=chart if chart.exists() else None, json_path=path,
+                                                  relative_to=markdown.parent))
     return 0
 
 

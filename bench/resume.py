@@ -22,6 +22,7 @@ from pathlib import Path
 from bench import sections
 
 BEGIN, END = "<!-- resume: bench/resume.py --write -->", "<!-- /resume -->"
+SECTION = sections.Section(BEGIN, END)
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts" / "failover"
 _SCENARIOS = (("sentinel", "kill9", "Sentinel", "kill -9 the primary"),
               ("sentinel", "manual", "Sentinel", "SENTINEL FAILOVER"),
@@ -66,15 +67,6 @@ def section(artifacts: Path = ARTIFACTS) -> str:
     ])
 
 
-def write_section(text: str, path: Path = sections.BENCHMARKS) -> None:
-    sections.write(text, BEGIN, END, path)
-
-
-def measured_section(path: Path = sections.BENCHMARKS) -> str | None:
-    """The section as BENCHMARKS.md holds it now (bench/run.py keeps it when it rewrites the file)."""
-    return sections.read(BEGIN, END, path)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.resume", description=__doc__.split("\n")[0])
     parser.add_argument("--write", action="store_true", help="put the section into BENCHMARKS.md")
@@ -82,7 +74,7 @@ def main() -> None:
     text = section()
     print(text)
     if args.write:
-        write_section(text)
+        SECTION.write(text)
 
 
 if __name__ == "__main__":

@@ -327,15 +327,16 @@ def write(results: dict, out: Path, *, full: bool, previous: Path | None = None)
         chart.draw(results, chart_path)
         written.append(chart_path)
     markdown = ROOT / "BENCHMARKS.md" if full else out / "BENCHMARKS.md"
-    from . import agent, agent_slow, claim, cluster, compression, failover, resume
-
-    # bench/compression.py, claim.py, cluster.py, failover.py, resume.py, agent.py and agent_slow.py
-    # measure their sections on their own: keep them.
-    kept = [(module, module.measured_section(markdown))
-            for module in (compression, claim, cluster, failover, resume, agent, agent_slow)]
-    markdown.write_text(report.render(results, chart=chart_path, json_path=json_path, relative_to=markdown.parent))
-    for module, section in kept:
-        if section:
-            module.write_section(section, markdown)
+    rewrite_keeping_own_sections(markdown, report.render(results, chart=chart_path, json_path=json_path,
+                                                         relative_to=markdown.parent))
     written.append(markdown)
     return written
+
+
+def rewrite_keeping_own_sections(markdown: Path, text: str) -> None:
+    """Write the report, keeping the sections measured on their own (bench/compression.py, claim.py,
+    cluster.py, failover.py, resume.py, agent.py and agent_slow.py: each writes its section with --write)."""
+    from . import agent, agent_slow, claim, cluster, compression, failover, resume, sections
+
+    sections.rewrite(markdown, text, [module.SECTION for module in (compression, claim, cluster, failover, resume, agent,
+                                                                   agent_slow)])

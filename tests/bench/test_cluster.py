@@ -39,9 +39,9 @@ def test_the_stats_hash_verdict_follows_the_measurement():
 def test_the_section_is_kept_between_its_markers(tmp_path):
     path = tmp_path / "BENCHMARKS.md"
     path.write_text("# Benchmarks\n\n## Machine, versions, command\n")
-    cluster.write_section(cluster.render(results(), argv=[]), path)
-    cluster.write_section(cluster.render(results(stats=600), argv=[]), path)  # replaced, not added twice
+    cluster.SECTION.write(cluster.render(results(), argv=[]), path)
+    cluster.SECTION.write(cluster.render(results(stats=600), argv=[]), path)  # replaced, not added twice
     text = path.read_text()
     assert text.count(cluster.BEGIN) == 1 and "a hot slot, which sharding" in text
     assert text.index(cluster.END) < text.index("## Machine, versions, command")
-    assert cluster.measured_section(path).startswith(cluster.BEGIN)
+    assert cluster.SECTION.read(path).startswith(cluster.BEGIN)
