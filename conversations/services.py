@@ -110,10 +110,11 @@ def update_claim(*, update_id: int, user_id: int, window: float = 60.0, limit: i
     On PostgreSQL a redelivery that arrives while the first delivery is still running waits here for
     it to commit.
     """
-    field = ProcessedUpdate._meta.get_field("processed_at")
-    now = timezone.now()
-    processed_at = field.get_db_prep_save(now, connection)
-    since = field.get_db_prep_save(now - timedelta(seconds=window), connection)
+    processed_at = timezone.now()
+    since = processed_at - timedelta(seconds=window)
+    if connection.vendor != "postgresql":  # psycopg takes an aware datetime as it is (tests/conversations/test_services.py)
+        field = ProcessedUpdate._meta.get_field("processed_at")
+        processed_at, since = field.get_db_prep_save(processed_at, connection), field.get_db_prep_save(since, connection)
     with connection.cursor() as cursor:
         cursor.execute(_claim_sql(), [update_id, user_id, processed_at, user_id, since, update_id, limit + 1])
         row = cursor.fetchone()

@@ -209,3 +209,17 @@ def test_a_turn_that_asks_and_the_turn_that_answers_keep_two_round_trips(bot, re
     assert ("user_memory", "miss") not in events and ("user_memory", "hit") in events
     assert "SELECT" in _statements(ctx)  # the profile's existence before the entry is written
     assert redis_round_trips == [["MGET"], ["EVALSHA", "EVALSHA"]]
+
+
+def test_the_claim_hands_postgresql_its_timestamps_as_the_field_would():
+    """update_claim skips the DateTimeField's conversion of its two timestamps on PostgreSQL, where
+    the conversion leaves an aware datetime as it is (psycopg adapts it): this test fails first if
+    Django ever converts one there."""
+    from django.utils import timezone
+
+    from conversations.models import ProcessedUpdate
+
+    if connection.vendor != "postgresql":
+        pytest.skip("the conversion is kept elsewhere (SQLite stores text)")
+    now = timezone.now()
+    assert ProcessedUpdate._meta.get_field("processed_at").get_db_prep_save(now, connection) is now
