@@ -152,18 +152,21 @@ def telegram_update(turn: Turn, update_id: int) -> dict:
 
 
 # The free text of _FREE_TEXT that the bot answers with a food lookup (it logs the food: the same
-# lookup as /food <food>); the others name no food or only mention one.
-_LOOKUP_TEXT = ("I had a ", " for lunch")
+# lookup as /food <food>; "some" is no amount, so a usual portion of it is logged); the others name
+# no food or only mention one.
+_LOOKUP_TEXTS = (("I had a ", " for lunch"), ("just ate some ", ""))
 
 
 def _food_of(turn: Turn) -> str | None:
     """The food lookup a turn makes (/food and /log make the same one: one key per query,
     nutrition.selectors.LOOKUP_LIMIT), normalised as its cache key is; None when it makes none."""
     if turn.kind == "text":
-        head, tail = _LOOKUP_TEXT
-        if not (turn.text.startswith(head) and turn.text.endswith(tail)):
+        for head, tail in _LOOKUP_TEXTS:
+            if turn.text.startswith(head) and turn.text.endswith(tail):
+                query = turn.text[len(head):len(turn.text) - len(tail)]
+                break
+        else:
             return None
-        query = turn.text[len(head):-len(tail)]
     elif turn.kind in ("food", "log"):
         query = turn.text.split(maxsplit=1)[1] if turn.kind == "food" else turn.text.split(maxsplit=3)[3]
     else:

@@ -12,9 +12,10 @@ from django.utils.translation import get_language, gettext as _, gettext_lazy
 from healthagent.errors import ApplicationError
 from memory.energy import daily_target
 from nutrition.sample import OFFLINE_NOTE
-from nutrition.amounts import split_amount_anywhere, weighed
+from nutrition.amounts import weighed
 from nutrition.matching import is_same_food
 from nutrition.phrases import meal_items
+from nutrition.reading import lookup_query
 from nutrition.selectors import diary_day, local_today, search_cache_key, search_foods
 from nutrition.services import Logged, food_delete, food_undo
 
@@ -144,13 +145,11 @@ def _food_keys(args: str) -> list[str]:
 
 
 def _log_keys(args: str) -> list[str]:
+    """The lookups of a meal's items, each the query its reading will search ("some tofu": tofu)."""
     keys = []
     for item in meal_items(args):
-        try:
-            _amount, query = split_amount_anywhere(item.text)
-        except ApplicationError:
-            continue
-        if key := search_cache_key(query=query):
+        query = lookup_query(item)
+        if query is not None and (key := search_cache_key(query=query)):
             keys.append(key)
     return keys
 

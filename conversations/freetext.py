@@ -12,13 +12,14 @@ import datetime
 from django.utils.translation import gettext as _, gettext_lazy
 
 from agent import api as agent_api
+from healthagent.errors import ApplicationError
 from memory import services as memory_services
 from memory.energy import bmi, bmi_line, bmi_plausible, daily_target
 from memory.fields import label_in_text
 from nutrition.amounts import split_amount_anywhere
 from nutrition.matching import best_match
 from nutrition.portions import grams_of
-from nutrition.selectors import diary_day, local_today, search_foods
+from nutrition.selectors import diary_day, local_today, search_cache_key, search_foods
 
 from . import commands, food_commands, meals, reminder_commands
 from .turn import Turn
@@ -54,9 +55,19 @@ def cache_keys(text: str) -> list[str]:
     intent = classify(text)
     if intent.action == "log_food":
         return food_commands.CACHE_KEYS["log"](intent.args["meal"])[:MAX_ITEMS]
-    if intent.action == "food_info":  # the query's food words, as _food_info looks them up
-        return food_commands.CACHE_KEYS["log"](intent.args["query"])
+    if intent.action == "food_info":
+        return _food_info_keys(intent.args["query"])
     return []
+
+
+def _food_info_keys(query: str) -> list[str]:
+    """The lookup _food_info makes: the query's food words, split from its amount as it splits them."""
+    try:
+        _amount, food_words = split_amount_anywhere(query)
+    except ApplicationError:  # _food_info answers with the error and looks nothing up
+        return []
+    key = search_cache_key(query=food_words) if food_words else None
+    return [key] if key else []
 
 
 def _name(turn: Turn) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from django.conf import settings
 
 from caching.api import conversation_history_key, read_through_list
@@ -12,14 +14,15 @@ from .models import Message
 HISTORY_MAX = 50
 
 
+def history_row(*, id: int, role: str, content: str, created_at: datetime) -> dict:
+    """A message as history holds it (the cached entry's shape; caching/backend/scripts.py places
+    rows by it)."""
+    return {"id": id, "role": role, "content": content, "created_at": created_at.isoformat(timespec="microseconds")}
+
+
 def message_row(message: Message) -> dict:
-    """A message as history holds it (the cached entry's shape)."""
-    return {
-        "id": message.id,
-        "role": str(message.role),  # a Role member on new instances: JSON wants the plain str
-        "content": message.content,
-        "created_at": message.created_at.isoformat(timespec="microseconds"),
-    }
+    # A Role member on new instances: JSON wants the plain str.
+    return history_row(id=message.id, role=str(message.role), content=message.content, created_at=message.created_at)
 
 
 _ROLES = tuple(Message.Role.values)

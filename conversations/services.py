@@ -14,7 +14,8 @@ from caching.api import outbox_pending_sql, scheduled_keys
 
 from .cleaning import clean_text
 from .models import Message, OutgoingMessage, ProcessedUpdate
-from .signals import message_created, message_keys
+from .selectors import history_row
+from .signals import history_appended, message_created, message_keys
 
 
 def message_save(
@@ -65,20 +66,19 @@ def turn_finish(*, update_id: int, user_id: int, messages: list[NewMessage], res
             messages_save(user_id=user_id, messages=messages)
         ProcessedUpdate.objects.filter(pk=update_id).update(response=response, cache_keys=keys)
         return
+    # The rows' values as Message would hold them, without making Message instances (nothing reads them).
     now = timezone.now()
-    rows = [Message(user_id=user_id, role=m.role, content=clean_text(m.content), helpful=m.helpful,
-                    telegram_message_id=m.telegram_message_id, created_at=m.created_at or now) for m in messages]
+    rows = [(str(m.role), clean_text(m.content), m.helpful, m.created_at or now) for m in messages]
     values: list[object] = [json.dumps(response), json.dumps(keys), update_id]
-    for row in rows:
-        values += [row.user_id, str(row.role), row.content, row.helpful, row.telegram_message_id, row.created_at]
+    for (role, content, helpful, created_at), m in zip(rows, messages):
+        values += [user_id, role, content, helpful, m.telegram_message_id, created_at]
     with connection.cursor() as cursor:
         cursor.execute(_finish_sql(len(rows)), values)
         ids = [pk for (pk,) in cursor.fetchall()]
     assert len(ids) == len(rows), "the database must return the ids of the inserted rows"
-    for row, pk in zip(rows, ids):  # RETURNING gives the rows in VALUES order, as bulk_create relies on
-        row.pk = pk
-        row._state.adding, row._state.db = False, connection.alias
-        message_created(row)
+    for (role, content, helpful, created_at), pk in zip(rows, ids):  # RETURNING gives them in VALUES order
+        if helpful:  # as message_created: unhelpful replies are not part of the history the bot reads
+            history_appended(user_id=user_id, row=history_row(id=pk, role=role, content=content, created_at=created_at))
 
 
 @functools.cache
@@ -110,10 +110,11 @@ def update_claim(*, update_id: int, user_id: int, window: float = 60.0, limit: i
     On PostgreSQL a redelivery that arrives while the first delivery is still running waits here for
     it to commit.
     """
-    field = ProcessedUpdate._meta.get_field("processed_at")
-    now = timezone.now()
-    processed_at = field.get_db_prep_save(now, connection)
-    since = field.get_db_prep_save(now - timedelta(seconds=window), connection)
+    processed_at = timezone.now()
+    since = processed_at - timedelta(seconds=window)
+    if connection.vendor != "postgresql":  # psycopg takes an aware datetime as it is (tests/conversations/test_services.py)
+        field = ProcessedUpdate._meta.get_field("processed_at")
+        processed_at, since = field.get_db_prep_save(processed_at, connection), field.get_db_prep_save(since, connection)
     with connection.cursor() as cursor:
         cursor.execute(_claim_sql(), [update_id, user_id, processed_at, user_id, since, update_id, limit + 1])
         row = cursor.fetchone()

@@ -23,8 +23,14 @@ def message_created(instance: Message, using: str = DEFAULT_DB_ALIAS) -> None:
     """A new message joins the cached history on commit. Also called by services that insert
     messages with bulk_create, which sends no post_save."""
     if instance.helpful:  # unhelpful replies are not part of the history the bot reads
-        append_on_commit(conversation_history_key(instance.user_id), message_row(instance), max_items=HISTORY_MAX,
-                         timeout=settings.CACHE_TTL_CONVERSATION, using=using)
+        history_appended(user_id=instance.user_id, row=message_row(instance), using=using)
+
+
+def history_appended(*, user_id: int, row: dict, using: str = DEFAULT_DB_ALIAS) -> None:
+    """A new helpful message of `user_id` (its `history_row`) joins the cached history on commit: for
+    services that insert messages without making Message instances (conversations.services.turn_finish)."""
+    append_on_commit(conversation_history_key(user_id), row, max_items=HISTORY_MAX,
+                     timeout=settings.CACHE_TTL_CONVERSATION, using=using)
 
 
 def message_keys(*, user_id: int, helpful: list[bool]) -> list[str]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import math
 import time
+from contextlib import nullcontext
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -122,9 +123,10 @@ def handle_update(update: object) -> dict:
 
 
 def _text_turn(update: dict, message: dict) -> dict:
+    telegram_language = language.of_message(message)
     try:
-        with translation.override(language.of_message(message)):
-            return _turn(update, message)
+        with translation.override(telegram_language):
+            return _turn(update, message, telegram_language)
     except IntegrityError:
         # The cache knew a profile the database no longer has (restored or reset behind the cache's
         # back: a cached profile spares the turn its query), so storing the messages broke a foreign
@@ -136,8 +138,8 @@ def _text_turn(update: dict, message: dict) -> dict:
             invalidate_user(user_id=user_id)
         except ApplicationError:
             pass  # Redis unreachable: the keys went to the outbox, which every reader applies first
-        with translation.override(language.of_message(message)):
-            return _turn(update, message)
+        with translation.override(telegram_language):
+            return _turn(update, message, telegram_language)
 
 
 def photo_message(update: dict) -> dict | None:
@@ -249,7 +251,8 @@ def _photo_awaited(update_id: int, user_id: int, chat_id: int, message: dict, ca
             return _photo_finish(update_id, user_id, chat_id, message, caption, reply(str(photos.UNSEEN)))
 
 
-def _turn(update: dict, message: dict) -> dict:
+def _turn(update: dict, message: dict, telegram_language: str) -> dict:
+    """The turn of a text message, inside translation.override(telegram_language) (_text_turn)."""
     update_id, user_id, chat_id = update["update_id"], message["from"]["id"], message["chat"]["id"]
     # The transaction with the cache protocol around it (caching.api.bot_turn): the turn's keys go on
     # its ProcessedUpdate row, and its reads rely on the outbox check that the claim carries. A slow
@@ -272,7 +275,7 @@ def _turn(update: dict, message: dict) -> dict:
         memory = load_user_memory(user_id=user_id)
         first_name = str(message["from"].get("first_name") or "")
         profile_ensure(user_id=user_id, name=first_name, username=str(message["from"].get("username") or ""),
-                       known=memory["profile"] if memory else None, app_language=language.of_message(message))
+                       known=memory["profile"] if memory else None, app_language=telegram_language)
         if memory is None:
             memory = load_user_memory(user_id=user_id) or {}
         # The context the bot answers in: the conversation before this message. The message itself is
@@ -281,8 +284,10 @@ def _turn(update: dict, message: dict) -> dict:
         # make the append on commit drop the cached entry.
         history = get_conversation_history(user_id=user_id, limit=CONTEXT_MESSAGES)
         turn = Turn(user_id=user_id, first_name=first_name, memory=memory, history=tuple(history),
-                    telegram_language=language.of_message(message))
-        with translation.override(language.of_turn(turn.profile, message)):
+                    telegram_language=telegram_language)
+        # Replies in the profile's language; mostly it is Telegram's, active already (no second override).
+        spoken = language.of_turn(turn.profile, message)
+        with translation.override(spoken) if spoken != telegram_language else nullcontext():
             answer = bot.respond(turn=turn, text=text)
             body = {"method": "sendMessage", "chat_id": chat_id, "text": answer.text, "parse_mode": "HTML"}
         for file in answer.files:  # queued in this transaction: the worker sends it once it has committed

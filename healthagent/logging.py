@@ -29,7 +29,7 @@ from urllib.parse import unquote, urlsplit
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
-from django.core.signals import request_finished, request_started
+from django.core.signals import request_finished, request_started, setting_changed
 from django.db.backends.signals import connection_created
 
 sql_logger = logging.getLogger("healthagent.sql")
@@ -110,8 +110,27 @@ def redact(text: str) -> str:
     return text
 
 
+_secrets: tuple[str, ...] | None = None  # known_secrets(), until a setting changes
+
+
 def known_secrets() -> tuple[str, ...]:
-    """The configured secrets, read at each call (tests and reloads change settings)."""
+    """The configured secrets: read once (every line logged asks), and again after a setting
+    changed (override_settings, the tests' `settings` fixture: `_setting_changed`)."""
+    global _secrets
+    if _secrets is None:
+        found = _configured_secrets()
+        if found is None:  # logging before settings are usable: asked again next time
+            return ()
+        _secrets = found
+    return _secrets
+
+
+def _setting_changed(**kwargs: Any) -> None:
+    global _secrets
+    _secrets = None
+
+
+def _configured_secrets() -> tuple[str, ...] | None:
     try:
         values = [
             settings.USDA_API_KEY,
@@ -123,7 +142,7 @@ def known_secrets() -> tuple[str, ...]:
             _url_password(settings.REDIS_URL),
         ]
     except (ImproperlyConfigured, AttributeError):  # logging before settings are usable
-        return ()
+        return None
     return tuple(v for v in values if len(v) >= _MIN_SECRET_LENGTH and v not in _PUBLIC_VALUES)
 
 
@@ -164,6 +183,7 @@ def install() -> None:
     request_started.connect(_request_started, dispatch_uid="healthagent.logging.request_started")
     request_finished.connect(_request_finished, dispatch_uid="healthagent.logging.request_finished")
     connection_created.connect(_connection_created, dispatch_uid="healthagent.logging.slow_queries")
+    setting_changed.connect(_setting_changed, dispatch_uid="healthagent.logging.secrets")
 
 
 install()

@@ -80,7 +80,9 @@ def _spelt(query: str) -> str:
     return " ".join(words)
 
 
-def read_item(item: Item) -> Reading:
+def _before_lookup(item: Item) -> Reading | tuple[Amount | None, str]:
+    """What `item` says before any lookup: its Reading when none is needed (nothing to count, an
+    amount refused, no food named), else (the amount said, the food words to look up)."""
     if item.addition and negligible(item.text):
         return Reading(item=item, query=item.text, negligible=True)
     said = content_words(item.text)
@@ -91,6 +93,21 @@ def read_item(item: Item) -> Reading:
         return Reading(item=item, problem=problem)
     if not content_words(query):
         return Reading(item=item, query=query, problem=NO_FOOD_NAMED, not_found=True)
+    return amount, query
+
+
+def lookup_query(item: Item) -> str | None:
+    """The food words `read_item` looks up first for `item` (None: it looks nothing up): what a turn
+    reads ahead with the user's entries, so it must be the very query read_item searches."""
+    before = _before_lookup(item)
+    return None if isinstance(before, Reading) else before[1]
+
+
+def read_item(item: Item) -> Reading:
+    before = _before_lookup(item)
+    if isinstance(before, Reading):
+        return before
+    amount, query = before
     foods = selectors.search_foods(query=query)
     food = best_match(query, foods)
     corrected = ""

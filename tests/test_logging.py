@@ -134,6 +134,15 @@ def test_known_secrets_are_redacted_in_messages_and_tracebacks(settings, service
     assert output.count(REDACTED) == 2  # in the message, and in the traceback's exception line
 
 
+def test_a_secret_changed_after_a_line_was_logged_is_redacted_too(settings, service_log):
+    """The secrets are read once, not per line: a changed setting makes them read again."""
+    logger = logging.getLogger("tests.redaction")
+    logger.warning("a line before: the secrets are read now")
+    settings.USDA_API_KEY = "fdc-key-changed-0123456789"
+    logger.warning("calling FDC with %s", settings.USDA_API_KEY)
+    assert "fdc-key-changed" not in service_log.getvalue() and REDACTED in service_log.getvalue()
+
+
 def test_short_values_and_the_public_demo_key_are_not_redacted(settings, service_log):
     settings.USDA_API_KEY = "DEMO_KEY"
     settings.TELEGRAM_WEBHOOK_SECRET = "s"

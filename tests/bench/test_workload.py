@@ -128,3 +128,6 @@ def test_free_text_that_logs_a_food_is_that_foods_lookup():
     batch = [Turn(1, "text", "I had a raw apple for lunch"), Turn(2, "food", "/food Raw apple"),
              Turn(2, "text", "is raw apple healthy?")]
     assert cold_flags(batch) == ["uf", "u", "-"]
+    # "some" is no amount: the bot logs a usual portion of the food, after the same lookup
+    assert cold_flags([Turn(1, "text", "just ate some cooked rice"), Turn(2, "food", "/food cooked rice"),
+                       Turn(3, "text", "just ate some apple")]) == ["uf", "u", "uf"]

@@ -176,6 +176,23 @@ def test_a_food_logged_in_free_text_is_read_with_the_users_entries(bot, fake_fdc
     assert redis_round_trips[0] == ["MGET", "GET"] and ("usda", "hit") in events
 
 
+def test_a_food_logged_without_an_amount_is_read_with_the_users_entries(bot, fake_fdc, redis_round_trips):
+    """"just ate some banana" looks up "banana" (the usual portion is assumed): the key read ahead is
+    that very query's, so the lookup hits in the turn's one MGET pipeline, not in a GET of its own."""
+    fake_fdc.add(200, {"foods": [fdc_food(description="Banana, raw", nutrients=BANANA_NUTRIENTS)]})
+    _warm(bot)
+    bot.say("/food banana")  # cached now
+    redis_round_trips.clear()
+    with stats.capture() as events:
+        assert "a usual portion" in bot.say("just ate some banana")
+    assert len(fake_fdc.requests) == 1 and ("usda", "hit") in events
+    assert len(redis_round_trips) == 2 and redis_round_trips[0] == ["MGET", "GET"]  # then the commit's pipeline
+    redis_round_trips.clear()
+    with stats.capture() as events:
+        assert "kcal" in bot.say("calories in 100 g banana")  # the amount split off as _food_info splits it
+    assert redis_round_trips[0] == ["MGET", "GET"] and ("usda", "hit") in events
+
+
 def test_a_turn_that_asks_and_the_turn_that_answers_keep_two_round_trips(bot, redis_round_trips):
     """The question is part of user memory: asking rewrites the cached entry on commit (no extra
     round trip), and the answer is read with the user's entries in the turn's one MGET."""
@@ -192,3 +209,17 @@ def test_a_turn_that_asks_and_the_turn_that_answers_keep_two_round_trips(bot, re
     assert ("user_memory", "miss") not in events and ("user_memory", "hit") in events
     assert "SELECT" in _statements(ctx)  # the profile's existence before the entry is written
     assert redis_round_trips == [["MGET"], ["EVALSHA", "EVALSHA"]]
+
+
+def test_the_claim_hands_postgresql_its_timestamps_as_the_field_would():
+    """update_claim skips the DateTimeField's conversion of its two timestamps on PostgreSQL, where
+    the conversion leaves an aware datetime as it is (psycopg adapts it): this test fails first if
+    Django ever converts one there."""
+    from django.utils import timezone
+
+    from conversations.models import ProcessedUpdate
+
+    if connection.vendor != "postgresql":
+        pytest.skip("the conversion is kept elsewhere (SQLite stores text)")
+    now = timezone.now()
+    assert ProcessedUpdate._meta.get_field("processed_at").get_db_prep_save(now, connection) is now
