@@ -166,38 +166,69 @@ def build(*, fdc_latency: float, fdc_calls: int, calls: int) -> Fixture:
     return Fixture([user_memory, history, usda], memory, fdc)
 
 
-def append_bytes(update_ids: itertools.Iterator[int]) -> dict:
-    """Bytes sent to Redis by one free-text turn whose history entry holds 1 message, and 50: the
-    whole turn, and its on-commit round trip (the history append) alone."""
+def append_bytes(update_ids: itertools.Iterator[int], *, short_user: int = USER_ID - 1,
+                 long_user: int = USER_ID) -> dict:
+    """Bytes sent to Redis by one free-text turn whose history entry holds 1 message (`short_user`, set
+    up here), and 50 (`long_user`, built before): the whole turn, its on-commit round trip, and in it the
+    history append alone (the EVALSHA on the history key).
+
+    The short user's profile is created as a first turn creates it, with the language Telegram reports
+    for the app: a profile without it (as this set-up made it before) has the measured turn record
+    the language, and its round trip on commit carried that profile write too — 185 bytes of
+    user_memory's INVALIDATE that were read as the append costing more on a short history."""
     import threading
 
     from redis.connection import AbstractConnection
 
+    from conversations import language
     from conversations.services import message_save
     from memory.services import profile_ensure
 
-    sent: list[int] = []
+    sent: list[bytes] = []
     me = threading.get_ident()
     original = AbstractConnection.send_packed_command
 
     def counting(self, command, check_health=True):
         if threading.get_ident() == me:
-            sent.append(len(command) if isinstance(command, (bytes, str)) else sum(map(len, command)))
+            sent.append(command if isinstance(command, bytes) else command.encode() if isinstance(command, str)
+                        else b"".join(command))
         return original(self, command, check_health)
 
-    one_user = USER_ID - 1
-    profile_ensure(user_id=one_user, name=f"User{one_user % 10_000}", username=f"user{one_user}")  # as its updates say
-    message_save(user_id=one_user, role="user", content="hello")
+    update = telegram_update(Turn(short_user, "text", "hello"), 0)["message"]
+    profile_ensure(user_id=short_user, name=update["from"]["first_name"], username=update["from"]["username"],
+                   app_language=language.of_message(update))  # as its updates say
+    message_save(user_id=short_user, role="user", content="hello")
     results = {}
     AbstractConnection.send_packed_command = counting
     try:
-        for label, user in (("1", one_user), ("50", USER_ID)):
+        for label, user in (("1", short_user), ("50", long_user)):
             load_user_memory(user_id=user)
             held = len(get_conversation_history(user_id=user, limit=HISTORY_MAX))  # cached now
             sent.clear()
             handle_update(telegram_update(Turn(user, "text", "hello"), next(update_ids)))
-            results[label] = {"messages_before": held, "turn_bytes": sum(sent), "append_bytes": sent[-1],
+            history = cache.make_and_validate_key(conversation_history_key(user)).encode()
+            commands = _commands(sent[-1])
+            appends = [c for c in commands if c[1][:1] == [b"EVALSHA"] and history in c[1]]
+            results[label] = {"messages_before": held, "turn_bytes": sum(map(len, sent)), "commit_bytes": len(sent[-1]),
+                              "append_bytes": sum(len(c[0]) for c in appends), "commit_commands": len(commands),
                               "round_trips": len(sent)}
     finally:
         AbstractConnection.send_packed_command = original
     return results
+
+
+def _commands(packed: bytes) -> list[tuple[bytes, list[bytes]]]:
+    """The commands in one packed send (RESP arrays of bulk strings): (their bytes, their arguments)."""
+    commands, at = [], 0
+    while at < len(packed):
+        start = at
+        end = packed.index(b"\r\n", at)
+        count = int(packed[at + 1:end])
+        at, args = end + 2, []
+        for _ in range(count):
+            end = packed.index(b"\r\n", at)
+            size = int(packed[at + 1:end])
+            args.append(packed[end + 2:end + 2 + size])
+            at = end + 2 + size + 2
+        commands.append((packed[start:at], args))
+    return commands

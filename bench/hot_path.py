@@ -91,6 +91,35 @@ def _before_pool(url: str):
     return redis.Redis(connection_pool=redis.BlockingConnectionPool.from_url(url, max_connections=10, timeout=0.5))
 
 
+# --- before: nutrition/selectors.py's search_foods as it was (its hit path, outside a turn) ------------
+def _before_search_foods() -> Callable[..., list[dict]]:
+    from django.conf import settings
+    from django.core.cache import cache
+    from django.utils.translation import gettext as _
+
+    from caching.keys import usda_key
+    from healthagent import upstream
+    from healthagent.errors import ApplicationError
+    from nutrition.selectors import EMPTY_QUERY, MAX_LIMIT, MAX_QUERY_CHARS, _fetch_foods, _ttl, is_food_list, normalise_query
+
+    def search_foods(*, query: str, limit: int = 5) -> list[dict]:
+        normalised = normalise_query(query)
+        if not normalised:
+            raise ApplicationError(EMPTY_QUERY)
+        if len(normalised) > MAX_QUERY_CHARS:
+            raise ApplicationError(_("too long"))
+        if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_LIMIT:
+            raise ApplicationError(_("limit"))
+        if settings.NUTRITION_PROVIDER != "usda":
+            return _fetch_foods(normalised, limit)
+        key = usda_key(normalised, limit)
+        if upstream.deferring():
+            raise AssertionError("measured outside a turn")
+        return cache.get_or_set(key, lambda: _fetch_foods(normalised, limit), timeout=_ttl, valid=is_food_list)
+
+    return search_foods
+
+
 THREADS, GETS_PER_THREAD = 32, 10  # gunicorn's threads per worker (healthagent/gunicorn_conf.py)
 
 
@@ -191,6 +220,23 @@ def main(argv: list[str] | None = None) -> None:
     assert len(foods) == 5 and is_food_list(foods)
     results["search_foods hit, 5 foods: the shape check (is_food_list → the verdict on its bytes)"] = pair(
         lambda: is_food_list(foods), lambda: verdicts.passes(rkey, raw, foods, is_food_list), pairs=41, batch=500)
+
+    # A search_foods hit (outside a turn, as bench/hitpath.py reads it): the query normalised and hashed
+    # on every call beside the key kept per (query, limit). Both read the same cached entry.
+    from nutrition.selectors import search_foods
+
+    food_key = usda_key("banana", 5)
+    cache.set(food_key, foods, timeout=3600)
+    previous_provider = settings.NUTRITION_PROVIDER
+    settings.NUTRITION_PROVIDER = "usda"
+    before_search = _before_search_foods()
+    try:
+        assert before_search(query="Banana", limit=5) == search_foods(query="Banana", limit=5) == foods
+        results["search_foods hit, 5 foods (the query normalised and hashed per call → kept per query)"] = pair(
+            lambda: before_search(query="Banana", limit=5), lambda: search_foods(query="Banana", limit=5),
+            pairs=41, batch=200)
+    finally:
+        settings.NUTRITION_PROVIDER = previous_provider
 
     # A hit's GET: through the guard's general path (a lambda, django-redis's client lookup) beside read().
     backend = caches["default"]

@@ -111,8 +111,10 @@ def goals(results: dict) -> list[str]:
                   "not the steady state: the entry it reads was never filled — that first turn fills it — so "
                   f"bench/replay.lua counts it with the cold starts ({overlapping} such turns in the last "
                   "repetition). The steady misses left are real: two writes to one user's memory in flight at "
-                  "once (two `/set`), where the token rule refuses the second one's keep-warm value and drops "
-                  "the entry, so the next turn loads the profile from PostgreSQL (its SELECTs) — in its usual two "
+                  "once (two `/set`, or a `/log` dropping a pending question beside another write), where the token "
+                  "rule refuses the second one's keep-warm value and drops the entry — which writer committed "
+                  "last is not known to Redis, and storing it anyway can serve a stale profile "
+                  "(docs/ARCHITECTURE.md §5.2) — so the next turn loads the profile from PostgreSQL (its SELECTs) — in its usual two "
                   "round trips, since the MGET brings the entry's token with the miss and the fill rides in the "
                   "commit's pipeline. A turn whose reads hit sends exactly the counts "
                   "`tests/conversations/test_turn_costs.py` asserts: BEGIN, 2 statements, COMMIT, and 2 round trips."]

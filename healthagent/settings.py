@@ -329,8 +329,8 @@ _redis_options: dict = {
     # Seconds of acknowledged invalidations a Redis that lost writes (a machine crash, a promoted
     # replica) gets replayed before it is read (caching/consistency/replay.py); 0 switches it off.
     "REPLAY_WINDOW": env_int("REDIS_REPLAY_WINDOW", 600, minimum=0),
-    # Values of 1 KB and more (a full history: 7 KB of JSON) are stored lz4-compressed when that is
-    # smaller: a third of the memory for +4% on a hit (BENCHMARKS.md, "Compression").
+    # Values of 4 KB and more are stored lz4-compressed when that is smaller: a third of the memory for
+    # +4% on a hit (BENCHMARKS.md, "Compression"); smaller ones, a food lookup's among them, stay JSON.
     "COMPRESSOR": "django_redis.compressors.lz4.Lz4Compressor",
 }
 if REDIS_EMBEDDED and EMBEDDED_REDIS == "valkey":

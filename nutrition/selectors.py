@@ -53,20 +53,19 @@ def search_foods(*, query: str, limit: int = LOOKUP_LIMIT) -> list[dict]:
     Raises ApplicationError for an empty or over-long query, a limit outside 1..50, and (503) when
     the upstream cannot answer.
     """
-    normalised = normalise_query(query)
-    if not normalised:
-        raise ApplicationError(EMPTY_QUERY)
-    if len(normalised) > MAX_QUERY_CHARS:
-        raise ApplicationError(
-            _("That is too long to look up: keep it to {max} characters, e.g. /food banana").format(max=MAX_QUERY_CHARS)
-        )
-    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_LIMIT:
+    normalised, key = _query_key(query, limit)
+    if key is None:
+        if not normalised:
+            raise ApplicationError(EMPTY_QUERY)
+        if len(normalised) > MAX_QUERY_CHARS:
+            raise ApplicationError(
+                _("That is too long to look up: keep it to {max} characters, e.g. /food banana").format(max=MAX_QUERY_CHARS)
+            )
         raise ApplicationError(_("The number of results must be between 1 and {max}.").format(max=MAX_LIMIT))
     if settings.NUTRITION_PROVIDER != "usda":
         # The offline sample set answers in-process, so there is nothing to save; and its foods must
         # never sit under usda keys, where a switch to USDA would serve them as USDA data.
         return _fetch_foods(normalised, limit)
-    key = usda_key(normalised, limit)
     if upstream.deferring():  # inside a bot turn's transaction: a hit, else the lookup made outside it
         cached = _NOT_CACHED if upstream.kept(key) else cache.get(key, _NOT_CACHED)
         if is_food_list(cached):
@@ -78,6 +77,31 @@ def search_foods(*, query: str, limit: int = LOOKUP_LIMIT) -> list[dict]:
 
 
 _NOT_CACHED = object()
+_KEYS_KEPT = 1024  # (query, limit) pairs; past that the memory starts again empty
+_KEPT_QUERY_CHARS = 4 * MAX_QUERY_CHARS  # longer text (a message, not a food) is not kept
+_keys: dict[tuple[str, int], tuple[str, str | None]] = {}
+
+
+def _query_key(query: str, limit: object) -> tuple[str, str | None]:
+    """(the normalised query, its cache key, or None when the query or the limit cannot be looked up).
+
+    Every lookup needs both, a hit too, and a bot turn twice (`search_cache_key` for its read ahead,
+    then `search_foods`): NFKC, case folding and a SHA-1 each time cost a hit more than its shape
+    check. They depend on the text and the limit only, so they are kept per process for the queries
+    asked recently — a dict lookup instead."""
+    if type(limit) is not int:  # bool, float, a list (unhashable): never a valid limit, never kept
+        normalised = normalise_query(query)
+        return normalised, None
+    found = _keys.get((query, limit))
+    if found is not None:
+        return found
+    normalised = normalise_query(query)
+    key = usda_key(normalised, limit) if normalised and len(normalised) <= MAX_QUERY_CHARS and 1 <= limit <= MAX_LIMIT else None
+    if len(query) <= _KEPT_QUERY_CHARS:
+        if len(_keys) >= _KEYS_KEPT:
+            _keys.clear()
+        _keys[(query, limit)] = (normalised, key)
+    return normalised, key
 
 
 def _looked_up(key: str, normalised: str, limit: int) -> list[dict]:
@@ -125,10 +149,9 @@ def is_food_list(value: object) -> bool:
 def search_cache_key(*, query: str, limit: int = LOOKUP_LIMIT) -> str | None:
     """The cache key `search_foods(query=query, limit=limit)` reads, or None when it reads none: a
     bot turn reads it together with the user's entries, in one round trip."""
-    normalised = normalise_query(query)
-    if settings.NUTRITION_PROVIDER != "usda" or not normalised or len(normalised) > MAX_QUERY_CHARS:
+    if settings.NUTRITION_PROVIDER != "usda":
         return None
-    return usda_key(normalised, limit)
+    return _query_key(query, limit)[1]
 
 
 def _ttl(foods: list[dict]) -> int:

@@ -31,7 +31,9 @@ from django.conf import settings
 _BYTES = 0x01
 _SIGNED_PICKLE = 0x02
 _COMPRESSED = 0x03
-COMPRESS_MIN_BYTES = 1024
+# Below this a value is read more often than its size matters: a food lookup's five foods (1.4 KB of
+# JSON) took 1.5 µs of lz4 on every hit, 4 % of it, to save 0.8 KB an entry (BENCHMARKS.md, "Compression").
+COMPRESS_MIN_BYTES = 4096
 _IDENTITY = "django_redis.compressors.identity.IdentityCompressor"
 _compressor: Any = None  # process-wide: values are shared by every process and alias
 _MAC_SIZE = 32

@@ -63,11 +63,14 @@ class _Flush:
         # key is then sent by its own callback.)
         if callbacks is not None and not any(cb is self for _, cb, _ in callbacks):
             flushes += [cb for _, cb, _ in callbacks if isinstance(cb, _Flush) and not cb.done]
-        for flush in flushes:
+        latest: dict[str, CommitOp] = {}
+        for flush in flushes:  # in the order registered: a key's later op supersedes its earlier one
             flush.done = True
             if _state.ops.get(flush.key) is flush.op:
                 del _state.ops[flush.key]
-        _apply_all([(flush.key, flush.op) for flush in flushes])
+            latest.pop(flush.key, None)
+            latest[flush.key] = flush.op
+        _apply_all(list(latest.items()))
 
 
 def _apply(key: str, op: CommitOp) -> None:
@@ -75,6 +78,10 @@ def _apply(key: str, op: CommitOp) -> None:
 
 
 def _apply_all(ops: list[tuple[str, CommitOp]]) -> None:
+    # Tokens a bot turn read before its commit are not the ones after it (the commit replaces them):
+    # a read after it (a new profile's fill, run on commit) must read its token afresh, or its fill
+    # is refused and the entry stays empty until the next turn misses.
+    turn_state.state.tokens.clear()
     results = apply_ops(ops)
     for (key, _), taken in zip(ops, results):
         if not taken:
@@ -202,15 +209,38 @@ def replace_on_commit(key: str, change: Callable[[Any], Any], *, timeout: int) -
 def kept_warm(key: str, *, timeout: int) -> Iterator[list[Callable[[Any], Any]]]:
     """Around one write to the entry at `key`: the block appends how the cached value changes, and on
     commit the new value is stored (under a fresh token: `replace_on_commit`) instead of only dropped,
-    so the next read hits. Only when this write is the transaction's first change to `key`: the
-    changes must describe all of it."""
-    first = scheduled(key) is None
+    so the next read hits. When the transaction changed `key` before, that is done only if every
+    earlier change was kept warm too (a turn that drops a pending question, then saves a /set): this
+    change then applies to the value they built. Any other change to `key` in the transaction drops it."""
+    op = scheduled(key)
+    before = None if op is None else op.replacement  # read now: the block's own write clears it
     changes: list[Callable[[Any], Any]] = []
     yield changes
-    if first and changes:
-        def change(value: Any) -> Any:
-            for step in changes:
-                value = step(value) if value is not None else None
-            return value
+    if not changes:
+        return
 
+    def change(value: Any) -> Any:
+        for step in changes:
+            value = step(value) if value is not None else None
+        return value
+
+    if op is None:
         replace_on_commit(key, change, timeout=timeout)
+    elif before is not None:
+        _replace_again(key, before, change)
+
+
+def _replace_again(key: str, before: tuple[bytes, bytes, int], change: Callable[[Any], Any]) -> None:
+    """The transaction's replacement of `key` (`before`, built from the entry the turn read and its
+    earlier changes), with one more change applied. Kept on an op of its own, registered where this
+    change was made: if a savepoint around the change rolls back, that op goes with it and the earlier
+    op — which the change's write turned into a plain invalidation — is what is sent."""
+    ops = _ops(DEFAULT_DB_ALIAS)
+    current = None if ops is None else ops.get(key)
+    if ops is None or current is None or not current.invalidate or current.replacement is not None:
+        return
+    data, token, timeout = before
+    value = change(serializer.loads(data))
+    again = CommitOp(invalidate=True, intent=current.intent, replacement=(serializer.dumps(value), token, timeout))
+    ops[key] = again
+    transaction.on_commit(_Flush(key, again), using=DEFAULT_DB_ALIAS)

@@ -110,6 +110,10 @@ def read_through(key: str, load: Callable[[], T], *, timeout: int, valid: Callab
         data = serializer.dumps(value)
         if commit_buffer.fill_on_commit(key, (token, data, timeout)):
             read_ahead.values()[key] = data
+            # Loaded after its token was read, as a hit is read with it: a write later in the turn
+            # keeps the entry warm from this value (commit_buffer.replace_on_commit) instead of
+            # dropping it, so the turn after a miss that writes does not miss again.
+            turn_state.state.seen[key] = (data, serializer.loads(data))
         elif _fill(backend, key, token, value, timeout) is None:
             read_ahead.values().pop(key, None)
         return value

@@ -150,3 +150,33 @@ def test_diary_day_defaults_to_today_and_is_empty_for_strangers():
     assert len(today["entries"]) == 1 and today["kcal"] == Decimal("133.5")
     assert stranger == {"day": stranger["day"], "entries": [], "kcal": Decimal("0.0"),
                         "protein": Decimal("0.0"), "fat": Decimal("0.0"), "carbs": Decimal("0.0")}
+
+
+def test_a_query_is_normalised_and_hashed_once_per_query_and_limit(fake_fdc, monkeypatch):
+    """A hit pays a dict lookup for its key, not NFKC and a SHA-1; a bot turn's read ahead
+    (search_cache_key) and its lookup share it."""
+    from caching.api import usda_key
+    from nutrition import selectors
+
+    fake_fdc.add(body={"foods": [fdc_food(1, "Banana split", BANANA_NUTRIENTS)]})
+    made = []
+    monkeypatch.setattr(selectors, "usda_key", lambda query, limit: made.append((query, limit)) or usda_key(query, limit))
+    monkeypatch.setattr(selectors, "_keys", {})
+    assert selectors.search_cache_key(query=" Banana  Split") == usda_key("banana split", 5)
+    for _ in range(3):
+        assert search_foods(query=" Banana  Split")[0]["description"] == "Banana split"
+    assert made == [("banana split", 5)]
+    assert len(fake_fdc.requests) == 1
+    search_foods(query="banana split")  # another text, the same key: one entry more, one upstream call still
+    assert made == [("banana split", 5)] * 2 and len(fake_fdc.requests) == 1
+
+
+def test_the_kept_keys_are_bounded(sample, monkeypatch):
+    from nutrition import selectors
+
+    monkeypatch.setattr(selectors, "_keys", {})
+    for i in range(selectors._KEYS_KEPT + 10):
+        selectors._query_key(f"food {i}", 5)
+    assert len(selectors._keys) <= selectors._KEYS_KEPT
+    selectors._query_key("x" * (selectors._KEPT_QUERY_CHARS + 1), 5)  # a message, not a food: not kept
+    assert ("x" * (selectors._KEPT_QUERY_CHARS + 1), 5) not in selectors._keys
