@@ -103,11 +103,15 @@ fuzz: install-dev ## the webhook fuzz test with 5000 fresh examples (FUZZ_EXAMPL
 # Django's own cache test suite (its sdist, fetched by pip into ~/.cache, never committed) against
 # CACHES["default"]: on the embedded Redis (the test suite's own, .run/test: it is flushed), and on
 # REDIS_URL too when set (that database is flushed).
+# Like `make test`, it stops the embedded server when it ends, unless that was running before.
 contract: install-dev ## Django's own cache test suite against the backend
+	@if $(EMBEDDED) status --dir $(TEST_SERVER_DIR) >/dev/null 2>&1; then was_running=1; else was_running=; fi; \
 	HEALTHAGENT_ENV_FILE= DJANGO_DEBUG=false DJANGO_SECRET_KEY=$${DJANGO_SECRET_KEY:-contract-only-secret-key-not-for-production-0123456789} \
 	TELEGRAM_WEBHOOK_SECRET=$${TELEGRAM_WEBHOOK_SECRET:-contract-secret} \
 	EMBEDDED_REDIS_DIR=$${EMBEDDED_REDIS_DIR:-.run/test} \
-	$(BIN)/python -m tools.conformance.contract $(CONTRACT_ARGS)
+	$(BIN)/python -m tools.conformance.contract $(CONTRACT_ARGS); status=$$?; \
+	if test -z "$$was_running"; then $(EMBEDDED) stop --dir $(TEST_SERVER_DIR) >/dev/null 2>&1; fi; \
+	exit $$status
 
 # django-redis's own test suite (its sdist, fetched by pip into ~/.cache, never committed) against our
 # backend with the service's CACHES, on a redis-server the runner starts on a free port. It prints

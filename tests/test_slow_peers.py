@@ -23,7 +23,7 @@ from tests.fleet.harness import FleetDatabase, service_env
 from tests.nutrition.fakes import BANANA_NUTRIENTS, FakeFDC, fdc_food
 from tests.redis_server import RedisServer, free_port
 
-pytestmark = [pytest.mark.slow_peers, pytest.mark.redis_server]
+pytestmark = [pytest.mark.slow_peers, pytest.mark.redis_server, pytest.mark.fleet]
 ROOT = Path(__file__).resolve().parent.parent
 SECRET = "slow-peers-secret"
 

@@ -97,9 +97,13 @@ def ensure_running(path: Path) -> bool:
         if answers(path):  # another process started it while we waited for the lock
             return False
         stale = ServerProcess.from_pidfile(directory)
-        if stale is not None and stale.pid is not None:  # alive but not answering within the wait: hung
-            if not process.wait_until(lambda: answers(path), 2.0):
-                os.kill(stale.pid, signal.SIGKILL)
+        if stale is not None and stale.pid is not None:  # alive, but no answer within answers()' wait
+            if process.wait_until(lambda: answers(path), 2.0):
+                # Slow (a loaded machine), not hung: use it. Starting a second server here would unlink
+                # this one's socket and take over its pid file, leaving it running where nothing can
+                # reach or stop it (CI found one so, after its run).
+                return False
+            os.kill(stale.pid, signal.SIGKILL)
         path.unlink(missing_ok=True)
         server = ServerProcess(
             binary, directory, unixsocket=path, daemon=True, logfile=directory / "redis.log",
@@ -114,16 +118,18 @@ def ensure_running(path: Path) -> bool:
 
 
 def stop(path: Path) -> bool:
-    """Shut the server down; False if none was running."""
-    server = ServerProcess.from_pidfile(path.parent)
-    if server is None and not answers(path):
-        path.unlink(missing_ok=True)
-        return False
-    if server is not None:
+    """Shut the server down; False if none was running. The server answering on the socket is stopped
+    too when its pid file names another process or is gone: unlinking its socket alone would leave it
+    running where nothing can reach or stop it."""
+    servers = [server] if (server := ServerProcess.from_pidfile(path.parent)) is not None else []
+    answering = process.pid_of(path)
+    if answering is not None and all(answering != server.pid for server in servers):
+        servers.append(ServerProcess.of_pid(answering, path.parent))
+    for server in servers:
         server.stop()
     path.unlink(missing_ok=True)
     (path.parent / process.PIDFILE).unlink(missing_ok=True)
-    return True
+    return bool(servers)
 
 
 class EmbeddedConnection(UnixDomainSocketConnection):

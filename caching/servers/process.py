@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import atexit
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -50,6 +51,26 @@ def answers(address: Path | tuple[str, int], timeout: float = 0.5) -> bool:
             return s.recv(16).startswith(b"+PONG")
     except OSError:
         return False
+
+
+def pid_of(address: Path | tuple[str, int], timeout: float = 2.0) -> int | None:
+    """The process id of the server answering at this address (from its INFO), or None where none answers:
+    the way to a server whose pid file no longer names it."""
+    family = socket.AF_UNIX if isinstance(address, Path) else socket.AF_INET
+    reply = b""
+    try:
+        with socket.socket(family, socket.SOCK_STREAM) as s:
+            s.settimeout(timeout)
+            s.connect(str(address) if isinstance(address, Path) else address)
+            s.sendall(b"INFO server\r\n")
+            while (found := re.search(rb"\bprocess_id:(\d+)\r\n", reply)) is None:
+                chunk = s.recv(65536)
+                if not chunk:
+                    return None
+                reply += chunk
+    except OSError:
+        return None
+    return int(found.group(1))
 
 
 def alive(pid: int) -> bool:
@@ -105,8 +126,11 @@ class ServerProcess:
             pid = int((Path(directory) / PIDFILE).read_text().strip())
         except (OSError, ValueError):
             return None
-        if not alive(pid):
-            return None
+        return cls.of_pid(pid, directory) if alive(pid) else None
+
+    @classmethod
+    def of_pid(cls, pid: int, directory: Path) -> ServerProcess:
+        """A running server another process started, to stop it (its pid file in `directory`)."""
         server = cls("", directory, daemon=True)
         server._pid = pid
         return server

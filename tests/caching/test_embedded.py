@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from caching.servers import embedded
+from caching.servers import embedded, process
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -23,7 +23,8 @@ def run_dir(tmp_path):
 
 
 def _pid(run_dir: Path) -> int:
-    return int((run_dir / "redis.pid").read_text())
+    # Beside the socket: under run_dir, or under /tmp where run_dir is too deep for a socket path.
+    return int((embedded.socket_path(run_dir).parent / "redis.pid").read_text())
 
 
 def test_first_caller_starts_it_later_ones_attach(run_dir):
@@ -72,6 +73,41 @@ def test_stop_says_whether_it_was_running(run_dir):
     assert not embedded.answers(path) and not path.exists()
 
 
+def test_a_server_slow_to_answer_is_used_not_replaced(run_dir, monkeypatch):
+    """On a loaded machine a running server may miss answers()' short wait, before and under the lock:
+    it is alive (its pid file says so) and answers a moment later, so the caller uses it. Replacing it
+    would unlink its socket and take over its pid file, leaving it running where no stop reaches it."""
+    path = embedded.socket_path(run_dir)
+    embedded.ensure_running(path)
+    first = _pid(run_dir)
+    real, calls = embedded.answers, []
+
+    def slow_at_first(socket_path, timeout=0.5):
+        calls.append(socket_path)
+        return len(calls) > 2 and real(socket_path, timeout)
+
+    monkeypatch.setattr(embedded, "answers", slow_at_first)
+    try:
+        assert embedded.ensure_running(path) is False
+        assert _pid(run_dir) == first and process.alive(first)
+    finally:
+        if process.alive(first) and _pid(run_dir) != first:  # (the old behaviour: a second server)
+            os.kill(first, signal.SIGKILL)
+
+
+def test_stop_stops_the_server_on_the_socket_when_its_pid_file_is_gone(run_dir):
+    path = embedded.socket_path(run_dir)
+    embedded.ensure_running(path)
+    pid = _pid(run_dir)
+    (embedded.socket_path(run_dir).parent / "redis.pid").unlink()
+    try:
+        assert embedded.stop(path) is True
+        assert _wait_gone(pid), "the server still runs, its socket unlinked: nothing can reach or stop it now"
+    finally:
+        if process.alive(pid):
+            os.kill(pid, signal.SIGKILL)
+
+
 def test_a_deep_checkout_gets_a_socket_path_unix_can_bind(tmp_path):
     deep = tmp_path / ("d" * 120)
     path = embedded.socket_path(deep)
@@ -79,12 +115,5 @@ def test_a_deep_checkout_gets_a_socket_path_unix_can_bind(tmp_path):
     assert embedded.socket_path(deep) == path  # the same for every process of that checkout
 
 
-def _wait_gone(pid: int) -> None:
-    import time
-
-    for _ in range(200):
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return
-        time.sleep(0.01)
+def _wait_gone(pid: int) -> bool:
+    return process.wait_until(lambda: not process.alive(pid), 5.0)

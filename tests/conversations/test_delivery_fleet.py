@@ -32,6 +32,7 @@ from tests.fleet.harness import ROOT, FleetDatabase, service_env
 from tests.redis_server import RedisServer
 from tests.telegram_api import TOKEN, FakeBotAPI
 
+pytestmark = pytest.mark.fleet
 KINDS = ("race", "kill_sending", "kill_claimed", "rate_limited")
 WAIT = 60.0  # seconds any one step may take on a loaded machine before the test gives up
 

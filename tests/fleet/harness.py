@@ -10,16 +10,19 @@ Redis, and checks every answer against what the last acknowledged write said.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import itertools
 import json
 import os
 import re
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
@@ -41,7 +44,11 @@ def rounds(default: int = 30) -> int:
 
 
 class FleetDatabase:
-    """A database for the fleet alone, migrated; dropped at the end."""
+    """A database for the fleet alone, migrated; dropped at the end.
+
+    Every fleet's database is a copy of one this process migrated once (a PostgreSQL template, copied
+    by CREATE DATABASE … TEMPLATE, or a SQLite file, copied): the same tables and rows `manage.py
+    migrate` makes, without a migrate per fleet (a Django start and every migration, each time)."""
 
     def __init__(self, workdir: Path, *, sqlite: bool = False) -> None:
         base = "" if sqlite else os.environ.get("DATABASE_URL", "")
@@ -50,23 +57,53 @@ class FleetDatabase:
             self.name = f"fleet_{os.getpid()}_{secrets.token_hex(3)}"
             self.admin_url = urlunsplit(parts._replace(path="/postgres"))
             self.url = urlunsplit(parts._replace(path=f"/{self.name}"))
-            self._psql(f'CREATE DATABASE "{self.name}"')
+            template = _postgres_template(parts)
+            _psql(self.admin_url, f'CREATE DATABASE "{self.name}" TEMPLATE "{template}"')
         else:
             self.name = None
             self.url = f"sqlite:///{workdir / 'fleet.sqlite3'}"
-        migrate = manage("migrate", "--no-input", "-v", "0",
-                         env=service_env(database_url=self.url, redis_url="redis://127.0.0.1:1/0"))
-        assert migrate.returncode == 0, migrate.stderr[-2000:]
-
-    def _psql(self, sql: str) -> None:
-        import psycopg
-
-        with psycopg.connect(self.admin_url, autocommit=True) as conn:
-            conn.execute(sql)
+            shutil.copyfile(_sqlite_template(), workdir / "fleet.sqlite3")
 
     def drop(self) -> None:
         if self.name:
-            self._psql(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
+            _psql(self.admin_url, f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
+
+
+def _psql(admin_url: str, sql: str) -> None:
+    import psycopg
+
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(sql)
+
+
+def _migrate(database_url: str) -> None:
+    done = manage("migrate", "--no-input", "-v", "0",
+                  env=service_env(database_url=database_url, redis_url="redis://127.0.0.1:1/0"))
+    assert done.returncode == 0, done.stderr[-2000:]
+
+
+_templates: dict[str, str] = {}  # this process's migrated templates: "postgres" -> name, "sqlite" -> path
+
+
+def _postgres_template(parts) -> str:
+    """A database migrated once in this process (and dropped when it exits), to copy fleets' from."""
+    if "postgres" not in _templates:
+        name = f"fleet_template_{os.getpid()}_{secrets.token_hex(3)}"
+        admin_url = urlunsplit(parts._replace(path="/postgres"))
+        _psql(admin_url, f'CREATE DATABASE "{name}"')
+        atexit.register(_psql, admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        _migrate(urlunsplit(parts._replace(path=f"/{name}")))  # its connections end with the process
+        _templates["postgres"] = name
+    return _templates["postgres"]
+
+
+def _sqlite_template() -> Path:
+    if "sqlite" not in _templates:
+        directory = Path(tempfile.mkdtemp(prefix="fleet-template-"))
+        atexit.register(shutil.rmtree, directory, True)
+        _migrate(f"sqlite:///{directory / 'fleet.sqlite3'}")
+        _templates["sqlite"] = str(directory / "fleet.sqlite3")
+    return Path(_templates["sqlite"])
 
 
 def manage(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
